@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# zio: copies recorded instead of performed.
+#
+#   make              zio.ko for every supported kernel, libzio.so, zioctl,
+#                     the selftests (all under build/)
+#   make check        install dependencies, build, checkpatch, then every
+#                     selftest in QEMU on each supported kernel
+#   make run          the demo, in QEMU
+#   make install      library, headers, zioctl, documentation (PREFIX, DESTDIR)
+#   make dkms-install the module's sources into /usr/src/zio-VERSION, for dkms
+#
+#   KERNEL=6.1        one kernel series only (6.1 or 6.12; default: both)
+#   KDIR=/path        build the module against these headers only
+#
+# The module itself is built by Kbuild (Kbuild, kmod/Kbuild); this file only
+# drives it, per kernel, in build/<release>/.
+
+KERNEL ?= 6.1 6.12
+PREFIX ?= /usr/local
+BUILD := build
+KTOOLS := .cache/linux-6.1
+KSRC_TARBALL := /usr/src/linux-source-6.1.tar.xz
+KTOOLS_FILES := tools/testing/selftests/kselftest_harness.h \
+		tools/testing/selftests/kselftest.h \
+		tools/testing/selftests/lib.mk \
+		scripts/checkpatch.pl scripts/spelling.txt \
+		scripts/const_structs.checkpatch
+
+CC := gcc
+CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iuapi -Ilib
+LIB_SRCS := lib/device.c
+
+export KERNEL
+
+.PHONY: all modules lib tools selftests check run install dkms-install clean
+
+all: modules lib tools selftests
+
+modules:
+ifdef KDIR
+	@rel=$$(sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h) && \
+	scripts/build-module $(KDIR) $(BUILD)/$$rel
+else
+	@releases=$$(scripts/kernels $(KERNEL) | cut -d' ' -f2) || exit 1; \
+	for rel in $$releases; do \
+		scripts/build-module /lib/modules/$$rel/build $(BUILD)/$$rel || exit 1; \
+	done
+endif
+
+lib: $(BUILD)/lib/libzio.so
+
+$(BUILD)/lib/libzio.so: $(LIB_SRCS) lib/zio.h uapi/linux/zio.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden -Wl,-soname,libzio.so.1 -o $@ $(LIB_SRCS)
+
+tools: $(BUILD)/bin/zioctl
+
+$(BUILD)/bin/zioctl: lib/zioctl.c $(LIB_SRCS) lib/zio.h uapi/linux/zio.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ lib/zioctl.c $(LIB_SRCS)
+
+selftests: $(KTOOLS)/.extracted
+	@mkdir -p $(BUILD)/selftests
+	@$(MAKE) -s -C selftests OUTPUT=$(abspath $(BUILD)/selftests) \
+		KSFT_DIR=$(abspath $(KTOOLS))/tools/testing/selftests
+
+# The kselftest harness and checkpatch.pl, from Debian's kernel source.
+$(KTOOLS)/.extracted:
+	@test -f $(KSRC_TARBALL) || { echo "missing $(KSRC_TARBALL): run scripts/install-deps"; exit 1; }
+	@rm -rf $(KTOOLS) && mkdir -p $(KTOOLS)
+	tar -xJf $(KSRC_TARBALL) -C $(KTOOLS) --strip-components=1 \
+		$(addprefix linux-source-6.1/,$(KTOOLS_FILES))
+	@touch $@
+
+check:
+	@scripts/check
+
+run:
+	@scripts/run-demo
+
+install: lib tools
+	install -D -m 0755 $(BUILD)/lib/libzio.so $(DESTDIR)$(PREFIX)/lib/libzio.so.1
+	ln -sf libzio.so.1 $(DESTDIR)$(PREFIX)/lib/libzio.so
+	install -D -m 0644 lib/zio.h $(DESTDIR)$(PREFIX)/include/zio.h
+	install -D -m 0644 uapi/linux/zio.h $(DESTDIR)$(PREFIX)/include/linux/zio.h
+	install -D -m 0755 $(BUILD)/bin/zioctl $(DESTDIR)$(PREFIX)/bin/zioctl
+	install -d $(DESTDIR)$(PREFIX)/share/doc/zio
+	install -m 0644 README.md Documentation/*.rst $(DESTDIR)$(PREFIX)/share/doc/zio/
+
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+
+dkms-install:
+	install -d $(DESTDIR)/usr/src/zio-$(DKMS_VERSION)/kmod $(DESTDIR)/usr/src/zio-$(DKMS_VERSION)/uapi/linux
+	install -m 0644 dkms.conf Kbuild $(DESTDIR)/usr/src/zio-$(DKMS_VERSION)/
+	install -m 0644 kmod/Kbuild kmod/*.[ch] $(DESTDIR)/usr/src/zio-$(DKMS_VERSION)/kmod/
+	install -m 0644 uapi/linux/zio.h $(DESTDIR)/usr/src/zio-$(DKMS_VERSION)/uapi/linux/
+	@echo "now: dkms add zio/$(DKMS_VERSION) && dkms build zio/$(DKMS_VERSION) -k RELEASE"
+
+clean:
+	rm -rf $(BUILD)
