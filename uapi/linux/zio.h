@@ -148,7 +148,8 @@ struct zio_record {
 
 /**
  * struct zio_stats - the calling process's counters and copy records
- * @flags: in, must be 0
+ * @flags: in, 0 or ZIO_STATS_GLOBAL: the module's counters over every
+ *	space, live or gone (no records then)
  * @records: in, user pointer to an array of struct zio_record, or 0
  * @records_cap: in, entries in that array
  * @records_count: out, records written, newest first
@@ -165,6 +166,8 @@ struct zio_stats {
 	__u64 reserved[3];
 	struct zio_counters counters;
 };
+
+#define ZIO_STATS_GLOBAL	(1ULL << 0)
 
 #define ZIO_IOC_INFO		_IOWR(ZIO_IOC_TYPE, 0x80, struct zio_info)
 #define ZIO_IOC_COPY		_IOWR(ZIO_IOC_TYPE, 0x81, struct zio_copy)
