@@ -496,6 +496,8 @@ long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg)
 		return -EINVAL;
 	if (args.dst + args.len < args.dst || args.src + args.len < args.src)
 		return -EOVERFLOW;
+	if (!READ_ONCE(zio_enabled))
+		return -EOPNOTSUPP;
 
 	args.bytes_deferred = 0;
 	args.bytes_copied = 0;

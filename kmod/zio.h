@@ -60,6 +60,8 @@ struct mem_cgroup;
 
 /* Module parameters. */
 extern unsigned long zio_space_limit;
+extern bool zio_enabled;
+extern unsigned long zio_copy_threshold;
 extern unsigned int zio_max_records;
 extern bool zio_debug_skip_barrier;
 extern unsigned int zio_debug_fault_delay_us;
