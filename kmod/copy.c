@@ -22,6 +22,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "trace.h"
 #include "zio.h"
 
 #define ZIO_MAX_EXTENTS		8
@@ -265,6 +266,7 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
 		zio_note_range(&c->dzap, &c->dzap_first, &c->dzap_last, dpg);
 	if (i)
 		zio_note_range(&c->dzap, &c->dzap_first, &c->dzap_last, dpg + i - 1);
+	trace_zio_share(c->space, dpg, spg, i);
 	if (i == got)
 		return got;
 
@@ -315,6 +317,7 @@ static int zio_copy_share(struct zio_copy_ctx *c, pgoff_t dpg, pgoff_t spg)
 		return ret;
 	}
 	zio_copy_note_source(c, spg, zap);
+	trace_zio_share(c->space, dpg, spg, 1);
 	if (fallback)
 		c->copied += PAGE_SIZE;
 	else
@@ -534,6 +537,8 @@ long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg)
 	}
 	args.bytes_deferred = c->deferred;
 	args.bytes_copied = c->copied;
+	trace_zio_copy(c->space, args.dst, args.src, args.len, c->deferred,
+		       c->copied, ret);
 
 out_put_space:
 	zio_space_put(c->space);

@@ -14,6 +14,7 @@
 #include <linux/slab.h>
 
 #include "compat.h"
+#include "trace.h"
 #include "zio.h"
 
 /* Pages and pending copies zio holds, over every space. */
@@ -296,6 +297,7 @@ static int zio_slot_materialize(struct zio_space *space, pgoff_t pgoff,
 	}
 	zio_pending_put(pending);	/* the slot's reference */
 	zio_space_count(space, ZIO_EV_PAGES_MATERIALIZED, 1);
+	trace_zio_materialize(space, pgoff);
 	zio_records_note_materialized(space, pgoff);
 	return 0;
 }
@@ -396,6 +398,7 @@ int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
 
 	zio_space_zap(space, pgoff, pgoff);
 	zio_space_count(space, ZIO_EV_PAGES_COW, 1);
+	trace_zio_cow(space, pgoff);
 	zio_records_note_materialized(space, pgoff);
 	*newp = copy;
 	return 0;
@@ -532,4 +535,5 @@ void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last)
 		zio_space_zap(space, first, last);
 	zio_records_forget(space, first, last);
 	zio_space_count(space, ZIO_EV_DISCARDS, n);
+	trace_zio_discard(space, first, last, n);
 }

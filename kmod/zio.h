@@ -96,11 +96,14 @@ enum zio_event {
 /**
  * struct zio_space - the memory of one process in one open
  * @ref: one per VMA, plus one per ioctl in progress
+ * @id: unique while the module is loaded, increasing in order of creation:
+ *	names the space in netlink messages and tracepoints
  * @zfile: the open this space belongs to
  * @file_node: entry in @zfile's spaces
  * @global_node: entry in zio_spaces, for statistics
- * @mm: the process's mm; only compared, never dereferenced after the
- *	space is created (the space dies with the mm's last VMA of it)
+ * @mm: the process's mm; only compared, and read for its owner's pid
+ *	under RCU (zio_space_owner()): the space dies with the mm's last
+ *	VMA of it, so the mm outlives the space
  * @memcg: the memory cgroup pages are charged to
  * @lock: serializes slot changes by ioctls, fork and munmap
  * @slots: page offset -> struct page *, or a tagged struct zio_pending *
@@ -114,6 +117,7 @@ enum zio_event {
  */
 struct zio_space {
 	struct kref ref;
+	u64 id;
 	struct zio_file *zfile;
 	struct list_head file_node;
 	struct list_head global_node;
@@ -197,6 +201,30 @@ void zio_global_counters(struct zio_counters *counters);
 void zio_space_counters(struct zio_space *space, struct zio_counters *counters);
 void zio_space_zap(struct zio_space *space, pgoff_t first, pgoff_t last);
 
+/**
+ * struct zio_space_info - what the netlink dump reports of one space
+ * @id: the space's id
+ * @pid: its process, in the dumper's pid namespace; 0 if not known yet
+ * @uid: the real uid of that process; INVALID_UID if not known
+ * @counters: zio_space_counters()
+ * @records: copy records the space holds
+ */
+struct zio_space_info {
+	u64 id;
+	pid_t pid;
+	kuid_t uid;
+	struct zio_counters counters;
+	u64 records;
+};
+
+struct pid_namespace;
+void zio_space_owner(struct zio_space *space, struct pid_namespace *ns,
+		     pid_t *pid, kuid_t *uid);
+unsigned int zio_spaces_nr(void);
+int zio_spaces_walk(u64 after, struct pid_namespace *ns,
+		    int (*fn)(const struct zio_space_info *info, void *arg),
+		    void *arg);
+
 /* slot.c */
 extern atomic64_t zio_nr_pages;
 extern atomic64_t zio_nr_pending;
@@ -233,6 +261,12 @@ vm_fault_t zio_page_mkwrite(struct vm_fault *vmf);
 /* copy.c */
 long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg);
 long zio_ioctl_discard(struct file *file, struct zio_range __user *uarg);
+
+/* netlink.c */
+int zio_netlink_register(void);
+void zio_netlink_unregister(void);
+void zio_notify_space(struct zio_space *space, u8 cmd);
+void zio_notify_limit(struct vm_area_struct *vma);
 
 /* stats.c */
 long zio_ioctl_stats(struct file *file, struct zio_stats __user *uarg);
