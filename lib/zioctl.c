@@ -553,11 +553,13 @@ static int monitor_event(struct nl_msg *msg, void *arg)
 		printf("%-9s", name);
 		if (tb[ZIO_ATTR_SPACE_ID])
 			printf(" space=%" PRIu64, nla_get_u64(tb[ZIO_ATTR_SPACE_ID]));
-		printf(" pid=%u", get_u32(tb[ZIO_ATTR_PID]));
+		/* A fork child has no pid yet when its snapshot is made. */
+		if (get_u32(tb[ZIO_ATTR_PID]))
+			printf(" pid=%u", get_u32(tb[ZIO_ATTR_PID]));
 		if (tb[ZIO_ATTR_UID])
 			printf(" uid=%u", nla_get_u32(tb[ZIO_ATTR_UID]));
 		if (tb[ZIO_ATTR_PARENT_PID])
-			printf(" parent=%u (fork)", nla_get_u32(tb[ZIO_ATTR_PARENT_PID]));
+			printf(" fork-of-pid=%u", nla_get_u32(tb[ZIO_ATTR_PARENT_PID]));
 		if (tb[ZIO_ATTR_MMAP_END])
 			printf(" mmap_end=%" PRIu64, nla_get_u64(tb[ZIO_ATTR_MMAP_END]));
 		if (tb[ZIO_ATTR_SPACE_LIMIT])
