@@ -234,7 +234,6 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
 				unlock_page(page);
 				break;
 			}
-			get_page(page);
 			if (zio_page_take_share_locked(page))
 				zio_copy_note_source(c, spg + i, true);
 			unlock_page(page);
