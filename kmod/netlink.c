@@ -87,6 +87,10 @@ static int zio_put_counters(struct sk_buff *msg, const struct zio_counters *c,
 			      ZIO_COUNTER_PAD) ||
 	    nla_put_u64_64bit(msg, ZIO_COUNTER_DISCARDS, c->discards,
 			      ZIO_COUNTER_PAD) ||
+	    nla_put_u64_64bit(msg, ZIO_COUNTER_IO_BYTES_WRITTEN,
+			      c->io_bytes_written, ZIO_COUNTER_PAD) ||
+	    nla_put_u64_64bit(msg, ZIO_COUNTER_IO_BYTES_READ, c->io_bytes_read,
+			      ZIO_COUNTER_PAD) ||
 	    (records && nla_put_u64_64bit(msg, ZIO_COUNTER_RECORDS, *records,
 					  ZIO_COUNTER_PAD))) {
 		nla_nest_cancel(msg, nest);

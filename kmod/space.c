@@ -397,6 +397,8 @@ static void zio_add_events(atomic64_t *events, struct zio_counters *c)
 	c->pages_fallback += atomic64_read(&events[ZIO_EV_PAGES_FALLBACK]);
 	c->faults += atomic64_read(&events[ZIO_EV_FAULTS]);
 	c->discards += atomic64_read(&events[ZIO_EV_DISCARDS]);
+	c->io_bytes_written += atomic64_read(&events[ZIO_EV_IO_WRITTEN]);
+	c->io_bytes_read += atomic64_read(&events[ZIO_EV_IO_READ]);
 }
 
 /* Count the slots: live, shared and pending. */

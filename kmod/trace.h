@@ -98,7 +98,7 @@ TRACE_EVENT(zio_discard,
 		      __entry->pages)
 );
 
-/* I/O between slots and a file or socket; for the I/O ioctls to come. */
+/* ZIO_IOC_WRITE or ZIO_IOC_READ: I/O between slot pages and a file. */
 TRACE_EVENT(zio_io,
 	    TP_PROTO(struct zio_space *space, bool write, int fd, u64 addr,
 		     u64 len, s64 ret),

@@ -14,8 +14,9 @@
  *                     (reads as zeros).
  *
  * A page may sit in several slots, of one or several spaces; page->private
- * counts them (its "shares"), and each slot holds one page reference. A
- * pending copy holds a share of each of its (at most two) source pages.
+ * counts them (its "shares"), and zio holds one page reference while a page
+ * has any share. A pending copy holds a share of each of its (at most two)
+ * source pages.
  * A page with more than one share, or with references zio cannot account
  * for, is never written in place: writes copy it first. The top bit of
  * page->private, ZIO_PAGE_WRITABLE, says that zio_page_mkwrite() let a PTE
@@ -90,6 +91,8 @@ enum zio_event {
 	ZIO_EV_PAGES_FALLBACK,
 	ZIO_EV_FAULTS,
 	ZIO_EV_DISCARDS,
+	ZIO_EV_IO_WRITTEN,
+	ZIO_EV_IO_READ,
 	ZIO_NR_EVENTS
 };
 
@@ -184,6 +187,22 @@ static inline void *zio_pending_entry(struct zio_pending *pending)
 	return xa_tag_pointer(pending, ZIO_PENDING_TAG);
 }
 
+#define ZIO_INLINE_EXTENTS	4
+
+/* A part of a user range inside one zio VMA. */
+struct zio_extent {
+	unsigned long start;	/* first byte, inside the range */
+	unsigned long end;	/* one past the last byte */
+	pgoff_t pgoff;		/* slot of the page holding @start */
+};
+
+struct zio_extents {
+	unsigned int nr, cap;
+	unsigned int hint;		/* where the last lookup ended */
+	struct zio_extent *ext;
+	struct zio_extent inline_ext[ZIO_INLINE_EXTENTS];
+};
+
 /* device.c */
 int zio_device_register(void);
 void zio_device_unregister(void);
@@ -254,6 +273,16 @@ void zio_slot_clear_writable(struct zio_space *space, pgoff_t first,
 			     pgoff_t last);
 void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last);
 
+/* range.c */
+void zio_extents_init(struct zio_extents *map);
+void zio_extents_free(struct zio_extents *map);
+int zio_map_range(struct file *file, unsigned long addr, unsigned long len,
+		  unsigned long flags, struct zio_extents *map,
+		  struct zio_space **spacep);
+const struct zio_extent *zio_map_extent(struct zio_extents *map,
+					unsigned long addr);
+pgoff_t zio_map_pgoff(struct zio_extents *map, unsigned long addr);
+
 /* fault.c */
 vm_fault_t zio_fault(struct vm_fault *vmf);
 vm_fault_t zio_page_mkwrite(struct vm_fault *vmf);
@@ -261,6 +290,10 @@ vm_fault_t zio_page_mkwrite(struct vm_fault *vmf);
 /* copy.c */
 long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg);
 long zio_ioctl_discard(struct file *file, struct zio_range __user *uarg);
+
+/* io.c */
+long zio_ioctl_write(struct file *file, struct zio_io __user *uarg);
+long zio_ioctl_read(struct file *file, struct zio_io __user *uarg);
 
 /* netlink.c */
 int zio_netlink_register(void);

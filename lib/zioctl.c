@@ -218,6 +218,8 @@ static const char *const counter_names[ZIO_COUNTER_MAX + 1] = {
 	[ZIO_COUNTER_FAULTS]		= "faults",
 	[ZIO_COUNTER_DISCARDS]		= "discards",
 	[ZIO_COUNTER_RECORDS]		= "records",
+	[ZIO_COUNTER_IO_BYTES_WRITTEN]	= "io_bytes_written",
+	[ZIO_COUNTER_IO_BYTES_READ]	= "io_bytes_read",
 };
 
 static void parse_counters(struct nlattr *nest, uint64_t *c, bool *present)
@@ -338,11 +340,13 @@ static const int space_columns[] = {
 	ZIO_COUNTER_PAGES_COW, ZIO_COUNTER_PAGES_MATERIALIZED,
 	ZIO_COUNTER_PAGES_FALLBACK, ZIO_COUNTER_FAULTS,
 	ZIO_COUNTER_DISCARDS, ZIO_COUNTER_RECORDS,
+	ZIO_COUNTER_IO_BYTES_WRITTEN, ZIO_COUNTER_IO_BYTES_READ,
 };
 
 static const char *const space_headers[] = {
 	"LIVE", "SHARED", "PENDING", "COPIES", "DEFERRED", "COPIED", "COW",
-	"MATERIAL", "FALLBACK", "FAULTS", "DISCARDS", "RECORDS",
+	"MATERIAL", "FALLBACK", "FAULTS", "DISCARDS", "RECORDS", "IO_WRITE",
+	"IO_READ",
 };
 
 static int spaces_parse(struct nlattr **tb, uint8_t cmd, void *arg)
@@ -375,7 +379,8 @@ static int spaces_parse(struct nlattr **tb, uint8_t cmd, void *arg)
 		else
 			printf(" %6s", "-");
 		for (i = 0; i < sizeof(space_columns) / sizeof(space_columns[0]); i++)
-			printf(" %*" PRIu64, i == 4 || i == 5 ? 11 : 8, c[space_columns[i]]);
+			printf(" %*" PRIu64, i == 4 || i == 5 || i > 11 ? 11 : 8,
+			       c[space_columns[i]]);
 		printf("\n");
 	}
 	st->n++;
@@ -394,7 +399,8 @@ static int cmd_spaces(void)
 	} else {
 		printf("%6s %7s %6s", "ID", "PID", "UID");
 		for (i = 0; i < sizeof(space_headers) / sizeof(space_headers[0]); i++)
-			printf(" %*s", i == 4 || i == 5 ? 11 : 8, space_headers[i]);
+			printf(" %*s", i == 4 || i == 5 || i > 11 ? 11 : 8,
+			       space_headers[i]);
 		printf("\n");
 	}
 	fflush(stdout);

@@ -270,6 +270,19 @@ static int zcopy(int fd, void *dst, void *src, size_t len,
 	return ret;
 }
 
+/* ZIO_IOC_WRITE or ZIO_IOC_READ of @len bytes at @addr, through @pipefd. */
+static long zio_pipe_io(int fd, unsigned long cmd, int pipefd, void *addr,
+			size_t len)
+{
+	struct zio_io io = {
+		.fd = pipefd, .addr = (uintptr_t)addr, .len = len,
+		.offset = ZIO_IO_FILE_POS,
+	};
+	long ret = ioctl(fd, cmd, &io);
+
+	return ret < 0 ? -errno : ret;
+}
+
 static void drop_privileges(void)
 {
 	if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
@@ -358,6 +371,24 @@ TEST_F(nl, counters_match)
 	EXPECT_EQ(1, sp[0].c[ZIO_COUNTER_PAGES_MATERIALIZED]);
 	EXPECT_EQ(copies + 1, sp[0].c[ZIO_COUNTER_COPIES]);
 	EXPECT_LE(3, sp[0].c[ZIO_COUNTER_FAULTS]);
+	EXPECT_EQ(0, sp[0].c[ZIO_COUNTER_IO_BYTES_WRITTEN]);
+
+	/* I/O: 3 pages out to a pipe from the source, back into dst. */
+	{
+		int pfd[2];
+
+		ASSERT_EQ(0, pipe(pfd));
+		EXPECT_EQ(3 * PAGE, zio_pipe_io(self->fd, ZIO_IOC_WRITE, pfd[1],
+						src, 3 * PAGE));
+		EXPECT_EQ(3 * PAGE, zio_pipe_io(self->fd, ZIO_IOC_READ, pfd[0],
+						dst + 12 * PAGE, 3 * PAGE));
+		close(pfd[0]);
+		close(pfd[1]);
+	}
+	ASSERT_EQ(1, find_spaces(&self->nl, getpid(), sp, 4));
+	EXPECT_EQ(3 * PAGE, sp[0].c[ZIO_COUNTER_IO_BYTES_WRITTEN]);
+	EXPECT_EQ(3 * PAGE, sp[0].c[ZIO_COUNTER_IO_BYTES_READ]);
+	EXPECT_EQ(src[2 * PAGE], dst[14 * PAGE]);
 
 	munmap(src, 16 * PAGE);
 	munmap(dst, 16 * PAGE);
@@ -644,7 +675,7 @@ TEST_F(nl, tracepoints)
 {
 	static const char *const events[] = {
 		"zio_copy: ", "zio_share: ", "zio_materialize: ", "zio_cow: ",
-		"zio_discard: ",
+		"zio_discard: ", "zio_io: ",
 	};
 	static char trace[1 << 16];
 	struct zio_range range;
@@ -669,6 +700,15 @@ TEST_F(nl, tracepoints)
 	p[4 * PAGE] = 3;					/* cow */
 	range = (struct zio_range){ .addr = (uintptr_t)p, .len = 2 * PAGE };
 	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_DISCARD, &range));
+	{
+		int pfd[2];
+
+		ASSERT_EQ(0, pipe(pfd));
+		EXPECT_EQ(PAGE, zio_pipe_io(self->fd, ZIO_IOC_WRITE, pfd[1],
+					    p + 4 * PAGE, PAGE));	/* io */
+		close(pfd[0]);
+		close(pfd[1]);
+	}
 
 	ASSERT_EQ(0, write_file("/sys/kernel/tracing/events/zio/enable", "0"));
 	fd = open("/sys/kernel/tracing/trace", O_RDONLY);
@@ -686,6 +726,7 @@ TEST_F(nl, tracepoints)
 	}
 	EXPECT_NE(NULL, strstr(trace, "deferred=8192 copied=0 ret=0"));
 	EXPECT_NE(NULL, strstr(trace, "pages=2"));
+	EXPECT_NE(NULL, strstr(trace, " write fd="));
 }
 
 /* Run zioctl (from the initramfs); its output in @out. Returns its status. */

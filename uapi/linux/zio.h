@@ -29,6 +29,8 @@
 #define ZIO_FEATURE_COPY	_BITULL(0)
 /* ZIO_IOC_STATS with copy records. */
 #define ZIO_FEATURE_STATS	_BITULL(1)
+/* ZIO_IOC_WRITE and ZIO_IOC_READ. */
+#define ZIO_FEATURE_IO		_BITULL(2)
 
 /**
  * struct zio_info - what the module offers (ZIO_IOC_INFO)
@@ -119,6 +121,8 @@ struct zio_range {
  * @pages_fallback: pages copied at once because of foreign references
  * @faults: page faults handled
  * @discards: pages discarded
+ * @io_bytes_written: bytes ZIO_IOC_WRITE sent from slot pages
+ * @io_bytes_read: bytes ZIO_IOC_READ received into fresh slot pages
  * @reserved: 0
  */
 struct zio_counters {
@@ -133,7 +137,9 @@ struct zio_counters {
 	__u64 pages_fallback;
 	__u64 faults;
 	__u64 discards;
-	__u64 reserved[5];
+	__u64 io_bytes_written;
+	__u64 io_bytes_read;
+	__u64 reserved[3];
 };
 
 /**
@@ -178,10 +184,43 @@ struct zio_stats {
 
 #define ZIO_STATS_GLOBAL	_BITULL(0)
 
+#define ZIO_IO_FILE_POS		(~0ULL)
+
+/**
+ * struct zio_io - move data between a zio buffer and a file descriptor
+ * @fd: in, the file descriptor: a file, pipe, socket...
+ * @addr: in, user address of the buffer, in mappings of this file
+ * @len: in, bytes
+ * @offset: in, the file offset, as for pwrite() and pread(), or
+ *	ZIO_IO_FILE_POS to use and advance the file position, as write()
+ *	and read() do
+ * @msg_flags: in, 0 for write() and read() semantics; for a socket, the
+ *	MSG_* flags of send() or recv() (some of them, see the uapi document)
+ * @reserved: in, must be 0
+ *
+ * ZIO_IOC_WRITE sends straight from the pages that hold the buffer, so
+ * pending copies are done without a fault and untouched pages are never
+ * mapped. ZIO_IOC_READ receives into fresh pages and puts them in the
+ * buffer's slots. Both return what write()/send() and read()/recv() would:
+ * the bytes moved, or a negative errno (-EAGAIN, -EPIPE with SIGPIPE,
+ * -EBADF...), and -EFAULT when the buffer is not entirely in writable
+ * (read) or readable (write) mappings of this file.
+ */
+struct zio_io {
+	__u64 fd;
+	__u64 addr;
+	__u64 len;
+	__u64 offset;
+	__u64 msg_flags;
+	__u64 reserved[3];
+};
+
 #define ZIO_IOC_INFO		_IOWR(ZIO_IOC_TYPE, 0x80, struct zio_info)
 #define ZIO_IOC_COPY		_IOWR(ZIO_IOC_TYPE, 0x81, struct zio_copy)
 #define ZIO_IOC_DISCARD		_IOW(ZIO_IOC_TYPE, 0x82, struct zio_range)
 #define ZIO_IOC_STATS		_IOWR(ZIO_IOC_TYPE, 0x83, struct zio_stats)
+#define ZIO_IOC_WRITE		_IOW(ZIO_IOC_TYPE, 0x84, struct zio_io)
+#define ZIO_IOC_READ		_IOW(ZIO_IOC_TYPE, 0x85, struct zio_io)
 
 /*
  * Generic netlink family ZIO_GENL_NAME: statistics, settings and events
@@ -286,6 +325,8 @@ enum zio_counter_attr {
 	ZIO_COUNTER_FAULTS,
 	ZIO_COUNTER_DISCARDS,
 	ZIO_COUNTER_RECORDS,
+	ZIO_COUNTER_IO_BYTES_WRITTEN,
+	ZIO_COUNTER_IO_BYTES_READ,
 
 	__ZIO_COUNTER_MAX,
 	ZIO_COUNTER_MAX = __ZIO_COUNTER_MAX - 1
