@@ -64,11 +64,13 @@ $(BUILD)/bin/zioctl: lib/zioctl.c $(LIB_SRCS) lib/zio.h uapi/linux/zio.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LIBNL_CFLAGS) -o $@ lib/zioctl.c $(LIB_SRCS) $(LIBNL_LIBS)
 
-bench-tools: $(BUILD)/bin/copy_bench
+BENCH_PROGS := $(BUILD)/bin/copy_bench $(BUILD)/bin/chain_bench
 
-$(BUILD)/bin/copy_bench: bench/copy_bench.c uapi/linux/zio.h
+bench-tools: $(BENCH_PROGS)
+
+$(BUILD)/bin/%_bench: bench/%_bench.c uapi/linux/zio.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ bench/copy_bench.c
+	$(CC) $(CFLAGS) -o $@ $<
 
 selftests: $(KTOOLS)/.extracted
 	@mkdir -p $(BUILD)/selftests

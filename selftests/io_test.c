@@ -244,6 +244,8 @@ TEST_F(io, tcp_loopback_both_ways)
 	fill(self->map, len, 5);
 	EXPECT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, self->map, len,
 				    ZIO_IO_FILE_POS, MSG_NOSIGNAL));
+	/* Overwritten as soon as send() returns: the peer gets what was sent. */
+	memset(self->map, 0xee, len);
 	while (got < len) {
 		long n = zio_io(self->fd, ZIO_IOC_READ, b, self->map + 32 * PG + got,
 				len - got, ZIO_IO_FILE_POS, 0);
@@ -275,6 +277,38 @@ TEST_F(io, tcp_loopback_both_ways)
 		usleep(1000);
 	}
 	close(a);
+}
+
+TEST_F(io, partial_write_on_a_full_socket)
+{
+	unsigned char *back = malloc(self->len);
+	int sv[2], small = 4096;
+	size_t got = 0;
+	long n;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv));
+	ASSERT_EQ(0, setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)));
+	fill(self->map, self->len, 9);
+	/* Like write(): a short count on a nonblocking socket that fills up. */
+	n = zio_io(self->fd, ZIO_IOC_WRITE, sv[0], self->map, self->len,
+		   ZIO_IO_FILE_POS, 0);
+	ASSERT_LT(0, n);
+	ASSERT_GT((long)self->len, n);
+	EXPECT_EQ(-EAGAIN, zio_io(self->fd, ZIO_IOC_WRITE, sv[0], self->map + n,
+				  self->len - n, ZIO_IO_FILE_POS, 0));
+	/* Exactly those bytes arrive, and no more. */
+	while (got < (size_t)n) {
+		ssize_t r = read(sv[1], back + got, n - got);
+
+		ASSERT_LT(0, r);
+		got += r;
+	}
+	EXPECT_TRUE(check(back, n, 9));
+	EXPECT_EQ(-1, read(sv[1], back, 1));
+	EXPECT_EQ(EAGAIN, errno);
+	close(sv[0]);
+	close(sv[1]);
+	free(back);
 }
 
 TEST_F(io, udp_datagram_is_whole)
