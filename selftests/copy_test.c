@@ -767,14 +767,6 @@ TEST_F(copy, stats_bad_input)
 	EXPECT_EQ(1, s.records_count);
 }
 
-TEST(global_counters_back_to_zero)
-{
-	struct zio_counters c;
-
-	ASSERT_EQ(0, zio_global_counters(&c));
-	EXPECT_EQ(0, c.pages_live);
-	EXPECT_EQ(0, c.pages_shared);
-	EXPECT_EQ(0, c.pages_pending);
-}
+ZIO_TEST_NOTHING_LEFT()
 
 TEST_HARNESS_MAIN

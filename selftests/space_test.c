@@ -361,15 +361,6 @@ TEST_F(space, close_while_mapped)
 	EXPECT_EQ(0, c.pages_pending);
 }
 
-/* The last test: everything the ones before held is gone. */
-TEST(global_counters_back_to_zero)
-{
-	struct zio_counters c;
-
-	ASSERT_EQ(0, zio_global_counters(&c));
-	EXPECT_EQ(0, c.pages_live);
-	EXPECT_EQ(0, c.pages_shared);
-	EXPECT_EQ(0, c.pages_pending);
-}
+ZIO_TEST_NOTHING_LEFT()
 
 TEST_HARNESS_MAIN

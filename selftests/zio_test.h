@@ -267,4 +267,25 @@ static inline int zio_param_set(const char *name, long long value)
 	return ret;
 }
 
+/*
+ * The last test of a program (fixtures run in the order they are defined,
+ * after the TEST()s): once every test before has exited, the module holds
+ * no page and no pending copy any more.
+ */
+#define ZIO_TEST_NOTHING_LEFT()						\
+FIXTURE(last) {								\
+	int unused;							\
+};									\
+FIXTURE_SETUP(last) {}							\
+FIXTURE_TEARDOWN(last) {}						\
+TEST_F(last, nothing_left)						\
+{									\
+	struct zio_counters c;						\
+									\
+	ASSERT_EQ(0, zio_global_counters(&c));				\
+	EXPECT_EQ(0, c.pages_live);					\
+	EXPECT_EQ(0, c.pages_shared);					\
+	EXPECT_EQ(0, c.pages_pending);					\
+}
+
 #endif /* _ZIO_TEST_H */
