@@ -462,10 +462,11 @@ TEST_F(copy, discard)
 	fill_both(self, 0, self->len, 1);
 	ASSERT_EQ(0, zio_discard(self->fd, self->map + P(10), P(5)));
 	memset(self->shadow + P(10), 0, P(5));
-	ASSERT_TRUE(same_as_shadow(self));
+	/* Before reading them: a read may give a hole a (zero) page again. */
 	ASSERT_EQ(0, zio_counters(self->fd, false, &c));
 	EXPECT_EQ(NPAGES - 5, c.pages_live);
 	EXPECT_EQ(5, c.discards);
+	ASSERT_TRUE(same_as_shadow(self));
 
 	/* Discarded pages are ordinary zero pages afterwards. */
 	fill_both(self, P(11), 10, 2);
@@ -719,11 +720,16 @@ TEST_F(copy, counters)
 	EXPECT_EQ(0, c.pages_cow);
 	EXPECT_EQ(0, c.pages_materialized);
 
-	/* The module's counters include these. */
+	/*
+	 * The module's counters include these: at least the 10 distinct
+	 * pages (the module counts a page once however many slots share
+	 * it) and the 3 pending copies.
+	 */
 	ASSERT_EQ(0, zio_counters(self->fd, true, &g));
 	EXPECT_LE(g0.copies + 2, g.copies);
-	EXPECT_LE(14, g.pages_live);
+	EXPECT_LE(10, g.pages_live);
 	EXPECT_LE(3, g.pages_pending);
+	EXPECT_LE(g0.bytes_deferred + P(7), g.bytes_deferred);
 
 	ASSERT_TRUE(same_as_shadow(self));
 	ASSERT_EQ(0, zio_counters(self->fd, false, &c));

@@ -279,7 +279,7 @@ TEST_F(fork, split_read_only_at_fork)
 		_exit(0);
 	}
 	ASSERT_EQ(0, mprotect(self->map + 8 * ps, 8 * ps, PROT_READ | PROT_WRITE));
-	zio_fill(self->map + 8 * ps, 8 * ps, 2);
+	zio_fill_at(self->map + 8 * ps, 8 * ps, 8 * ps, 2);
 	zio_fill(self->map, 8 * ps, 2);
 	wake(self->to_child[1]);
 	wait_for(self->to_parent[0]);

@@ -20,14 +20,18 @@
 
 #include "kselftest_harness.h"
 
+static inline uint64_t zio_seed(void);
+
 /*
  * Without the module there is nothing to test: report the whole program as
  * skipped (exit 4), before the harness starts.
  */
 static void __attribute__((constructor)) zio_test_require_device(void)
 {
-	if (access(ZIO_DEVICE_PATH, F_OK) == 0)
+	if (access(ZIO_DEVICE_PATH, F_OK) == 0) {
+		zio_seed();	/* print it once, before the tests fork */
 		return;
+	}
 	printf("TAP version 13\n1..0 # SKIP %s is missing: zio.ko is not loaded\n",
 	       ZIO_DEVICE_PATH);
 	exit(KSFT_SKIP);
