@@ -430,13 +430,103 @@ TEST_F(copy, between_mappings)
 
 TEST_F(copy, across_split_vmas)
 {
-	/* mlock of the middle splits the mapping in three VMAs. */
+	/* Split the mapping in three VMAs. */
 	fill_both(self, 0, self->len, 1);
-	ASSERT_EQ(0, mlock(self->map + P(4), P(4)));
+	ASSERT_EQ(0, zio_split(self->map + P(4), P(4)));
+	ASSERT_EQ(3, zio_vma_count(self->map, self->len));
 	ASSERT_EQ(0, copy_both(self, P(40), P(2), P(8), NULL));
 	ASSERT_EQ(0, copy_both(self, P(3) + 9, P(60), P(6), NULL));
 	ASSERT_TRUE(same_as_shadow(self));
-	ASSERT_EQ(0, munlock(self->map + P(4), P(4)));
+}
+
+/*
+ * A range over many VMAs of this file is still entirely inside its
+ * mappings: the first 20 pages are split in 20 VMAs.
+ */
+TEST_F(copy, across_many_vmas)
+{
+	struct zio_copy out;
+
+	fill_both(self, 0, self->len, 1);
+	for (int i = 1; i < 20; i += 2)
+		ASSERT_EQ(0, zio_split(self->map + P(i), P(1)));
+	ASSERT_EQ(21, zio_vma_count(self->map, self->len));
+	ASSERT_EQ(0, copy_both(self, P(40), 0, P(20), &out)) {
+		TH_LOG("a range over 20 VMAs of the file was refused");
+	}
+	EXPECT_EQ(P(20), out.bytes_deferred + out.bytes_copied);
+	ASSERT_EQ(0, copy_both(self, 100, P(60) + 100, P(20), &out));
+	EXPECT_EQ(P(20), out.bytes_deferred + out.bytes_copied);
+	ASSERT_EQ(0, zio_discard(self->fd, self->map + P(2), P(16)));
+	memset(self->shadow + P(2), 0, P(16));
+	ASSERT_TRUE(same_as_shadow(self));
+}
+
+/* Two adjacent mappings of unrelated offsets: one range over both. */
+TEST_F(copy, across_adjacent_mappings)
+{
+	char *area, *x, *y;
+
+	area = mmap(NULL, P(8), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	x = mmap(area, P(4), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 self->fd, P(300));
+	ASSERT_EQ(area, x);
+	y = mmap(area + P(4), P(4), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 self->fd, P(200));
+	ASSERT_EQ(area + P(4), y);
+
+	fill_both(self, 0, self->len, 1);
+	ASSERT_EQ(0, zio_copy(self->fd, area + 10, self->map + 10, P(8) - 20, NULL));
+	EXPECT_TRUE(zio_check_at(area + 10, 10, P(8) - 20, 1));
+	ASSERT_EQ(0, zio_copy(self->fd, area + P(2), self->map + P(2), P(4), NULL));
+	EXPECT_TRUE(zio_check_at(area + 10, 10, P(8) - 20, 1));
+	ASSERT_EQ(0, copy_both(self, P(50), P(0), P(8), NULL));
+	memcpy(self->map + P(60), area + 3, P(5));
+	memcpy(self->shadow + P(60), area + 3, P(5));
+	ASSERT_EQ(0, zio_copy(self->fd, self->map + P(70), area, P(8), NULL));
+	memcpy(self->shadow + P(70), area, P(8));
+	ASSERT_TRUE(same_as_shadow(self));
+	EXPECT_TRUE(zio_check_at(area + 10, 10, P(8) - 20, 1));
+	munmap(area, P(8));
+}
+
+/* The calling process may not write a read-only range, or read PROT_NONE. */
+TEST_F(copy, protections)
+{
+	fill_both(self, 0, self->len, 1);
+	ASSERT_EQ(0, mprotect(self->map + P(40), P(8), PROT_READ));
+	EXPECT_EQ(-EFAULT, zio_copy(self->fd, self->map + P(40), self->map, P(4), NULL));
+	EXPECT_EQ(-EFAULT, zio_copy(self->fd, self->map + P(38), self->map, P(4), NULL));
+	EXPECT_EQ(-EFAULT, zio_discard(self->fd, self->map + P(40), P(4)));
+	/* Reading from it is fine. */
+	ASSERT_EQ(0, copy_both(self, P(10), P(40), P(4), NULL));
+	ASSERT_EQ(0, mprotect(self->map + P(40), P(8), PROT_NONE));
+	EXPECT_EQ(-EFAULT, zio_copy(self->fd, self->map, self->map + P(40), P(4), NULL));
+	ASSERT_EQ(0, mprotect(self->map + P(40), P(8), PROT_READ | PROT_WRITE));
+	ASSERT_TRUE(same_as_shadow(self));
+}
+
+TEST_F(copy, large)
+{
+	size_t big = P(4096);	/* 16 MiB */
+	struct zio_copy out;
+	char *m;
+
+	m = zio_map(self->fd, 2 * big, P(NPAGES));
+	ASSERT_NE(MAP_FAILED, m);
+	zio_fill(m, big, 1);
+	drop(self, variant);
+	ASSERT_EQ(0, zio_copy(self->fd, m + big, m, big, &out));
+	EXPECT_EQ(big, out.bytes_deferred);
+	EXPECT_EQ(0, out.bytes_copied);
+	EXPECT_TRUE(zio_check(m + big, big, 1));
+	ASSERT_EQ(0, zio_copy(self->fd, m + 1, m + big, big - 1, &out));
+	EXPECT_EQ(big - P(1), out.bytes_deferred);
+	EXPECT_EQ(P(1) - 1, out.bytes_copied);
+	EXPECT_TRUE(zio_check(m + 1, big - 1, 1));
+	EXPECT_TRUE(zio_check(m + big, big, 1));
+	munmap(m, 2 * big);
 }
 
 TEST_F(copy, len_zero)
@@ -695,6 +785,50 @@ TEST_F(copy, records)
 	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_STATS, &s));
 	EXPECT_EQ(0, s.records_count);
 	EXPECT_EQ(2, s.records_total);
+}
+
+FIXTURE(records_limit) {
+	int fd;
+	char *map;
+	long long saved;
+};
+
+FIXTURE_SETUP(records_limit)
+{
+	self->saved = zio_param_get("max_records");
+	if (self->saved < 0)
+		SKIP(return, "the module has no max_records parameter");
+	self->fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	self->map = zio_map(self->fd, P(64), 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+}
+
+FIXTURE_TEARDOWN(records_limit)
+{
+	zio_param_set("max_records", self->saved);
+	munmap(self->map, P(64));
+	close(self->fd);
+}
+
+/* Records are bounded: the oldest go first. */
+TEST_F(records_limit, oldest_evicted)
+{
+	struct zio_record rec[8];
+	struct zio_stats s = { .records = (uintptr_t)rec, .records_cap = 8 };
+
+	ASSERT_EQ(0, zio_param_set("max_records", 4));
+	zio_fill(self->map, P(8), 1);
+	for (int i = 1; i <= 10; i++)
+		ASSERT_EQ(0, zio_copy_tag(self->fd, self->map + P(16 + 4 * (i % 10)),
+					  self->map, P(2), i, NULL));
+	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_STATS, &s));
+	EXPECT_EQ(10, s.counters.copies);
+	ASSERT_EQ(4, s.records_count);
+	EXPECT_EQ(4, s.records_total);
+	for (int i = 0; i < 4; i++)
+		EXPECT_EQ(10 - i, rec[i].tag);
+	EXPECT_TRUE(zio_check(self->map + P(16), P(2), 1));
 }
 
 TEST_F(copy, counters)

@@ -226,8 +226,9 @@ TEST_F(fork, after_vma_split)
 	ASSERT_NE(NULL, expect);
 	zio_fill(self->map, self->len, 1);
 	zio_fill(expect, self->len, 1);
-	/* mlock of the middle: three VMAs, all writable, at fork time. */
-	ASSERT_EQ(0, mlock(self->map + 8 * ps, 8 * ps));
+	/* Three VMAs, all writable, at fork time. */
+	ASSERT_EQ(0, zio_split(self->map + 8 * ps, 8 * ps));
+	ASSERT_EQ(3, zio_vma_count(self->map, self->len));
 	ASSERT_EQ(0, zio_copy(self->fd, self->map + 20 * ps, self->map + 6 * ps,
 			      4 * ps, NULL));
 	memcpy(expect + 20 * ps, expect + 6 * ps, 4 * ps);
@@ -235,7 +236,6 @@ TEST_F(fork, after_vma_split)
 			      4 * ps, NULL));
 	memcpy(expect + 10 * ps + 3, expect + 26 * ps, 4 * ps);
 	EXPECT_EQ(0, fork_and_isolate(self, expect));
-	EXPECT_EQ(0, munlock(self->map + 8 * ps, 8 * ps));
 	free(expect);
 }
 
@@ -247,6 +247,7 @@ TEST_F(fork, dontfork_range)
 
 	zio_fill(self->map, self->len, 1);
 	ASSERT_EQ(0, madvise(self->map + 8 * ps, 8 * ps, MADV_DONTFORK));
+	ASSERT_EQ(3, zio_vma_count(self->map, self->len));
 	fflush(NULL);
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -267,6 +268,7 @@ TEST_F(fork, split_read_only_at_fork)
 
 	zio_fill(self->map, self->len, 1);
 	ASSERT_EQ(0, mprotect(self->map + 8 * ps, 8 * ps, PROT_READ));
+	ASSERT_EQ(3, zio_vma_count(self->map, self->len));
 	fflush(NULL);
 	pid = fork();
 	ASSERT_LE(0, pid);

@@ -231,6 +231,32 @@ static inline bool zio_check(const void *buf, size_t len, uint64_t salt)
 	return zio_check_at(buf, 0, len, salt);
 }
 
+/* VMAs of this process that overlap [@addr, @addr + @len), from /proc. */
+static inline int zio_vma_count(const void *addr, size_t len)
+{
+	unsigned long start = (uintptr_t)addr, end = start + len, lo, hi;
+	char line[512];
+	int n = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo < end && hi > start)
+			n++;
+	fclose(f);
+	return n;
+}
+
+/*
+ * Split a zio mapping without changing what the process may do with it:
+ * MADV_DONTDUMP. (mlock cannot: it skips VM_DONTEXPAND mappings.)
+ */
+static inline int zio_split(void *addr, size_t len)
+{
+	return madvise(addr, len, MADV_DONTDUMP) ? -errno : 0;
+}
+
 /* Read a module parameter as an integer: the value, or -errno. */
 static inline long long zio_param_get(const char *name)
 {
