@@ -11,6 +11,7 @@
  * they saw, and the main thread checks the counts.
  */
 #include <pthread.h>
+#include <sys/wait.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -258,6 +259,201 @@ TEST_F(race, copiers_and_readers_on_shared_pages)
 	for (int k = 0; k < NSRC; k++)
 		EXPECT_TRUE(page_is(self->map + SRC_PAGE(k) * self->ps, 2 * self->ps,
 				    src_value(k)));
+}
+
+/*
+ * fork() while another thread keeps copying: the child's snapshot has,
+ * page by page, either the old or the new content (never a mix within a
+ * page, never another page's), and the stable part exactly.
+ *   pages  0-7   stable (salt 1), never written
+ *   pages  8-23  eight source blocks of 2 pages, one value each
+ *   pages 32-39  destination, copied into all the time
+ */
+struct fork_copier {
+	char *map;
+	size_t ps;
+	int fd;
+	atomic_bool stop;
+	int errors;
+	long copies;
+};
+
+static void *fork_copier_thread(void *arg)
+{
+	struct fork_copier *f = arg;
+	uint64_t state = zio_seed() ^ 0xf0;
+
+	while (!atomic_load(&f->stop)) {
+		int k = zio_rand(&state) % NSRC;
+		size_t shift = (zio_rand(&state) % 2) ? 8 * (1 + zio_rand(&state) % 400) : 0;
+		char *src = f->map + (8 + SRC_PAGE(k)) * f->ps + shift;
+
+		/* Four destination pages from one block: whole pages only. */
+		for (int p = 0; p < 4; p++)
+			if (zio_copy(f->fd, f->map + (32 + 2 * p) * f->ps, src, f->ps, NULL))
+				f->errors++;
+		f->copies++;
+	}
+	return NULL;
+}
+
+static bool uniform_valid(const char *page, size_t ps)
+{
+	uint64_t v = *(const uint64_t *)page;
+
+	if (v == 0)
+		return page_is(page, ps, 0);
+	for (int k = 0; k < NSRC; k++)
+		if (v == src_value(k))
+			return page_is(page, ps, v);
+	return false;
+}
+
+TEST_F_TIMEOUT(race, fork_during_copies, 60)
+{
+	struct fork_copier f = { .map = self->map, .ps = self->ps, .fd = self->fd };
+	size_t ps = self->ps;
+	pthread_t thread;
+
+	zio_fill(self->map, 8 * ps, 1);
+	for (int k = 0; k < NSRC; k++) {
+		uint64_t *p = (uint64_t *)(self->map + (8 + SRC_PAGE(k)) * ps);
+
+		for (size_t i = 0; i < 2 * ps / 8; i++)
+			p[i] = src_value(k);
+	}
+	ASSERT_EQ(0, pthread_create(&thread, NULL, fork_copier_thread, &f));
+	for (int i = 0; i < 20; i++) {
+		int status;
+		pid_t pid;
+
+		fflush(NULL);
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			for (int p = 0; p < 8; p += 2)
+				if (!uniform_valid(self->map + (32 + p) * ps, ps))
+					_exit(1 + p);
+			if (!zio_check(self->map, 8 * ps, 1))
+				_exit(10);
+			/* The child's own copies and writes. */
+			if (zio_copy(self->fd, self->map + 32 * ps, self->map, 8 * ps, NULL))
+				_exit(11);
+			zio_fill(self->map + 8 * ps, 4 * ps, 2);
+			if (!zio_check(self->map + 32 * ps, 8 * ps, 1))
+				_exit(12);
+			_exit(0);
+		}
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(WIFEXITED(status));
+		EXPECT_EQ(0, WEXITSTATUS(status)) {
+			TH_LOG("child %d", i);
+		}
+	}
+	atomic_store(&f.stop, true);
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	EXPECT_EQ(0, f.errors);
+	EXPECT_LT(0, f.copies);
+	EXPECT_TRUE(zio_check(self->map, 8 * ps, 1));
+	for (int k = 0; k < NSRC; k++)
+		EXPECT_TRUE(page_is(self->map + (8 + SRC_PAGE(k)) * ps, 2 * ps, src_value(k)));
+	for (int p = 0; p < 8; p += 2)
+		EXPECT_TRUE(uniform_valid(self->map + (32 + p) * ps, ps));
+}
+
+/*
+ * Everything at once on one open: copies, discards, reads, writes, and
+ * mmap/munmap of other ranges. The data in flight cannot be predicted;
+ * what is checked is that nothing fails that should not, that a region
+ * nobody touches stays exact, that the module's counters come back to
+ * zero, and (by the runner) that the kernel log stays clean.
+ */
+struct mix {
+	char *map;
+	size_t ps;
+	int fd;
+	atomic_bool stop;
+	int errors[4];
+	long rounds[4];
+};
+
+struct mix_arg {
+	struct mix *m;
+	int id;
+};
+
+static void *mix_thread(void *arg)
+{
+	struct mix_arg *a = arg;
+	struct mix *m = a->m;
+	size_t ps = m->ps;
+	uint64_t state = zio_seed() ^ (0x1000 + a->id);
+	char *area = m->map + 16 * ps;	/* pages 16-47: shared by all */
+
+	while (!atomic_load(&m->stop)) {
+		size_t off = (zio_rand(&state) % 24) * ps;
+		size_t off2 = (zio_rand(&state) % 24) * ps + zio_rand(&state) % ps;
+		char *p;
+
+		switch (a->id) {
+		case 0:	/* copies, aligned or not */
+			if (zio_copy(m->fd, area + off, area + off2, 8 * ps - ps, NULL))
+				m->errors[0]++;
+			break;
+		case 1:	/* discards */
+			if (zio_discard(m->fd, area + off, 4 * ps))
+				m->errors[1]++;
+			break;
+		case 2:	/* reads and writes */
+			for (size_t i = 0; i < 32 * ps; i += ps / 2)
+				((volatile char *)area)[i] += (char)(i == off);
+			break;
+		case 3:	/* mappings coming and going, and a copy through them */
+			p = zio_map(m->fd, 8 * ps, (64 + off / ps) * ps);
+			if (p == MAP_FAILED) {
+				m->errors[3]++;
+				break;
+			}
+			if (zio_copy(m->fd, p, area + off2, 4 * ps, NULL))
+				m->errors[3]++;
+			if (zio_copy(m->fd, area + off, p + 1, 4 * ps, NULL))
+				m->errors[3]++;
+			munmap(p, 8 * ps);
+			break;
+		}
+		m->rounds[a->id]++;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(race, everything_at_once, 60)
+{
+	struct mix m = { .map = self->map, .ps = self->ps, .fd = self->fd };
+	struct mix_arg args[4];
+	pthread_t threads[4];
+	size_t ps = self->ps;
+
+	zio_fill(self->map, 16 * ps, 1);
+	zio_fill(self->map + 16 * ps, 32 * ps, 2);
+	for (int t = 0; t < 4; t++) {
+		args[t] = (struct mix_arg){ &m, t };
+		ASSERT_EQ(0, pthread_create(&threads[t], NULL, mix_thread, &args[t]));
+	}
+	sleep(3);
+	atomic_store(&m.stop, true);
+	for (int t = 0; t < 4; t++) {
+		ASSERT_EQ(0, pthread_join(threads[t], NULL));
+		EXPECT_EQ(0, m.errors[t]) {
+			TH_LOG("thread %d failed %d of %ld rounds", t, m.errors[t], m.rounds[t]);
+		}
+		EXPECT_LT(0, m.rounds[t]);
+	}
+	EXPECT_TRUE(zio_check(self->map, 16 * ps, 1));
+	/* Quiet again: a copy is exact. */
+	ASSERT_EQ(0, zio_copy(self->fd, self->map + 16 * ps, self->map, 16 * ps, NULL));
+	EXPECT_TRUE(zio_check(self->map + 16 * ps, 16 * ps, 1));
+	ASSERT_EQ(0, zio_copy(self->fd, self->map + 32 * ps + 5, self->map, 8 * ps, NULL));
+	EXPECT_TRUE(zio_check(self->map + 32 * ps + 5, 8 * ps, 1));
 }
 
 /*
