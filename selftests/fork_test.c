@@ -261,6 +261,34 @@ TEST_F(fork, dontfork_range)
 	EXPECT_TRUE(zio_check(self->map, self->len, 1));
 }
 
+/* Pending pages whose source range the child does not inherit. */
+TEST_F(fork, pending_source_not_inherited)
+{
+	size_t ps = self->ps;
+	pid_t pid;
+
+	zio_fill(self->map, 9 * ps, 1);
+	ASSERT_EQ(0, zio_copy(self->fd, self->map + 16 * ps, self->map + 7, 8 * ps, NULL));
+	ASSERT_EQ(0, zio_copy(self->fd, self->map + 24 * ps, self->map, 8 * ps, NULL));
+	ASSERT_EQ(0, madvise(self->map, 9 * ps, MADV_DONTFORK));
+	fflush(NULL);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		wait_for(self->to_child[0]);
+		CHILD_CHECK(1, zio_check_at(self->map + 16 * ps, 7, 8 * ps, 1));
+		CHILD_CHECK(2, zio_check(self->map + 24 * ps, 8 * ps, 1));
+		_exit(0);
+	}
+	zio_fill(self->map, 9 * ps, 2);
+	ASSERT_EQ(0, munmap(self->map, 9 * ps));
+	wake(self->to_child[1]);
+	EXPECT_EQ(0, reap(pid));
+	EXPECT_TRUE(zio_check_at(self->map + 16 * ps, 7, 8 * ps, 1));
+	ASSERT_EQ(0, munmap(self->map + 9 * ps, self->len - 9 * ps));
+	self->map = NULL;
+}
+
 TEST_F(fork, split_read_only_at_fork)
 {
 	size_t ps = self->ps;

@@ -11,6 +11,7 @@
  * they saw, and the main thread checks the counts.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -454,6 +455,68 @@ TEST_F_TIMEOUT(race, everything_at_once, 60)
 	EXPECT_TRUE(zio_check(self->map + 16 * ps, 16 * ps, 1));
 	ASSERT_EQ(0, zio_copy(self->fd, self->map + 32 * ps + 5, self->map, 8 * ps, NULL));
 	EXPECT_TRUE(zio_check(self->map + 32 * ps + 5, 8 * ps, 1));
+}
+
+/*
+ * A thread keeps writing the source while it is copied: the copy takes
+ * some state of the source, and from then on the destination must never
+ * change, so the source's writable mappings must be gone before the
+ * ioctl returns.
+ */
+struct src_writer {
+	volatile uint64_t *src;
+	size_t words;
+	atomic_bool stop;
+	long writes;
+};
+
+static void *src_writer_thread(void *arg)
+{
+	struct src_writer *w = arg;
+	uint64_t n = 1;
+
+	while (!atomic_load(&w->stop)) {
+		for (size_t i = 0; i < w->words; i += 64)
+			w->src[i] = n;
+		n++;
+		w->writes++;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(race, source_written_during_copy, 60)
+{
+	size_t ps = self->ps;
+	struct src_writer w = { .src = (volatile uint64_t *)self->map,
+				.words = 4 * ps / 8 };
+	char *dst = self->map + 8 * ps, *snap = malloc(4 * ps);
+	pthread_t thread;
+	int changed = 0, failed = 0;
+
+	ASSERT_NE(NULL, snap);
+	ASSERT_EQ(0, pthread_create(&thread, NULL, src_writer_thread, &w));
+	for (int i = 0; i < 200; i++) {
+		size_t shift = (i % 2) ? 0 : 8;
+
+		/* Aligned (shared) and unaligned (pending) alike. */
+		if (zio_copy(self->fd, dst + shift, self->map + shift, 3 * ps, NULL)) {
+			failed++;
+			continue;
+		}
+		memcpy(snap, dst + shift, 3 * ps);
+		for (int spin = 0; spin < 2000; spin++)
+			__asm__ volatile("" ::: "memory");
+		sched_yield();
+		if (memcmp(snap, dst + shift, 3 * ps))
+			changed++;
+	}
+	atomic_store(&w.stop, true);
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	TH_LOG("%ld source writes during 200 copies", w.writes);
+	EXPECT_EQ(0, failed);
+	EXPECT_EQ(0, changed);
+	EXPECT_LT(0, w.writes);
+	free(snap);
 }
 
 /*

@@ -233,6 +233,47 @@ TEST_F(space, offsets_are_distinct)
 	munmap(b, 4 * self->ps);
 }
 
+/* Two mappings of the same offsets in one process are the same memory. */
+TEST_F(space, aliases)
+{
+	size_t ps = self->ps;
+	char *a, *b;
+
+	a = zio_map(self->fd, 8 * ps, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	b = zio_map(self->fd, 8 * ps, 0);
+	ASSERT_NE(MAP_FAILED, b);
+	self->map = zio_map(self->fd, self->len, 16 * ps);
+	ASSERT_NE(MAP_FAILED, self->map);
+
+	zio_fill(a, 8 * ps, 1);
+	EXPECT_TRUE(zio_check(b, 8 * ps, 1));
+	/* A copy into one alias shows in the other, mapped or not. */
+	zio_fill(self->map, 8 * ps, 2);
+	ASSERT_EQ(0, zio_copy(self->fd, a, self->map, 4 * ps, NULL));
+	ASSERT_EQ(0, zio_copy(self->fd, b + 4 * ps + 1, self->map, 3 * ps, NULL));
+	EXPECT_TRUE(zio_check(b, 4 * ps, 2));
+	EXPECT_TRUE(zio_check(a + 4 * ps + 1, 3 * ps, 2));
+	/* A copy from one alias to the other is a copy onto itself. */
+	ASSERT_EQ(0, zio_copy(self->fd, b, a, 4 * ps, NULL));
+	EXPECT_TRUE(zio_check(a, 4 * ps, 2));
+	/* Writes through one show in the other. */
+	b[5] = 0x42;
+	EXPECT_EQ(0x42, a[5]);
+	zio_fill(self->map, 8 * ps, 3);
+	EXPECT_TRUE(zio_check_at(a + 6, 6, 4 * ps - 6, 2));
+
+	/* Unmapping one alias keeps what the other still maps. */
+	ASSERT_EQ(0, munmap(b, 8 * ps));
+	EXPECT_EQ(0x42, a[5]);
+	EXPECT_TRUE(zio_check_at(a + 6, 6, 4 * ps - 6, 2));
+	ASSERT_EQ(0, munmap(a, 8 * ps));
+	a = zio_map(self->fd, 8 * ps, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	EXPECT_EQ(-1, zio_nonzero(a, 8 * ps));
+	munmap(a, 8 * ps);
+}
+
 TEST_F(space, opens_are_distinct)
 {
 	int fd2 = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
