@@ -62,17 +62,38 @@ void zio_page_share(struct page *page)
 {
 	get_page(page);
 	lock_page(page);
-	set_page_private(page, page_private(page) + 1);
+	zio_page_take_share_locked(page);
 	unlock_page(page);
 }
 
-/* Drop one share under the page lock; the caller still holds a reference. */
+/**
+ * zio_page_take_share_locked() - count one more share of a locked page
+ * @page: the page, locked; the caller gives the share its reference
+ *
+ * Return: true if a PTE may map the page writable: the caller must zap the
+ * page's slot, then call zio_slot_clear_writable().
+ */
+bool zio_page_take_share_locked(struct page *page)
+{
+	set_page_private(page, page_private(page) + 1);
+	return page_private(page) & ZIO_PAGE_WRITABLE;
+}
+
+/* Drop one share of a locked page. */
+static void zio_page_drop_share_locked(struct page *page)
+{
+	set_page_private(page, page_private(page) - 1);
+	if (!zio_page_shares(page)) {
+		set_page_private(page, 0);
+		atomic64_dec(&zio_nr_pages);
+	}
+}
+
+/* Drop one share; the caller still holds a reference. */
 static void zio_page_drop_share(struct page *page)
 {
 	lock_page(page);
-	set_page_private(page, page_private(page) - 1);
-	if (!page_private(page))
-		atomic64_dec(&zio_nr_pages);
+	zio_page_drop_share_locked(page);
 	unlock_page(page);
 }
 
@@ -101,7 +122,7 @@ void zio_page_unshare(struct page *page)
 bool zio_page_foreign_refs(struct page *page, int own_refs)
 {
 	return page_ref_count(page) >
-		(int)page_private(page) + zio_page_mapcount(page) + own_refs;
+		(int)zio_page_shares(page) + zio_page_mapcount(page) + own_refs;
 }
 
 /**
@@ -113,7 +134,7 @@ bool zio_page_foreign_refs(struct page *page, int own_refs)
  */
 bool zio_page_exclusive(struct page *page, int own_refs)
 {
-	return page_private(page) == 1 && !zio_page_foreign_refs(page, own_refs);
+	return zio_page_shares(page) == 1 && !zio_page_foreign_refs(page, own_refs);
 }
 
 /**
@@ -369,9 +390,7 @@ int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
 		return xa_is_err(old) ? xa_err(old) : -EAGAIN;
 	}
 	get_page(copy);
-	set_page_private(page, page_private(page) - 1);
-	if (!page_private(page))
-		atomic64_dec(&zio_nr_pages);
+	zio_page_drop_share_locked(page);
 	unlock_page(page);
 	put_page(page);		/* the slot's reference */
 
@@ -420,11 +439,13 @@ int zio_slot_get_exclusive(struct zio_space *space, pgoff_t pgoff,
  *	the slot is empty (zeros)
  * @fallback: set to true when the page had foreign references: *@pagep
  *	is then a private copy of it
+ * @zap: set to true when the slot must be zapped, see
+ *	zio_page_take_share_locked()
  *
  * Return: 0 or -ENOMEM.
  */
 int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
-			struct page **pagep, bool *fallback)
+			struct page **pagep, bool *fallback, bool *zap)
 {
 	for (;;) {
 		struct page *page, *copy;
@@ -443,7 +464,8 @@ int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
 		}
 		if (!zio_page_foreign_refs(page, 1)) {
 			/* Our reference becomes the new share's. */
-			set_page_private(page, page_private(page) + 1);
+			if (zio_page_take_share_locked(page))
+				*zap = true;
 			unlock_page(page);
 			*pagep = page;
 			return 0;
@@ -460,6 +482,33 @@ int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
 		*pagep = copy;
 		return 0;
 	}
+}
+
+/**
+ * zio_slot_clear_writable() - forget the writable mappings of shared pages
+ * @space: the space
+ * @first: the first slot, zapped since its page was shared
+ * @last: the last slot
+ *
+ * A page with more than one share gets no writable PTE any more, so once
+ * its slot is zapped no writable PTE of it is left. A page that is locked
+ * keeps its bit: that costs a zap later, nothing else.
+ */
+void zio_slot_clear_writable(struct zio_space *space, pgoff_t first,
+			     pgoff_t last)
+{
+	XA_STATE(xas, &space->slots, first);
+	struct page *page;
+
+	xas_lock(&xas);
+	xas_for_each(&xas, page, last) {
+		if (zio_entry_is_pending(page) || !trylock_page(page))
+			continue;
+		if (zio_page_shares(page) > 1)
+			set_page_private(page, page_private(page) & ~ZIO_PAGE_WRITABLE);
+		unlock_page(page);
+	}
+	xas_unlock(&xas);
 }
 
 /**

@@ -67,11 +67,11 @@ struct zio_info {
  *
  * Like write(), a copy may be short: @bytes_deferred + @bytes_copied is
  * what was done, and less than @len when memory ran out or a signal is
- * pending part way. The kernel works forward when @dst <= @src and
- * backward otherwise, so what is left is the tail (forward) or the head
- * (backward) of the range; its source bytes are still intact and
- * memmove() of that part completes the copy. The ioctl fails (and changes
- * nothing) only when it could do nothing at all.
+ * pending part way. The kernel works backward when the ranges overlap
+ * and @dst > @src, and forward otherwise, so what is left is the tail
+ * (forward) or the head (backward) of the range; its source bytes are
+ * still intact and memmove() of that part completes the copy. The ioctl
+ * fails (and changes nothing) only when it could do nothing at all.
  */
 struct zio_copy {
 	__u64 dst;
