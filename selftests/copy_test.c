@@ -529,6 +529,31 @@ TEST_F(copy, large)
 	munmap(m, 2 * big);
 }
 
+/*
+ * Destination right after the source, then read: munmap must still give
+ * every page back (the teardown checks that the open holds none).
+ */
+TEST_F(copy, adjacent_then_unmapped)
+{
+	struct zio_counters c;
+
+	for (size_t n = 1; n <= 32; n *= 2) {
+		fill_both(self, 0, P(n), n);
+		ASSERT_EQ(0, copy_both(self, P(n), 0, P(n), NULL));
+		drop(self, variant);
+		ASSERT_TRUE(same_as_shadow(self)) {
+			TH_LOG("%zu pages", n);
+		}
+	}
+	ASSERT_EQ(0, munmap(self->map, self->len));
+	ASSERT_EQ(0, zio_counters(self->fd, false, &c));
+	EXPECT_EQ(0, c.pages_live);
+	EXPECT_EQ(0, c.pages_shared);
+	self->map = zio_map(self->fd, self->len, 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+	EXPECT_EQ(-1, zio_nonzero(self->map, self->len));
+}
+
 TEST_F(copy, len_zero)
 {
 	struct zio_counters before, after;

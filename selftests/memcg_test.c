@@ -74,7 +74,9 @@ FIXTURE_TEARDOWN(memcg)
 
 struct memcg_result {
 	int step;		/* 0 when the child got through */
-	long long before, touched, shared, written, freed;
+	long long before, touched, shared, written, freed, exited;
+	struct zio_counters mine;	/* before munmap */
+	struct zio_counters global;	/* after munmap + close */
 	int polls;		/* 100 ms waits before the charge went */
 };
 
@@ -87,41 +89,54 @@ static long long current(const char *cg)
 }
 
 /*
- * What the child does with its N source pages (always written first) and
- * N destination pages, before munmap + close.
+ * What the child does: write N source pages (+ @gap), copy them to the N
+ * pages after them (shared, or pending when @shift), read the copies, and
+ * write them when @write; then munmap + close. The mapping has @tail
+ * pages more at its end.
  */
-enum memcg_mode {
-	TOUCH_ONLY,		/* nothing more */
-	SHARE,			/* aligned copy, destination only read */
-	SHARE_WRITE,		/* aligned copy, destination written */
-	PENDING_TOUCH,		/* unaligned copy, destination read */
-};
-
 FIXTURE_VARIANT(memcg) {
-	enum memcg_mode mode;
+	bool copy, write, noread;
+	size_t shift;
+	size_t gap, tail;
 };
 
 FIXTURE_VARIANT_ADD(memcg, touch_only) {
-	.mode = TOUCH_ONLY,
+	.gap = 1,
 };
 
 FIXTURE_VARIANT_ADD(memcg, share) {
-	.mode = SHARE,
+	.copy = true, .gap = 1,
 };
 
 FIXTURE_VARIANT_ADD(memcg, share_write) {
-	.mode = SHARE_WRITE,
+	.copy = true, .write = true, .gap = 1,
 };
 
 FIXTURE_VARIANT_ADD(memcg, pending_touch) {
-	.mode = PENDING_TOUCH,
+	.copy = true, .shift = 8, .gap = 1,
 };
 
-static void child(const char *cg, enum memcg_mode mode, struct memcg_result *res)
+/* Destination right after the source (dst == src + len). */
+FIXTURE_VARIANT_ADD(memcg, adjacent_share) {
+	.copy = true,
+};
+
+/* Recorded, never read. */
+FIXTURE_VARIANT_ADD(memcg, share_unread) {
+	.copy = true, .noread = true, .gap = 1,
+};
+
+FIXTURE_VARIANT_ADD(memcg, adjacent_write) {
+	.copy = true, .write = true,
+};
+
+static void child(const char *cg, const FIXTURE_VARIANT(memcg) *v,
+		  struct memcg_result *res)
 {
 	size_t ps = zio_page_size(), half = NPAGES * ps;
+	size_t slen = half + v->gap * ps, mlen = slen + half + v->tail * ps;
 	char file[192], pid[32];
-	char *map;
+	char *map, *dst;
 	int fd;
 
 	snprintf(file, sizeof(file), "%s/cgroup.procs", cg);
@@ -133,38 +148,31 @@ static void child(const char *cg, enum memcg_mode mode, struct memcg_result *res
 	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	map = zio_map(fd, 2 * half + ps, 0);
+	map = zio_map(fd, mlen, 0);
 	if (map == MAP_FAILED)
 		return;
+	dst = map + slen;
 
 	res->before = current(cg);
-	zio_fill(map, half + ps, 1);
+	zio_fill(map, slen, 1);
 	res->touched = current(cg);
 	res->step = 3;
-	if (mode == SHARE || mode == SHARE_WRITE) {
-		if (zio_copy(fd, map + half + ps, map, half, NULL))
-			return;
-	} else if (mode == PENDING_TOUCH) {
-		if (zio_copy(fd, map + half + ps, map + 8, half, NULL))
-			return;
-	}
+	if (v->copy && zio_copy(fd, dst, map + v->shift, half, NULL))
+		return;
 	res->shared = current(cg);
 	res->step = 4;
-	if (mode == SHARE || mode == SHARE_WRITE) {
-		if (!zio_check(map + half + ps, half, 1))
-			return;
-	} else if (mode == PENDING_TOUCH) {
-		if (!zio_check_at(map + half + ps, 8, half, 1))
-			return;
-	}
-	if (mode == SHARE_WRITE)
-		zio_fill(map + half + ps, half, 2);
+	if (v->copy && !v->noread && !zio_check_at(dst, v->shift, half, 1))
+		return;
+	if (v->write)
+		zio_fill(dst, half, 2);
 	res->written = current(cg);
 	res->step = 5;
-	if (!zio_check(map, half + ps, 1))
+	if (!zio_check(map, slen, 1))
 		return;
-	munmap(map, 2 * half + ps);
+	zio_counters(fd, false, &res->mine);
+	munmap(map, mlen);
 	close(fd);
+	zio_global_counters(&res->global);
 	/* Give deferred frees (RCU, work) a moment; a leak stays. */
 	for (int i = 0; i < 20; i++) {
 		res->freed = current(cg);
@@ -179,7 +187,9 @@ static void child(const char *cg, enum memcg_mode mode, struct memcg_result *res
 TEST_F(memcg, charged_and_uncharged)
 {
 	long long n = NPAGES * (long long)zio_page_size();
-	long long more = variant->mode == TOUCH_ONLY || variant->mode == SHARE ? 0 : n;
+	/* Materialized copies: written, or pending and read. */
+	long long more = variant->write || variant->shift ? n : 0;
+	long long extra = variant->gap * (long long)zio_page_size();
 	struct memcg_result *res;
 	int status;
 	pid_t pid;
@@ -192,15 +202,20 @@ TEST_F(memcg, charged_and_uncharged)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		child(self->path, variant->mode, res);
+		child(self->path, variant, res);
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
+	res->exited = current(self->path);
 	ASSERT_EQ(0, res->step);
-	TH_LOG("memory.current: %lld, touched %lld, copied %lld, used %lld, freed %lld after %d ms",
+	TH_LOG("before munmap: live %llu shared %llu pending %llu cow %llu fallback %llu faults %llu; after close, module: live %llu pending %llu",
+	       res->mine.pages_live, res->mine.pages_shared, res->mine.pages_pending,
+	       res->mine.pages_cow, res->mine.pages_fallback, res->mine.faults,
+	       res->global.pages_live, res->global.pages_pending);
+	TH_LOG("memory.current: %lld, touched %lld, copied %lld, used %lld, freed %lld after %d ms, %lld after exit",
 	       res->before, res->touched, res->shared, res->written, res->freed,
-	       res->polls * 100);
+	       res->polls * 100, res->exited);
 
 	ASSERT_LE(0, res->before);
 	/* Touching N pages charges N pages. */
@@ -212,8 +227,10 @@ TEST_F(memcg, charged_and_uncharged)
 	EXPECT_LE(more - SLACK, res->written - res->shared);
 	EXPECT_GE(more + SLACK, res->written - res->shared);
 	/* munmap and close give it all back. */
-	EXPECT_LE(n + more - SLACK, res->written - res->freed);
+	EXPECT_LE(n + extra + more - SLACK, res->written - res->freed);
 	EXPECT_GE(res->before + SLACK, res->freed);
+	/* And once the process is gone, nothing at all is left charged. */
+	EXPECT_GE(SLACK, res->exited);
 	munmap(res, sizeof(*res));
 }
 
