@@ -80,7 +80,7 @@ struct memcg_result {
 	int polls;		/* 100 ms waits before the charge went */
 };
 
-static long long current(const char *cg)
+static long long memcg_current(const char *cg)
 {
 	char file[192];
 
@@ -153,19 +153,19 @@ static void child(const char *cg, const FIXTURE_VARIANT(memcg) *v,
 		return;
 	dst = map + slen;
 
-	res->before = current(cg);
+	res->before = memcg_current(cg);
 	zio_fill(map, slen, 1);
-	res->touched = current(cg);
+	res->touched = memcg_current(cg);
 	res->step = 3;
 	if (v->copy && zio_copy(fd, dst, map + v->shift, half, NULL))
 		return;
-	res->shared = current(cg);
+	res->shared = memcg_current(cg);
 	res->step = 4;
 	if (v->copy && !v->noread && !zio_check_at(dst, v->shift, half, 1))
 		return;
 	if (v->write)
 		zio_fill(dst, half, 2);
-	res->written = current(cg);
+	res->written = memcg_current(cg);
 	res->step = 5;
 	if (!zio_check(map, slen, 1))
 		return;
@@ -175,7 +175,7 @@ static void child(const char *cg, const FIXTURE_VARIANT(memcg) *v,
 	zio_global_counters(&res->global);
 	/* Give deferred frees (RCU, work) a moment; a leak stays. */
 	for (int i = 0; i < 20; i++) {
-		res->freed = current(cg);
+		res->freed = memcg_current(cg);
 		if (res->freed <= res->before + SLACK)
 			break;
 		res->polls++;
@@ -207,15 +207,17 @@ TEST_F(memcg, charged_and_uncharged)
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
-	res->exited = current(self->path);
+	res->exited = memcg_current(self->path);
 	ASSERT_EQ(0, res->step);
-	TH_LOG("before munmap: live %llu shared %llu pending %llu cow %llu fallback %llu faults %llu; after close, module: live %llu pending %llu",
+	TH_LOG("before munmap: live %llu shared %llu pending %llu cow %llu faults %llu",
 	       res->mine.pages_live, res->mine.pages_shared, res->mine.pages_pending,
-	       res->mine.pages_cow, res->mine.pages_fallback, res->mine.faults,
+	       res->mine.pages_cow, res->mine.faults);
+	TH_LOG("after close, the module: live %llu pending %llu",
 	       res->global.pages_live, res->global.pages_pending);
-	TH_LOG("memory.current: %lld, touched %lld, copied %lld, used %lld, freed %lld after %d ms, %lld after exit",
-	       res->before, res->touched, res->shared, res->written, res->freed,
-	       res->polls * 100, res->exited);
+	TH_LOG("memory.current: %lld, touched %lld, copied %lld, used %lld",
+	       res->before, res->touched, res->shared, res->written);
+	TH_LOG("memory.current: freed %lld after %d ms, %lld after exit",
+	       res->freed, res->polls * 100, res->exited);
 
 	ASSERT_LE(0, res->before);
 	/* Touching N pages charges N pages. */
