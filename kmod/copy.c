@@ -24,7 +24,7 @@
 
 #include "zio.h"
 
-#define ZIO_MAX_EXTENTS		8
+#define ZIO_INLINE_EXTENTS	4
 #define ZIO_COPY_BATCH		64
 
 /* A part of a user range inside one zio VMA. */
@@ -35,9 +35,41 @@ struct zio_extent {
 };
 
 struct zio_extents {
-	unsigned int nr;
-	struct zio_extent ext[ZIO_MAX_EXTENTS];
+	unsigned int nr, cap;
+	unsigned int hint;		/* where the last lookup ended */
+	struct zio_extent *ext;
+	struct zio_extent inline_ext[ZIO_INLINE_EXTENTS];
 };
+
+static void zio_extents_init(struct zio_extents *map)
+{
+	map->nr = 0;
+	map->hint = 0;
+	map->cap = ZIO_INLINE_EXTENTS;
+	map->ext = map->inline_ext;
+}
+
+static void zio_extents_free(struct zio_extents *map)
+{
+	if (map->ext != map->inline_ext)
+		kfree(map->ext);
+}
+
+static struct zio_extent *zio_extents_add(struct zio_extents *map)
+{
+	if (map->nr == map->cap) {
+		struct zio_extent *ext;
+
+		ext = kmalloc_array(2 * map->cap, sizeof(*ext), GFP_KERNEL);
+		if (!ext)
+			return NULL;
+		memcpy(ext, map->ext, map->nr * sizeof(*ext));
+		zio_extents_free(map);
+		map->ext = ext;
+		map->cap *= 2;
+	}
+	return &map->ext[map->nr++];
+}
 
 struct zio_copy_ctx {
 	struct zio_space *space;
@@ -59,7 +91,7 @@ struct zio_copy_ctx {
 /*
  * Describe [addr, addr + len) as extents of zio VMAs of @file in the
  * caller's mm that have @flags (VM_READ or VM_WRITE). Called with the
- * caller's mmap_lock held.
+ * caller's mmap_lock held, @map initialized.
  */
 static int zio_map_range(struct file *file, unsigned long addr,
 			 unsigned long len, unsigned long flags,
@@ -67,7 +99,6 @@ static int zio_map_range(struct file *file, unsigned long addr,
 {
 	unsigned long end = addr + len, cur = addr;
 
-	map->nr = 0;
 	while (cur < end) {
 		struct vm_area_struct *vma = vma_lookup(current->mm, cur);
 		struct zio_extent *ext;
@@ -77,11 +108,11 @@ static int zio_map_range(struct file *file, unsigned long addr,
 			return -EFAULT;
 		if (*spacep && *spacep != vma->vm_private_data)
 			return -EFAULT;
-		if (map->nr == ZIO_MAX_EXTENTS)
-			return -EFAULT;
+		ext = zio_extents_add(map);
+		if (!ext)
+			return -ENOMEM;
 		*spacep = vma->vm_private_data;
 
-		ext = &map->ext[map->nr++];
 		ext->start = cur;
 		ext->end = min(end, vma->vm_end);
 		ext->pgoff = vma->vm_pgoff + ((cur - vma->vm_start) >> PAGE_SHIFT);
@@ -90,20 +121,30 @@ static int zio_map_range(struct file *file, unsigned long addr,
 	return 0;
 }
 
-/* The slot of the page holding @addr, which lies in @map. */
-static pgoff_t zio_map_pgoff(const struct zio_extents *map, unsigned long addr)
+/* The extent holding @addr, which lies in @map; copies go in order. */
+static const struct zio_extent *zio_map_extent(struct zio_extents *map,
+					       unsigned long addr)
 {
-	unsigned int i;
+	unsigned int i, n = map->nr;
 
-	for (i = 0; i < map->nr; i++) {
-		const struct zio_extent *ext = &map->ext[i];
+	for (i = 0; i < n; i++) {
+		const struct zio_extent *ext = &map->ext[(map->hint + i) % n];
 
-		if (addr >= ext->start && addr < ext->end)
-			return ext->pgoff + (addr >> PAGE_SHIFT) -
-				(ext->start >> PAGE_SHIFT);
+		if (addr >= ext->start && addr < ext->end) {
+			map->hint = (map->hint + i) % n;
+			return ext;
+		}
 	}
 	WARN_ON_ONCE(1);
-	return 0;
+	return &map->ext[0];
+}
+
+/* The slot of the page holding @addr, which lies in @map. */
+static pgoff_t zio_map_pgoff(struct zio_extents *map, unsigned long addr)
+{
+	const struct zio_extent *ext = zio_map_extent(map, addr);
+
+	return ext->pgoff + (addr >> PAGE_SHIFT) - (ext->start >> PAGE_SHIFT);
 }
 
 /* Translate both ranges and take a reference to their space. */
@@ -234,7 +275,6 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
 				unlock_page(page);
 				break;
 			}
-			get_page(page);
 			if (zio_page_take_share_locked(page))
 				zio_copy_note_source(c, spg + i, true);
 			unlock_page(page);
@@ -283,16 +323,11 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
  */
 static unsigned int zio_copy_batch_len(struct zio_copy_ctx *c, unsigned long d0)
 {
-	unsigned long s0 = c->src_addr + (d0 - c->dst_addr), end = d0;
+	unsigned long s0 = c->src_addr + (d0 - c->dst_addr), end;
 	unsigned long dend = c->dst_addr + c->len;
-	unsigned int i;
 
-	for (i = 0; i < c->dst.nr; i++)
-		if (d0 >= c->dst.ext[i].start && d0 < c->dst.ext[i].end)
-			dend = min(dend, c->dst.ext[i].end);
-	for (i = 0; i < c->src.nr; i++)
-		if (s0 >= c->src.ext[i].start && s0 < c->src.ext[i].end)
-			dend = min(dend, d0 + (c->src.ext[i].end - s0));
+	dend = min(dend, zio_map_extent(&c->dst, d0)->end);
+	dend = min(dend, d0 + (zio_map_extent(&c->src, s0)->end - s0));
 	end = d0 + (unsigned long)ZIO_COPY_BATCH * PAGE_SIZE;
 	end = min(end, dend);
 	return (end - d0) >> PAGE_SHIFT;
@@ -496,6 +531,8 @@ long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg)
 		return -EINVAL;
 	if (args.dst + args.len < args.dst || args.src + args.len < args.src)
 		return -EOVERFLOW;
+	if (!READ_ONCE(zio_enabled))
+		return -EOPNOTSUPP;
 
 	args.bytes_deferred = 0;
 	args.bytes_copied = 0;
@@ -508,6 +545,8 @@ long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg)
 	c->dst_addr = args.dst;
 	c->src_addr = args.src;
 	c->len = args.len;
+	zio_extents_init(&c->dst);
+	zio_extents_init(&c->src);
 
 	ret = zio_copy_map(file, c);
 	if (ret)
@@ -536,6 +575,8 @@ long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg)
 out_put_space:
 	zio_space_put(c->space);
 out_free_ctx:
+	zio_extents_free(&c->dst);
+	zio_extents_free(&c->src);
 	kfree(c->bounce);
 	kfree(c);
 	if (ret)
@@ -575,6 +616,7 @@ long zio_ioctl_discard(struct file *file, struct zio_range __user *uarg)
 	map = kmalloc(sizeof(*map), GFP_KERNEL);
 	if (!map)
 		return -ENOMEM;
+	zio_extents_init(map);
 	if (mmap_read_lock_killable(current->mm)) {
 		ret = -EINTR;
 		goto out_free_map;
@@ -596,6 +638,7 @@ long zio_ioctl_discard(struct file *file, struct zio_range __user *uarg)
 	mutex_unlock(&space->lock);
 	zio_space_put(space);
 out_free_map:
+	zio_extents_free(map);
 	kfree(map);
 	return ret;
 }

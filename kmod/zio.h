@@ -14,8 +14,9 @@
  *                     (reads as zeros).
  *
  * A page may sit in several slots, of one or several spaces; page->private
- * counts them (its "shares"), and each slot holds one page reference. A
- * pending copy holds a share of each of its (at most two) source pages.
+ * counts them (its "shares"), and zio holds one page reference while a page
+ * has any share. A pending copy holds a share of each of its (at most two)
+ * source pages.
  * A page with more than one share, or with references zio cannot account
  * for, is never written in place: writes copy it first. The top bit of
  * page->private, ZIO_PAGE_WRITABLE, says that zio_page_mkwrite() let a PTE
@@ -60,6 +61,8 @@ struct mem_cgroup;
 
 /* Module parameters. */
 extern unsigned long zio_space_limit;
+extern bool zio_enabled;
+extern unsigned long zio_copy_threshold;
 extern unsigned int zio_max_records;
 extern bool zio_debug_skip_barrier;
 extern unsigned int zio_debug_fault_delay_us;
