@@ -856,6 +856,76 @@ TEST_F(records_limit, oldest_evicted)
 	EXPECT_TRUE(zio_check(self->map + P(16), P(2), 1));
 }
 
+FIXTURE(settings) {
+	int fd;
+	char *map;
+	long long saved_enabled, saved_threshold;
+};
+
+FIXTURE_SETUP(settings)
+{
+	self->saved_enabled = zio_param_get("enabled");
+	self->saved_threshold = zio_param_get("copy_threshold");
+	if (self->saved_enabled < 0 || self->saved_threshold < 0)
+		SKIP(return, "the module has no enabled/copy_threshold parameters");
+	self->fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	self->map = zio_map(self->fd, P(32), 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+}
+
+FIXTURE_TEARDOWN(settings)
+{
+	zio_param_set("enabled", self->saved_enabled);
+	zio_param_set("copy_threshold", self->saved_threshold);
+	munmap(self->map, P(32));
+	close(self->fd);
+}
+
+/* Copies turned off: EOPNOTSUPP and nothing changed; on again: copies. */
+TEST_F(settings, disabled)
+{
+	struct zio_info info = { 0 };
+	struct zio_counters c;
+
+	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_INFO, &info));
+	EXPECT_EQ(1, info.enabled);
+	zio_fill(self->map, P(32), 1);
+	ASSERT_EQ(0, zio_param_set("enabled", 0));
+	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_INFO, &info));
+	EXPECT_EQ(0, info.enabled);
+	EXPECT_EQ(-EOPNOTSUPP, zio_copy(self->fd, self->map + P(16), self->map, P(8), NULL));
+	EXPECT_EQ(-EOPNOTSUPP, zio_copy(self->fd, self->map + P(16) + 1, self->map, 100, NULL));
+	EXPECT_TRUE(zio_check(self->map, P(32), 1));
+	ASSERT_EQ(0, zio_counters(self->fd, false, &c));
+	EXPECT_EQ(0, c.copies);
+	EXPECT_EQ(0, c.pages_shared);
+	/* Everything else keeps working. */
+	ASSERT_EQ(0, zio_discard(self->fd, self->map + P(30), P(2)));
+	EXPECT_EQ(-1, zio_nonzero(self->map + P(30), P(2)));
+
+	ASSERT_EQ(0, zio_param_set("enabled", 1));
+	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_INFO, &info));
+	EXPECT_EQ(1, info.enabled);
+	ASSERT_EQ(0, zio_copy(self->fd, self->map + P(16), self->map, P(8), NULL));
+	EXPECT_TRUE(zio_check_at(self->map + P(16), 0, P(8), 1));
+}
+
+TEST_F(settings, copy_threshold_reported)
+{
+	struct zio_info info = { 0 };
+
+	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_INFO, &info));
+	EXPECT_EQ((__u64)self->saved_threshold, info.copy_threshold);
+	ASSERT_EQ(0, zio_param_set("copy_threshold", 3 * 4096 + 5));
+	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_INFO, &info));
+	EXPECT_EQ(3 * 4096 + 5, info.copy_threshold);
+	/* Advice to callers only: smaller copies still work. */
+	zio_fill(self->map, P(4), 2);
+	ASSERT_EQ(0, zio_copy(self->fd, self->map + P(8), self->map, P(1), NULL));
+	EXPECT_TRUE(zio_check(self->map + P(8), P(1), 2));
+}
+
 TEST_F(copy, counters)
 {
 	struct zio_counters c, g0, g;

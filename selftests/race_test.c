@@ -560,13 +560,13 @@ static int count_stale(struct __test_metadata *_metadata,
 	char *a = self->map, *b = self->map + ps, *dst = self->map + 4 * ps;
 	struct stale_reader r = { .dst = (volatile uint64_t *)dst };
 	pthread_t thread;
-	int stale = 0;
+	int stale = 0, i;
 
 	memset(a, 0xaa, ps);
 	memset(b, 0xbb, ps);
 	if (pthread_create(&thread, NULL, stale_reader_thread, &r))
 		return -1;
-	for (int i = 0; i < rounds && stale < 3; i++) {
+	for (i = 0; i < rounds && stale < 3; i++) {
 		if (zio_copy(self->fd, dst, a, ps, NULL))
 			break;
 		sleep_us(DELAY_US / 4);
@@ -578,7 +578,7 @@ static int count_stale(struct __test_metadata *_metadata,
 	}
 	atomic_store(&r.stop, true);
 	pthread_join(thread, NULL);
-	TH_LOG("%d stale of up to %d rounds, %ld reads", stale, rounds, r.reads);
+	TH_LOG("%d stale in %d rounds (at most %d), %ld reads", stale, i, rounds, r.reads);
 	EXPECT_LT(0, r.reads);
 	return stale;
 }
