@@ -145,10 +145,37 @@ struct shared_run {
 	int fd;
 	atomic_bool stop;
 	int copier_errors[2];
+	long copies[2];
+	struct timespec deadline;
+	/* the first error of each copier: what, where, what was seen */
+	int err_kind[2], err_iter[2], err_ret[2];
+	uint64_t err_seen[2], err_expected[2];
+	size_t err_shift[2];
 	long reader_bad[2];
 	long reader_reads[2];
 	uint64_t bad_value;
 };
+
+/* @ts = now + @ms. */
+static void deadline_in(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+static bool deadline_passed(struct timespec ts)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > ts.tv_sec ||
+	       (now.tv_sec == ts.tv_sec && now.tv_nsec >= ts.tv_nsec);
+}
 
 static uint64_t src_value(int k)
 {
@@ -178,22 +205,43 @@ static void *copier(void *arg)
 	char *dst = run->map + DST_PAGE(a->id) * ps;
 	uint64_t state = zio_seed() + a->id;
 
-	for (int i = 0; i < 300; i++) {
+	for (int i = 0; !deadline_passed(run->deadline); i++) {
 		int k = zio_rand(&state) % NSRC;
 		size_t shift = (zio_rand(&state) % 2) ? 8 * (1 + zio_rand(&state) % 400) : 0;
 		/* Shifted: one page, pending from two pages of the block. */
 		size_t len = shift ? ps : 2 * ps;
 		char *src = run->map + SRC_PAGE(k) * ps + shift;
 
-		if (zio_copy(run->fd, dst, src, len, NULL) ||
-		    !page_is(dst, ps, src_value(k)) ||
-		    (!shift && !page_is(dst + ps, ps, src_value(k))))
-			run->copier_errors[a->id]++;
+		int ret = zio_copy(run->fd, dst, src, len, NULL), kind = 0;
+		const char *bad = NULL;
+
+		if (ret)
+			kind = 1;
+		else if (!page_is(dst, ps, src_value(k)))
+			kind = 2, bad = dst;
+		else if (!shift && !page_is(dst + ps, ps, src_value(k)))
+			kind = 3, bad = dst + ps;
 		/* Break the sharing now and then: copy-on-write under readers. */
-		if (i % 4 == 0) {
+		if (!kind && i % 4 == 0) {
 			((volatile uint64_t *)dst)[i % 512] = src_value(k) ^ 0x8000;
 			if (!page_is(run->map + SRC_PAGE(k) * ps, 2 * ps, src_value(k)))
-				run->copier_errors[a->id]++;
+				kind = 4, bad = run->map + SRC_PAGE(k) * ps;
+		}
+		run->copies[a->id]++;
+		if (kind && !run->copier_errors[a->id]++) {
+			run->err_kind[a->id] = kind;
+			run->err_iter[a->id] = i;
+			run->err_ret[a->id] = ret;
+			run->err_shift[a->id] = shift;
+			run->err_expected[a->id] = src_value(k);
+			if (bad) {
+				const uint64_t *q = (const uint64_t *)bad;
+				size_t w = 0;
+
+				while (w < 2 * ps / 8 - 1 && q[w] == src_value(k))
+					w++;
+				run->err_seen[a->id] = q[w];
+			}
 		}
 	}
 	return NULL;
@@ -226,7 +274,7 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-TEST_F(race, copiers_and_readers_on_shared_pages)
+TEST_F_TIMEOUT(race, copiers_and_readers_on_shared_pages, 30)
 {
 	struct shared_run run = { .map = self->map, .ps = self->ps, .fd = self->fd };
 	struct copier_arg ca[2] = { { &run, 0 }, { &run, 1 } };
@@ -239,6 +287,8 @@ TEST_F(race, copiers_and_readers_on_shared_pages)
 		for (size_t i = 0; i < 2 * self->ps / 8; i++)
 			p[i] = src_value(k);
 	}
+	/* Time-bounded: under TCG the speed varies a lot between kernels. */
+	deadline_in(&run.deadline, 8000);
 	for (int t = 0; t < 2; t++)
 		ASSERT_EQ(0, pthread_create(&readers[t], NULL, reader, &ra[t]));
 	for (int t = 0; t < 2; t++)
@@ -250,12 +300,24 @@ TEST_F(race, copiers_and_readers_on_shared_pages)
 		ASSERT_EQ(0, pthread_join(readers[t], NULL));
 
 	for (int t = 0; t < 2; t++) {
-		EXPECT_EQ(0, run.copier_errors[t]);
+		/* kind 1: the ioctl failed; 2, 3: the destination's first or
+		 * second page is not the source after the copy; 4: a write to
+		 * the destination changed the source.
+		 */
+		EXPECT_EQ(0, run.copier_errors[t]) {
+			TH_LOG("copier %d: first error of kind %d at copy %d (ret %d, shift %zu): saw 0x%llx, expected 0x%llx",
+			       t, run.err_kind[t], run.err_iter[t], run.err_ret[t],
+			       run.err_shift[t], (unsigned long long)run.err_seen[t],
+			       (unsigned long long)run.err_expected[t]);
+		}
 		EXPECT_EQ(0, run.reader_bad[t]) {
 			TH_LOG("reader %d saw 0x%llx", t, (unsigned long long)run.bad_value);
 		}
 		EXPECT_LT(0, run.reader_reads[t]);
+		EXPECT_LE(50, run.copies[t]);
 	}
+	TH_LOG("%ld + %ld copies, %ld + %ld reads", run.copies[0], run.copies[1],
+	       run.reader_reads[0], run.reader_reads[1]);
 	/* The sources never changed. */
 	for (int k = 0; k < NSRC; k++)
 		EXPECT_TRUE(page_is(self->map + SRC_PAGE(k) * self->ps, 2 * self->ps,
