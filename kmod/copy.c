@@ -22,54 +22,10 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "trace.h"
 #include "zio.h"
 
-#define ZIO_INLINE_EXTENTS	4
 #define ZIO_COPY_BATCH		64
-
-/* A part of a user range inside one zio VMA. */
-struct zio_extent {
-	unsigned long start;	/* first byte, inside the range */
-	unsigned long end;	/* one past the last byte */
-	pgoff_t pgoff;		/* slot of the page holding @start */
-};
-
-struct zio_extents {
-	unsigned int nr, cap;
-	unsigned int hint;		/* where the last lookup ended */
-	struct zio_extent *ext;
-	struct zio_extent inline_ext[ZIO_INLINE_EXTENTS];
-};
-
-static void zio_extents_init(struct zio_extents *map)
-{
-	map->nr = 0;
-	map->hint = 0;
-	map->cap = ZIO_INLINE_EXTENTS;
-	map->ext = map->inline_ext;
-}
-
-static void zio_extents_free(struct zio_extents *map)
-{
-	if (map->ext != map->inline_ext)
-		kfree(map->ext);
-}
-
-static struct zio_extent *zio_extents_add(struct zio_extents *map)
-{
-	if (map->nr == map->cap) {
-		struct zio_extent *ext;
-
-		ext = kmalloc_array(2 * map->cap, sizeof(*ext), GFP_KERNEL);
-		if (!ext)
-			return NULL;
-		memcpy(ext, map->ext, map->nr * sizeof(*ext));
-		zio_extents_free(map);
-		map->ext = ext;
-		map->cap *= 2;
-	}
-	return &map->ext[map->nr++];
-}
 
 struct zio_copy_ctx {
 	struct zio_space *space;
@@ -87,65 +43,6 @@ struct zio_copy_ctx {
 	pgoff_t dzap_first, dzap_last, szap_first, szap_last;
 	u8 *bounce;
 };
-
-/*
- * Describe [addr, addr + len) as extents of zio VMAs of @file in the
- * caller's mm that have @flags (VM_READ or VM_WRITE). Called with the
- * caller's mmap_lock held, @map initialized.
- */
-static int zio_map_range(struct file *file, unsigned long addr,
-			 unsigned long len, unsigned long flags,
-			 struct zio_extents *map, struct zio_space **spacep)
-{
-	unsigned long end = addr + len, cur = addr;
-
-	while (cur < end) {
-		struct vm_area_struct *vma = vma_lookup(current->mm, cur);
-		struct zio_extent *ext;
-
-		if (!vma || vma->vm_ops != &zio_vm_ops || vma->vm_file != file ||
-		    !vma->vm_private_data || (vma->vm_flags & flags) != flags)
-			return -EFAULT;
-		if (*spacep && *spacep != vma->vm_private_data)
-			return -EFAULT;
-		ext = zio_extents_add(map);
-		if (!ext)
-			return -ENOMEM;
-		*spacep = vma->vm_private_data;
-
-		ext->start = cur;
-		ext->end = min(end, vma->vm_end);
-		ext->pgoff = vma->vm_pgoff + ((cur - vma->vm_start) >> PAGE_SHIFT);
-		cur = ext->end;
-	}
-	return 0;
-}
-
-/* The extent holding @addr, which lies in @map; copies go in order. */
-static const struct zio_extent *zio_map_extent(struct zio_extents *map,
-					       unsigned long addr)
-{
-	unsigned int i, n = map->nr;
-
-	for (i = 0; i < n; i++) {
-		const struct zio_extent *ext = &map->ext[(map->hint + i) % n];
-
-		if (addr >= ext->start && addr < ext->end) {
-			map->hint = (map->hint + i) % n;
-			return ext;
-		}
-	}
-	WARN_ON_ONCE(1);
-	return &map->ext[0];
-}
-
-/* The slot of the page holding @addr, which lies in @map. */
-static pgoff_t zio_map_pgoff(struct zio_extents *map, unsigned long addr)
-{
-	const struct zio_extent *ext = zio_map_extent(map, addr);
-
-	return ext->pgoff + (addr >> PAGE_SHIFT) - (ext->start >> PAGE_SHIFT);
-}
 
 /* Translate both ranges and take a reference to their space. */
 static int zio_copy_map(struct file *file, struct zio_copy_ctx *c)
@@ -305,6 +202,7 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
 		zio_note_range(&c->dzap, &c->dzap_first, &c->dzap_last, dpg);
 	if (i)
 		zio_note_range(&c->dzap, &c->dzap_first, &c->dzap_last, dpg + i - 1);
+	trace_zio_share(c->space, dpg, spg, i);
 	if (i == got)
 		return got;
 
@@ -350,6 +248,7 @@ static int zio_copy_share(struct zio_copy_ctx *c, pgoff_t dpg, pgoff_t spg)
 		return ret;
 	}
 	zio_copy_note_source(c, spg, zap);
+	trace_zio_share(c->space, dpg, spg, 1);
 	if (fallback)
 		c->copied += PAGE_SIZE;
 	else
@@ -571,6 +470,8 @@ long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg)
 	}
 	args.bytes_deferred = c->deferred;
 	args.bytes_copied = c->copied;
+	trace_zio_copy(c->space, args.dst, args.src, args.len, c->deferred,
+		       c->copied, ret);
 
 out_put_space:
 	zio_space_put(c->space);
