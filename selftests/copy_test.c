@@ -597,6 +597,29 @@ TEST_F(copy, discard)
 	EXPECT_EQ(0, c.pages_live);
 }
 
+/* Discards of every size around the batch sizes an implementation may use. */
+TEST_F(copy, discard_sizes)
+{
+	static const size_t sizes[] = { 1, 2, 63, 64, 65, 95, 96 };
+	struct zio_counters c;
+
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		size_t n = sizes[i];
+
+		fill_both(self, 0, self->len, 1 + i);
+		drop(self, variant);
+		ASSERT_EQ(0, zio_discard(self->fd, self->map + self->len - P(n), P(n)));
+		memset(self->shadow + self->len - P(n), 0, P(n));
+		ASSERT_EQ(0, zio_counters(self->fd, false, &c));
+		EXPECT_EQ(NPAGES - n, c.pages_live) {
+			TH_LOG("discard of the last %zu pages", n);
+		}
+		EXPECT_TRUE(same_as_shadow(self)) {
+			TH_LOG("discard of the last %zu pages", n);
+		}
+	}
+}
+
 TEST_F(copy, discard_shared)
 {
 	fill_both(self, 0, P(8), 1);

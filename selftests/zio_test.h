@@ -187,7 +187,7 @@ static inline long zio_diff(const void *seen, const void *expected, size_t len)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
 		if (a[i] != b[i]) {
-			printf("# zio: first difference at byte %zu (page %zu): 0x%02x, expected 0x%02x\n",
+			fprintf(stderr, "# zio: first difference at byte %zu (page %zu): 0x%02x, expected 0x%02x\n",
 			       i, i / zio_page_size(), a[i], b[i]);
 			return (long)i;
 		}
@@ -202,7 +202,7 @@ static inline long zio_nonzero(const void *buf, size_t len)
 
 	for (size_t i = 0; i < len; i++) {
 		if (p[i]) {
-			printf("# zio: nonzero byte 0x%02x at %zu (page %zu)\n",
+			fprintf(stderr, "# zio: nonzero byte 0x%02x at %zu (page %zu)\n",
 			       p[i], i, i / zio_page_size());
 			return (long)i;
 		}
@@ -230,7 +230,7 @@ static inline bool zio_check_at(const void *buf, size_t off, size_t len,
 		if (memcmp(p + done, ref, n)) {
 			for (at = 0; p[done + at] == ref[at]; at++)
 				;
-			printf("# zio: first difference at byte %zu (page %zu): 0x%02x, expected 0x%02x\n",
+			fprintf(stderr, "# zio: first difference at byte %zu (page %zu): 0x%02x, expected 0x%02x\n",
 			       done + at, (done + at) / zio_page_size(), p[done + at], ref[at]);
 			return false;
 		}
