@@ -565,8 +565,8 @@ void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last)
 		cond_resched();
 	} while (nr == ZIO_DISCARD_BATCH && next && next <= last);
 
-	if (mapped)
-		zio_space_zap(space, first, last);
+	if (n)
+		zio_space_zap_released(space, first, last, mapped);
 	zio_records_forget(space, first, last);
 	zio_space_count(space, ZIO_EV_DISCARDS, n);
 	trace_zio_discard(space, first, last, n);
