@@ -35,22 +35,6 @@ static int write_file(const char *path, const char *s)
 	return n == (ssize_t)strlen(s) ? 0 : -errno;
 }
 
-static long long read_number(const char *path)
-{
-	char buf[64];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = 0;
-	return strtoll(buf, NULL, 10);
-}
-
 FIXTURE_SETUP(memcg)
 {
 	char file[192];
@@ -85,7 +69,7 @@ static long long memcg_current(const char *cg)
 	char file[192];
 
 	snprintf(file, sizeof(file), "%s/memory.current", cg);
-	return read_number(file);
+	return zio_read_number(file);
 }
 
 /*

@@ -271,14 +271,13 @@ static inline int zio_split(void *addr, size_t len)
 	return madvise(addr, len, MADV_DONTDUMP) ? -errno : 0;
 }
 
-/* Read a module parameter as an integer: the value, or -errno. */
-static inline long long zio_param_get(const char *name)
+/* Read a file holding a number (or Y/N): the value, or -errno. */
+static inline long long zio_read_number(const char *path)
 {
-	char path[128], buf[64];
+	char buf[64];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), ZIO_PARAM_DIR "%s", name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -292,6 +291,15 @@ static inline long long zio_param_get(const char *name)
 	if (buf[0] == 'N')
 		return 0;
 	return strtoll(buf, NULL, 0);
+}
+
+/* Read a module parameter as an integer: the value, or -errno. */
+static inline long long zio_param_get(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), ZIO_PARAM_DIR "%s", name);
+	return zio_read_number(path);
 }
 
 /* Set a module parameter: 0 or -errno. */
