@@ -29,7 +29,12 @@ KTOOLS_FILES := tools/testing/selftests/kselftest_harness.h \
 
 CC := gcc
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iuapi -Ilib
-LIB_SRCS := lib/device.c
+# libzio.so: the interposer, the arena, the policy and the explicit API.
+LIB_SRCS := lib/device.c lib/preload.c lib/arena.c lib/policy.c lib/api.c
+LIB_HDRS := lib/zio.h lib/internal.h uapi/linux/zio.h
+# zioctl only talks to the device: no interposed allocator in it.
+ZIOCTL_SRCS := lib/zioctl.c lib/device.c
+VERSION := 0.1
 
 export KERNEL
 
@@ -50,15 +55,16 @@ endif
 
 lib: $(BUILD)/lib/libzio.so
 
-$(BUILD)/lib/libzio.so: $(LIB_SRCS) lib/zio.h uapi/linux/zio.h
+$(BUILD)/lib/libzio.so: $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden -Wl,-soname,libzio.so.1 -o $@ $(LIB_SRCS)
+	$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden -fno-builtin -pthread \
+		-Wl,-soname,libzio.so.1 -Wl,-z,now -o $@ $(LIB_SRCS)
 
 tools: $(BUILD)/bin/zioctl
 
-$(BUILD)/bin/zioctl: lib/zioctl.c $(LIB_SRCS) lib/zio.h uapi/linux/zio.h
+$(BUILD)/bin/zioctl: $(ZIOCTL_SRCS) lib/zio.h uapi/linux/zio.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ lib/zioctl.c $(LIB_SRCS)
+	$(CC) $(CFLAGS) -o $@ $(ZIOCTL_SRCS)
 
 selftests: $(KTOOLS)/.extracted
 	@mkdir -p $(BUILD)/selftests
@@ -83,6 +89,9 @@ install: lib tools
 	install -D -m 0755 $(BUILD)/lib/libzio.so $(DESTDIR)$(PREFIX)/lib/libzio.so.1
 	ln -sf libzio.so.1 $(DESTDIR)$(PREFIX)/lib/libzio.so
 	install -D -m 0644 lib/zio.h $(DESTDIR)$(PREFIX)/include/zio.h
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' lib/zio.pc.in \
+		>$(DESTDIR)$(PREFIX)/lib/pkgconfig/zio.pc
 	install -D -m 0644 uapi/linux/zio.h $(DESTDIR)$(PREFIX)/include/linux/zio.h
 	install -D -m 0755 $(BUILD)/bin/zioctl $(DESTDIR)$(PREFIX)/bin/zioctl
 	install -d $(DESTDIR)$(PREFIX)/share/doc/zio
