@@ -13,24 +13,24 @@
 
 static int zio_open(struct inode *inode, struct file *file)
 {
-	struct zio_space *space;
+	struct zio_file *zfile;
 
-	space = zio_space_create();
-	if (IS_ERR(space))
-		return PTR_ERR(space);
+	zfile = zio_file_create();
+	if (IS_ERR(zfile))
+		return PTR_ERR(zfile);
 
-	file->private_data = space;
-	file->f_mapping = space->inode->i_mapping;
+	file->private_data = zfile;
+	file->f_mapping = zfile->inode->i_mapping;
 	return 0;
 }
 
 static int zio_release(struct inode *inode, struct file *file)
 {
-	zio_space_destroy(file->private_data);
+	zio_file_destroy(file->private_data);
 	return 0;
 }
 
-static long zio_ioctl_info(struct zio_space *space, void __user *uarg)
+static long zio_ioctl_info(struct zio_info __user *uarg)
 {
 	struct zio_info info;
 
@@ -40,7 +40,7 @@ static long zio_ioctl_info(struct zio_space *space, void __user *uarg)
 		return -EINVAL;
 
 	info.api_version = ZIO_API_VERSION;
-	info.features = 0;
+	info.features = ZIO_FEATURE_COPY | ZIO_FEATURE_STATS;
 	info.page_size = PAGE_SIZE;
 	info.space_limit = READ_ONCE(zio_space_limit);
 
@@ -51,12 +51,17 @@ static long zio_ioctl_info(struct zio_space *space, void __user *uarg)
 
 static long zio_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	struct zio_space *space = file->private_data;
 	void __user *uarg = (void __user *)arg;
 
 	switch (cmd) {
 	case ZIO_IOC_INFO:
-		return zio_ioctl_info(space, uarg);
+		return zio_ioctl_info(uarg);
+	case ZIO_IOC_COPY:
+		return zio_ioctl_copy(file, uarg);
+	case ZIO_IOC_DISCARD:
+		return zio_ioctl_discard(file, uarg);
+	case ZIO_IOC_STATS:
+		return zio_ioctl_stats(file, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -66,9 +71,11 @@ static const struct file_operations zio_fops = {
 	.owner = THIS_MODULE,
 	.open = zio_open,
 	.release = zio_release,
+	.mmap = zio_mmap,
 	.unlocked_ioctl = zio_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
+	.fsync = noop_fsync,
 };
 
 /*

@@ -12,7 +12,19 @@
 
 unsigned long zio_space_limit = 1UL << 30;
 module_param_named(space_limit, zio_space_limit, ulong, 0644);
-MODULE_PARM_DESC(space_limit, "Bytes one open of /dev/zio may hold (default 1 GiB)");
+MODULE_PARM_DESC(space_limit, "Highest mmap offset + length of /dev/zio, in bytes: what one process may hold in one open (default 1 GiB)");
+
+unsigned int zio_max_records = 256;
+module_param_named(max_records, zio_max_records, uint, 0644);
+MODULE_PARM_DESC(max_records, "Copy records kept per process and open (default 256)");
+
+bool zio_debug_skip_barrier;
+module_param_named(debug_skip_barrier, zio_debug_skip_barrier, bool, 0600);
+MODULE_PARM_DESC(debug_skip_barrier, "Debug only, breaks correctness: zap before waiting for faults in progress");
+
+unsigned int zio_debug_fault_delay_us;
+module_param_named(debug_fault_delay_us, zio_debug_fault_delay_us, uint, 0600);
+MODULE_PARM_DESC(debug_fault_delay_us, "Debug only: sleep this long in every fault before the page is mapped");
 
 static int __init zio_init(void)
 {

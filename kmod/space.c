@@ -1,24 +1,43 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Spaces: the state behind one open of /dev/zio.
+ * Files and spaces: the state behind an open of /dev/zio and the memory of
+ * each process that maps it.
  *
- * Every space gets an inode of its own from a small pseudo filesystem, the
+ * Every open gets an inode of its own from a small pseudo filesystem, the
  * way DRM gives each device file its own address_space: the misc device's
  * inode is shared by every open, and unmapping through it would reach other
  * processes' mappings.
+ *
+ * A fork copies the VMAs of a zio mapping, not the memory behind them: the
+ * child's VMA is opened (zio_vm_open()) before it joins the address_space
+ * and before its page tables are copied. zio gives it a space of its own,
+ * a snapshot of the parent's slots, and zaps the parent's mappings so that
+ * the parent's next write copies the page. If memory runs out while the
+ * snapshot is taken, the child's space is marked broken and the child gets
+ * SIGBUS when it touches it: it never sees wrong data.
  */
 #include <linux/fs.h>
+#include <linux/memcontrol.h>
+#include <linux/mm.h>
 #include <linux/mount.h>
 #include <linux/pseudo_fs.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "zio.h"
 
-#define ZIO_FS_MAGIC	0x7a696f21	/* "zio!" */
+#define ZIO_FS_MAGIC		0x7a696f21	/* "zio!" */
+#define ZIO_MAX_COVERS		16
 
-/* Mounted while any space exists; the mount pins this module. */
+/* Mounted while any open exists; the mount pins this module. */
 static struct vfsmount *zio_fs_mnt;
 static int zio_fs_count;
+
+/* Every space, for statistics. */
+static LIST_HEAD(zio_spaces);
+static DEFINE_MUTEX(zio_spaces_lock);
+static atomic64_t zio_events[ZIO_NR_EVENTS];
 
 static int zio_fs_init_fs_context(struct fs_context *fc)
 {
@@ -33,46 +52,394 @@ static struct file_system_type zio_fs_type = {
 };
 
 /**
- * zio_space_create() - allocate the state of a new open of /dev/zio
+ * zio_file_create() - allocate the state of a new open of /dev/zio
  *
- * Return: the new space, or an ERR_PTR() on failure.
+ * Return: the new file state, or an ERR_PTR() on failure.
  */
-struct zio_space *zio_space_create(void)
+struct zio_file *zio_file_create(void)
 {
-	struct zio_space *space;
+	struct zio_file *zfile;
 	struct inode *inode;
 	int ret;
 
-	space = kzalloc(sizeof(*space), GFP_KERNEL_ACCOUNT);
-	if (!space)
+	zfile = kzalloc(sizeof(*zfile), GFP_KERNEL_ACCOUNT);
+	if (!zfile)
 		return ERR_PTR(-ENOMEM);
 
 	ret = simple_pin_fs(&zio_fs_type, &zio_fs_mnt, &zio_fs_count);
 	if (ret)
-		goto out_free_space;
+		goto out_free_zfile;
 
 	inode = alloc_anon_inode(zio_fs_mnt->mnt_sb);
 	if (IS_ERR(inode)) {
 		ret = PTR_ERR(inode);
 		goto out_release_fs;
 	}
-	space->inode = inode;
-	return space;
+	zfile->inode = inode;
+	mutex_init(&zfile->lock);
+	INIT_LIST_HEAD(&zfile->spaces);
+	return zfile;
 
 out_release_fs:
 	simple_release_fs(&zio_fs_mnt, &zio_fs_count);
-out_free_space:
-	kfree(space);
+out_free_zfile:
+	kfree(zfile);
 	return ERR_PTR(ret);
 }
 
 /**
- * zio_space_destroy() - free a space once its file is released
- * @space: the space; no mapping of it is left
+ * zio_file_destroy() - free the state of an open once its file is released
+ * @zfile: the file state; its mappings, and so its spaces, are all gone
  */
-void zio_space_destroy(struct zio_space *space)
+void zio_file_destroy(struct zio_file *zfile)
 {
-	iput(space->inode);
+	WARN_ON_ONCE(!list_empty(&zfile->spaces));
+	iput(zfile->inode);
 	simple_release_fs(&zio_fs_mnt, &zio_fs_count);
+	kfree(zfile);
+}
+
+/**
+ * zio_space_count() - count an event, in the space and module-wide
+ * @space: the space
+ * @event: what happened
+ * @n: how many times
+ */
+void zio_space_count(struct zio_space *space, enum zio_event event, u64 n)
+{
+	atomic64_add(n, &space->events[event]);
+	atomic64_add(n, &zio_events[event]);
+}
+
+/**
+ * zio_space_zap() - remove the PTEs of a range of slots
+ * @space: the space
+ * @first: the first slot
+ * @last: the last slot
+ *
+ * Reaches every mapping of the open at those offsets: the space's own, and
+ * those of fork relatives, which merely fault again.
+ */
+void zio_space_zap(struct zio_space *space, pgoff_t first, pgoff_t last)
+{
+	unmap_mapping_range(space->zfile->inode->i_mapping,
+			    (loff_t)first << PAGE_SHIFT,
+			    (loff_t)(last - first + 1) << PAGE_SHIFT, 0);
+}
+
+/* Called with zfile->lock held. */
+static struct zio_space *zio_space_create(struct zio_file *zfile,
+					  struct mm_struct *mm)
+{
+	struct zio_space *space;
+
+	space = kzalloc(sizeof(*space), GFP_KERNEL_ACCOUNT);
+	if (!space)
+		return ERR_PTR(-ENOMEM);
+
+	kref_init(&space->ref);
+	space->zfile = zfile;
+	space->mm = mm;
+	space->memcg = get_mem_cgroup_from_mm(mm);
+	mutex_init(&space->lock);
+	xa_init(&space->slots);
+	zio_records_init(space);
+	list_add(&space->file_node, &zfile->spaces);
+
+	mutex_lock(&zio_spaces_lock);
+	list_add_tail(&space->global_node, &zio_spaces);
+	mutex_unlock(&zio_spaces_lock);
+	return space;
+}
+
+/**
+ * zio_space_find() - the space of a process in an open, if it has one
+ * @zfile: the open
+ * @mm: the process
+ * @create: create the space if there is none
+ *
+ * Return: the space with a reference, NULL, or an ERR_PTR().
+ */
+struct zio_space *zio_space_find(struct zio_file *zfile, struct mm_struct *mm,
+				 bool create)
+{
+	struct zio_space *space;
+
+	mutex_lock(&zfile->lock);
+	list_for_each_entry(space, &zfile->spaces, file_node) {
+		if (space->mm == mm && kref_get_unless_zero(&space->ref))
+			goto out_unlock;
+	}
+	space = create ? zio_space_create(zfile, mm) : NULL;
+out_unlock:
+	mutex_unlock(&zfile->lock);
+	return space;
+}
+
+/* Called with zfile->lock held, which it drops. */
+static void zio_space_release(struct kref *ref)
+{
+	struct zio_space *space = container_of(ref, struct zio_space, ref);
+	unsigned long index, n = 0;
+	bool mapped = false;
+	void *entry;
+
+	list_del(&space->file_node);
+	mutex_unlock(&space->zfile->lock);
+
+	mutex_lock(&zio_spaces_lock);
+	list_del(&space->global_node);
+	mutex_unlock(&zio_spaces_lock);
+
+	/* The space's own VMAs are gone: nothing maps its slots any more. */
+	xa_for_each(&space->slots, index, entry) {
+		zio_slot_release(entry, &mapped);
+		if (!(++n % 64))
+			cond_resched();
+	}
+	xa_destroy(&space->slots);
+	zio_records_destroy(space);
+	mem_cgroup_put(space->memcg);
 	kfree(space);
+}
+
+/**
+ * zio_space_put() - drop a reference to a space
+ * @space: the space; the last reference frees its slots
+ */
+void zio_space_put(struct zio_space *space)
+{
+	kref_put_mutex(&space->ref, zio_space_release, &space->zfile->lock);
+}
+
+/* Give the child's VMA its own copy of the parent's slots it covers. */
+static struct zio_space *zio_space_fork(struct zio_space *parent,
+					struct vm_area_struct *vma)
+{
+	pgoff_t first = vma->vm_pgoff, last = first + vma_pages(vma) - 1;
+	struct zio_space *child;
+	unsigned long index, n = 0;
+	bool mapped = false;
+	void *entry, *old;
+
+	child = zio_space_find(parent->zfile, vma->vm_mm, true);
+	if (IS_ERR(child))
+		return NULL;
+
+	/*
+	 * The parent's mmap_lock is held for writing: no fault changes its
+	 * slots. Nothing but this fork reaches the child's space yet.
+	 */
+	mutex_lock(&parent->lock);
+	xa_for_each_range(&parent->slots, index, entry, first, last) {
+		if (zio_entry_is_pending(entry))
+			kref_get(&zio_entry_pending(entry)->ref);
+		else
+			zio_page_share(entry);
+		old = xa_store(&child->slots, index, entry, GFP_KERNEL);
+		if (xa_is_err(old)) {
+			zio_slot_release(entry, &mapped);
+			WRITE_ONCE(child->broken, true);
+			break;
+		}
+		/* Two parent VMAs may map the same offset. */
+		zio_slot_release(old, &mapped);
+		if (!(++n % 64))
+			cond_resched();
+	}
+	mutex_unlock(&parent->lock);
+
+	zio_space_zap(parent, first, last);
+	return child;
+}
+
+/* A VMA split, moved by mremap, or copied into a fork child. */
+static void zio_vm_open(struct vm_area_struct *vma)
+{
+	struct zio_space *space = vma->vm_private_data;
+
+	if (!space)
+		return;
+	if (vma->vm_mm == space->mm) {
+		kref_get(&space->ref);
+		return;
+	}
+	vma->vm_private_data = zio_space_fork(space, vma);
+}
+
+struct zio_cover {
+	pgoff_t first, last;
+};
+
+/*
+ * Discard the slots of a closing VMA that no other VMA of the space maps.
+ * mmap_lock is held (for reading at least), so the VMA tree is stable; the
+ * closing VMA has left it or is skipped.
+ */
+static void zio_space_unmap(struct zio_space *space, struct vm_area_struct *vma)
+{
+	VMA_ITERATOR(vmi, vma->vm_mm, 0);
+	pgoff_t first = vma->vm_pgoff, last = first + vma_pages(vma) - 1;
+	struct zio_cover covers[ZIO_MAX_COVERS];
+	unsigned int nr = 0, i;
+	struct vm_area_struct *other;
+	pgoff_t cur, next;
+
+	for_each_vma(vmi, other) {
+		pgoff_t ofirst = other->vm_pgoff;
+		pgoff_t olast = ofirst + vma_pages(other) - 1;
+
+		if (other == vma || other->vm_ops != &zio_vm_ops ||
+		    other->vm_private_data != space ||
+		    olast < first || ofirst > last)
+			continue;
+		if (nr == ZIO_MAX_COVERS)
+			return;		/* keep the slots until the space dies */
+		covers[nr].first = ofirst;
+		covers[nr].last = olast;
+		nr++;
+	}
+
+	mutex_lock(&space->lock);
+	for (cur = first; cur <= last; cur = next) {
+		next = last + 1;
+		for (i = 0; i < nr; i++) {
+			if (covers[i].first <= cur && cur <= covers[i].last) {
+				next = covers[i].last + 1;
+				break;
+			}
+			if (covers[i].first > cur && covers[i].first < next)
+				next = covers[i].first;
+		}
+		if (i == nr)
+			zio_slot_discard(space, cur, next - 1);
+		if (!next)
+			break;	/* wrapped: the cover ran to the last offset */
+	}
+	mutex_unlock(&space->lock);
+}
+
+static void zio_vm_close(struct vm_area_struct *vma)
+{
+	struct zio_space *space = vma->vm_private_data;
+
+	if (!space)
+		return;
+	/* At exit every VMA goes, and the last one frees the space whole. */
+	if (atomic_read(&vma->vm_mm->mm_users))
+		zio_space_unmap(space, vma);
+	zio_space_put(space);
+}
+
+const struct vm_operations_struct zio_vm_ops = {
+	.open = zio_vm_open,
+	.close = zio_vm_close,
+	.fault = zio_fault,
+	.page_mkwrite = zio_page_mkwrite,
+};
+
+/**
+ * zio_mmap() - map slots of the caller's space
+ * @file: an open of /dev/zio
+ * @vma: the new VMA
+ *
+ * Return: 0; -EINVAL for a private mapping; -ENOMEM when the mapping would
+ * reach beyond space_limit, or for lack of memory.
+ */
+int zio_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct zio_file *zfile = file->private_data;
+	unsigned long pages = vma_pages(vma);
+	struct zio_space *space;
+
+	/* The core mm would copy private pages where zio cannot see them. */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (vma->vm_pgoff + pages < vma->vm_pgoff ||
+	    vma->vm_pgoff + pages > READ_ONCE(zio_space_limit) >> PAGE_SHIFT)
+		return -ENOMEM;
+
+	space = zio_space_find(zfile, vma->vm_mm, true);
+	if (IS_ERR(space))
+		return PTR_ERR(space);
+
+	/* Growing in place would escape the limit checked here. */
+	zio_vm_flags_set(vma, VM_DONTEXPAND);
+	vma->vm_ops = &zio_vm_ops;
+	vma->vm_private_data = space;
+	return 0;
+}
+
+static void zio_add_events(atomic64_t *events, struct zio_counters *c)
+{
+	c->copies += atomic64_read(&events[ZIO_EV_COPIES]);
+	c->bytes_deferred += atomic64_read(&events[ZIO_EV_BYTES_DEFERRED]);
+	c->bytes_copied += atomic64_read(&events[ZIO_EV_BYTES_COPIED]);
+	c->pages_cow += atomic64_read(&events[ZIO_EV_PAGES_COW]);
+	c->pages_materialized += atomic64_read(&events[ZIO_EV_PAGES_MATERIALIZED]);
+	c->pages_fallback += atomic64_read(&events[ZIO_EV_PAGES_FALLBACK]);
+	c->faults += atomic64_read(&events[ZIO_EV_FAULTS]);
+	c->discards += atomic64_read(&events[ZIO_EV_DISCARDS]);
+}
+
+/* Count the slots: live, shared and pending. */
+static void zio_space_count_slots(struct zio_space *space,
+				  struct zio_counters *c)
+{
+	XA_STATE(xas, &space->slots, 0);
+	unsigned int n = 0;
+	void *entry;
+
+	xas_lock(&xas);
+	xas_for_each(&xas, entry, ULONG_MAX) {
+		if (zio_entry_is_pending(entry)) {
+			c->pages_pending++;
+		} else {
+			c->pages_live++;
+			if (page_private((struct page *)entry) > 1)
+				c->pages_shared++;
+		}
+		if (!(++n % 1024)) {
+			xas_pause(&xas);
+			xas_unlock(&xas);
+			cond_resched();
+			xas_lock(&xas);
+		}
+	}
+	xas_unlock(&xas);
+}
+
+/**
+ * zio_space_counters() - a space's counters
+ * @space: the space
+ * @c: filled in
+ */
+void zio_space_counters(struct zio_space *space, struct zio_counters *c)
+{
+	memset(c, 0, sizeof(*c));
+	zio_space_count_slots(space, c);
+	zio_add_events(space->events, c);
+}
+
+/**
+ * zio_global_counters() - the module's counters, over every space
+ * @c: filled in; pages_live and pages_pending count pages and pending
+ *	copies zio holds, each once however many slots share it
+ */
+void zio_global_counters(struct zio_counters *c)
+{
+	struct zio_counters slots;
+	struct zio_space *space;
+
+	memset(c, 0, sizeof(*c));
+	memset(&slots, 0, sizeof(slots));
+	mutex_lock(&zio_spaces_lock);
+	list_for_each_entry(space, &zio_spaces, global_node)
+		zio_space_count_slots(space, &slots);
+	mutex_unlock(&zio_spaces_lock);
+
+	c->pages_live = atomic64_read(&zio_nr_pages);
+	c->pages_pending = atomic64_read(&zio_nr_pending);
+	c->pages_shared = slots.pages_shared;
+	zio_add_events(zio_events, c);
 }

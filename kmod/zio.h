@@ -1,29 +1,213 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * zio internal interfaces.
+ *
+ * Objects:
+ *
+ *   struct zio_file   one open of /dev/zio; owns a private inode whose
+ *                     address_space every mapping of the open joins.
+ *   struct zio_space  the memory of one process (mm) in one open: page
+ *                     slots indexed by file page offset. A process that
+ *                     forks gets a second space for the child.
+ *   slot              an entry of space->slots: a struct page, or a
+ *                     struct zio_pending (a deferred copy), or nothing
+ *                     (reads as zeros).
+ *
+ * A page may sit in several slots, of one or several spaces; page->private
+ * counts them (its "shares"), and each slot holds one page reference. A
+ * pending copy holds a share of each of its (at most two) source pages.
+ * A page with more than one share, or with references zio cannot account
+ * for, is never written in place: writes copy it first.
+ *
+ * Lock order, outermost first:
+ *
+ *   mmap_lock (or, on 6.12, the VMA lock)
+ *     zio_file.lock          the spaces of one open
+ *       zio_space.lock       slot changes by ioctls, fork and munmap
+ *         page lock          one at a time, never two
+ *           i_mmap_rwsem     in unmap_mapping_range()
+ *             PTL
+ *   The xa_lock of a space's slots, zio_spaces_lock's list and the records
+ *   tree's lock are leaves.
+ *
+ * Fault handlers take no zio mutex. They change a slot only with
+ * xa_cmpxchg(), and install a page only while holding the lock of a page
+ * they have just checked against its slot. Whoever else changes a slot, or
+ * raises a page's shares, locks and unlocks the page afterwards and only
+ * then zaps its mappings: a fault that saw the old state has then finished
+ * installing its PTE, and the zap removes it. No zio mutex is held while
+ * user memory is touched.
  */
 #ifndef _ZIO_H
 #define _ZIO_H
 
 #include <linux/fs.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/maple_tree.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
 #include <linux/types.h>
+#include <linux/xarray.h>
+
+#include <linux/zio.h>
+
+struct mem_cgroup;
+
+/* Module parameters. */
+extern unsigned long zio_space_limit;
+extern unsigned int zio_max_records;
+extern bool zio_debug_skip_barrier;
+extern unsigned int zio_debug_fault_delay_us;
 
 /**
- * struct zio_space - the state of one open of /dev/zio
- * @inode: a private inode from zio's pseudo filesystem; the file's f_mapping
- *	is this inode's address_space, so unmapping a range of it reaches only
- *	this open's mappings
+ * struct zio_file - one open of /dev/zio
+ * @inode: private inode from zio's pseudo filesystem; the file's f_mapping
+ *	is its address_space, so zapping a range reaches only this open's
+ *	mappings (and those of its fork children)
+ * @lock: protects @spaces
+ * @spaces: the spaces of this open, one per process
  */
-struct zio_space {
+struct zio_file {
 	struct inode *inode;
+	struct mutex lock;		/* protects @spaces */
+	struct list_head spaces;
 };
 
-extern unsigned long zio_space_limit;
+/* Event counters, per space and module-wide. */
+enum zio_event {
+	ZIO_EV_COPIES,
+	ZIO_EV_BYTES_DEFERRED,
+	ZIO_EV_BYTES_COPIED,
+	ZIO_EV_PAGES_COW,
+	ZIO_EV_PAGES_MATERIALIZED,
+	ZIO_EV_PAGES_FALLBACK,
+	ZIO_EV_FAULTS,
+	ZIO_EV_DISCARDS,
+	ZIO_NR_EVENTS
+};
 
-struct zio_space *zio_space_create(void);
-void zio_space_destroy(struct zio_space *space);
+/**
+ * struct zio_space - the memory of one process in one open
+ * @ref: one per VMA, plus one per ioctl in progress
+ * @zfile: the open this space belongs to
+ * @file_node: entry in @zfile's spaces
+ * @global_node: entry in zio_spaces, for statistics
+ * @mm: the process's mm; only compared, never dereferenced after the
+ *	space is created (the space dies with the mm's last VMA of it)
+ * @memcg: the memory cgroup pages are charged to
+ * @lock: serializes slot changes by ioctls, fork and munmap
+ * @slots: page offset -> struct page *, or a tagged struct zio_pending *
+ * @broken: fork could not record this space's snapshot: faults get SIGBUS
+ * @events: counters, enum zio_event
+ * @records: copy records, oldest first, under @lock
+ * @nr_records: entries in @records
+ * @record_ranges: destination page offset -> record, for attribution
+ */
+struct zio_space {
+	struct kref ref;
+	struct zio_file *zfile;
+	struct list_head file_node;
+	struct list_head global_node;
+	struct mm_struct *mm;
+	struct mem_cgroup *memcg;
+	struct mutex lock;		/* serializes slot changes */
+	struct xarray slots;
+	bool broken;
+	atomic64_t events[ZIO_NR_EVENTS];
+	struct list_head records;
+	unsigned int nr_records;
+	struct maple_tree record_ranges;
+};
 
+/**
+ * struct zio_pending - a destination page waiting for a deferred copy
+ * @ref: one per slot holding it, plus one per fault materializing it
+ * @src: the source pages, each with a share taken; NULL reads as zeros
+ * @offset: the destination page starts @offset bytes into @src[0] and
+ *	goes on at the start of @src[1]
+ */
+struct zio_pending {
+	struct kref ref;
+	struct page *src[2];
+	unsigned int offset;
+};
+
+#define ZIO_PENDING_TAG		1
+
+static inline bool zio_entry_is_pending(void *entry)
+{
+	return xa_pointer_tag(entry) == ZIO_PENDING_TAG;
+}
+
+static inline struct zio_pending *zio_entry_pending(void *entry)
+{
+	return xa_untag_pointer(entry);
+}
+
+static inline void *zio_pending_entry(struct zio_pending *pending)
+{
+	return xa_tag_pointer(pending, ZIO_PENDING_TAG);
+}
+
+/* device.c */
 int zio_device_register(void);
 void zio_device_unregister(void);
+
+/* space.c */
+extern const struct vm_operations_struct zio_vm_ops;
+struct zio_file *zio_file_create(void);
+void zio_file_destroy(struct zio_file *zfile);
+int zio_mmap(struct file *file, struct vm_area_struct *vma);
+struct zio_space *zio_space_find(struct zio_file *zfile, struct mm_struct *mm,
+				 bool create);
+void zio_space_put(struct zio_space *space);
+void zio_space_count(struct zio_space *space, enum zio_event event, u64 n);
+void zio_global_counters(struct zio_counters *counters);
+void zio_space_counters(struct zio_space *space, struct zio_counters *counters);
+void zio_space_zap(struct zio_space *space, pgoff_t first, pgoff_t last);
+
+/* slot.c */
+extern atomic64_t zio_nr_pages;
+extern atomic64_t zio_nr_pending;
+struct page *zio_page_alloc(struct zio_space *space, gfp_t gfp);
+void zio_page_free_new(struct page *page);
+void zio_page_share(struct page *page);
+void zio_page_unshare(struct page *page);
+bool zio_page_exclusive(struct page *page, int own_refs);
+bool zio_page_foreign_refs(struct page *page, int own_refs);
+struct zio_pending *zio_pending_create(struct page *src0, struct page *src1,
+				       unsigned int offset);
+void zio_pending_put(struct zio_pending *pending);
+void zio_pending_fill(struct zio_pending *pending, struct page *dst);
+void zio_slot_release(void *entry, bool *mapped);
+int zio_slot_get_page(struct zio_space *space, pgoff_t pgoff,
+		      struct page **pagep);
+int zio_slot_lock_page(struct zio_space *space, pgoff_t pgoff,
+		       struct page **pagep);
+int zio_slot_get_exclusive(struct zio_space *space, pgoff_t pgoff,
+			   struct page **pagep);
+int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
+		 struct page **newp);
+int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
+			struct page **pagep, bool *fallback);
+void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last);
+
+/* fault.c */
+vm_fault_t zio_fault(struct vm_fault *vmf);
+vm_fault_t zio_page_mkwrite(struct vm_fault *vmf);
+
+/* copy.c */
+long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg);
+long zio_ioctl_discard(struct file *file, struct zio_range __user *uarg);
+
+/* stats.c */
+long zio_ioctl_stats(struct file *file, struct zio_stats __user *uarg);
+void zio_records_init(struct zio_space *space);
+void zio_records_destroy(struct zio_space *space);
+void zio_records_add(struct zio_space *space, u64 tag, u64 dst, u64 len,
+		     u64 pages, pgoff_t first, pgoff_t last);
+void zio_records_forget(struct zio_space *space, pgoff_t first, pgoff_t last);
+void zio_records_note_materialized(struct zio_space *space, pgoff_t pgoff);
 
 #endif /* _ZIO_H */

@@ -11,6 +11,7 @@
 #ifndef _UAPI_LINUX_ZIO_H
 #define _UAPI_LINUX_ZIO_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -25,9 +26,9 @@
 #define ZIO_IOC_TYPE		'Z'
 
 /* ZIO_IOC_COPY, ZIO_IOC_DISCARD and mmap(MAP_SHARED) of /dev/zio. */
-#define ZIO_FEATURE_COPY	(1ULL << 0)
+#define ZIO_FEATURE_COPY	_BITULL(0)
 /* ZIO_IOC_STATS with copy records. */
-#define ZIO_FEATURE_STATS	(1ULL << 1)
+#define ZIO_FEATURE_STATS	_BITULL(1)
 
 /**
  * struct zio_info - what the module offers (ZIO_IOC_INFO)
@@ -167,7 +168,7 @@ struct zio_stats {
 	struct zio_counters counters;
 };
 
-#define ZIO_STATS_GLOBAL	(1ULL << 0)
+#define ZIO_STATS_GLOBAL	_BITULL(0)
 
 #define ZIO_IOC_INFO		_IOWR(ZIO_IOC_TYPE, 0x80, struct zio_info)
 #define ZIO_IOC_COPY		_IOWR(ZIO_IOC_TYPE, 0x81, struct zio_copy)

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What differs between the kernels zio supports (6.1 and 6.12). Kbuild
+ * detects each feature in the headers it builds against (kmod/Kbuild).
+ */
+#ifndef _ZIO_COMPAT_H
+#define _ZIO_COMPAT_H
+
+#include <linux/mm.h>
+
+/* 6.3 made vma->vm_flags read-only behind helpers. */
+#ifdef ZIO_HAVE_VM_FLAGS_SET
+#define zio_vm_flags_set(vma, flags)	vm_flags_set(vma, flags)
+#else
+static inline void zio_vm_flags_set(struct vm_area_struct *vma, unsigned long flags)
+{
+	vma->vm_flags |= flags;
+}
+#endif
+
+/* page_mapcount() went away with the move to folios. */
+#ifdef ZIO_HAVE_PAGE_MAPCOUNT
+static inline int zio_page_mapcount(struct page *page)
+{
+	return page_mapcount(page);
+}
+#else
+static inline int zio_page_mapcount(struct page *page)
+{
+	return folio_mapcount(page_folio(page));
+}
+#endif
+
+#endif /* _ZIO_COMPAT_H */

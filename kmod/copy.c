@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The copy and discard ioctls.
+ *
+ * A copy works one destination page at a time, forward when dst <= src and
+ * backward otherwise, so that every source page is read before the copy
+ * overwrites it (memmove). A whole destination page whose source starts at
+ * the same offset in its page takes a share of the source page; one whose
+ * source straddles two pages becomes a pending copy of them; a partial page
+ * is copied by the kernel. The pages a pending copy reads are shared, so
+ * nobody writes them in place until it is done.
+ */
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "zio.h"
+
+#define ZIO_MAX_EXTENTS		8
+#define ZIO_COPY_BATCH		64
+
+/* A part of a user range inside one zio VMA. */
+struct zio_extent {
+	unsigned long start;	/* first byte, inside the range */
+	unsigned long end;	/* one past the last byte */
+	pgoff_t pgoff;		/* slot of the page holding @start */
+};
+
+struct zio_extents {
+	unsigned int nr;
+	struct zio_extent ext[ZIO_MAX_EXTENTS];
+};
+
+struct zio_copy_ctx {
+	struct zio_space *space;
+	struct zio_extents dst, src;
+	unsigned long dst_addr, src_addr, len;
+	u64 deferred, copied;
+	/* destination pages deferred, for the copy record */
+	u64 rec_pages;
+	pgoff_t rec_first, rec_last;
+	/* what the current batch replaced, released before the zap */
+	void *old[ZIO_COPY_BATCH];
+	unsigned int nr_old;
+	bool dzap, szap;
+	pgoff_t dzap_first, dzap_last, szap_first, szap_last;
+	u8 *bounce;
+};
+
+/*
+ * Describe [addr, addr + len) as extents of zio VMAs of @file in the
+ * caller's mm that have @flags (VM_READ or VM_WRITE). Called with the
+ * caller's mmap_lock held.
+ */
+static int zio_map_range(struct file *file, unsigned long addr,
+			 unsigned long len, unsigned long flags,
+			 struct zio_extents *map, struct zio_space **spacep)
+{
+	unsigned long end = addr + len, cur = addr;
+
+	map->nr = 0;
+	while (cur < end) {
+		struct vm_area_struct *vma = vma_lookup(current->mm, cur);
+		struct zio_extent *ext;
+
+		if (!vma || vma->vm_ops != &zio_vm_ops || vma->vm_file != file ||
+		    !vma->vm_private_data || (vma->vm_flags & flags) != flags)
+			return -EFAULT;
+		if (*spacep && *spacep != vma->vm_private_data)
+			return -EFAULT;
+		if (map->nr == ZIO_MAX_EXTENTS)
+			return -EFAULT;
+		*spacep = vma->vm_private_data;
+
+		ext = &map->ext[map->nr++];
+		ext->start = cur;
+		ext->end = min(end, vma->vm_end);
+		ext->pgoff = vma->vm_pgoff + ((cur - vma->vm_start) >> PAGE_SHIFT);
+		cur = ext->end;
+	}
+	return 0;
+}
+
+/* The slot of the page holding @addr, which lies in @map. */
+static pgoff_t zio_map_pgoff(const struct zio_extents *map, unsigned long addr)
+{
+	unsigned int i;
+
+	for (i = 0; i < map->nr; i++) {
+		const struct zio_extent *ext = &map->ext[i];
+
+		if (addr >= ext->start && addr < ext->end)
+			return ext->pgoff + (addr >> PAGE_SHIFT) -
+				(ext->start >> PAGE_SHIFT);
+	}
+	WARN_ON_ONCE(1);
+	return 0;
+}
+
+/* Translate both ranges and take a reference to their space. */
+static int zio_copy_map(struct file *file, struct zio_copy_ctx *c)
+{
+	struct zio_space *space = NULL;
+	int ret;
+
+	if (mmap_read_lock_killable(current->mm))
+		return -EINTR;
+	ret = zio_map_range(file, c->dst_addr, c->len, VM_WRITE, &c->dst, &space);
+	if (!ret)
+		ret = zio_map_range(file, c->src_addr, c->len, VM_READ, &c->src,
+				    &space);
+	if (!ret)
+		kref_get(&space->ref);
+	mmap_read_unlock(current->mm);
+	c->space = ret ? NULL : space;
+	return ret;
+}
+
+static void zio_note_range(bool *any, pgoff_t *first, pgoff_t *last,
+			   pgoff_t pgoff)
+{
+	if (!*any) {
+		*any = true;
+		*first = pgoff;
+		*last = pgoff;
+		return;
+	}
+	*first = min(*first, pgoff);
+	*last = max(*last, pgoff);
+}
+
+/* Put @entry into slot @dpg; keep what it replaces for zio_copy_flush(). */
+static int zio_copy_store(struct zio_copy_ctx *c, pgoff_t dpg, void *entry)
+{
+	void *old;
+
+	if (entry)
+		old = xa_store(&c->space->slots, dpg, entry, GFP_KERNEL);
+	else
+		old = xa_erase(&c->space->slots, dpg);
+	if (xa_is_err(old))
+		return xa_err(old);
+	c->old[c->nr_old++] = old;
+	zio_note_range(&c->dzap, &c->dzap_first, &c->dzap_last, dpg);
+	return 0;
+}
+
+/* A source page took a share: its writable mappings must go. */
+static void zio_copy_note_source(struct zio_copy_ctx *c, struct page *page,
+				 pgoff_t spg, bool fallback)
+{
+	if (page && !fallback && page_mapped(page))
+		zio_note_range(&c->szap, &c->szap_first, &c->szap_last, spg);
+}
+
+static void zio_copy_note_deferred(struct zio_copy_ctx *c, pgoff_t dpg)
+{
+	c->deferred += PAGE_SIZE;
+	c->rec_pages++;
+	if (c->rec_pages == 1) {
+		c->rec_first = dpg;
+		c->rec_last = dpg;
+	}
+	c->rec_first = min(c->rec_first, dpg);
+	c->rec_last = max(c->rec_last, dpg);
+}
+
+/* Release what the batch replaced, then zap: see zio_slot_release(). */
+static void zio_copy_flush(struct zio_copy_ctx *c)
+{
+	bool skip_barrier = READ_ONCE(zio_debug_skip_barrier);
+	bool mapped = false;
+	unsigned int i;
+
+	/* Debug only: zap before the barrier, the race the rule forbids. */
+	if (skip_barrier && c->dzap)
+		zio_space_zap(c->space, c->dzap_first, c->dzap_last);
+	for (i = 0; i < c->nr_old; i++)
+		zio_slot_release(c->old[i], &mapped);
+	if (!skip_barrier && mapped)
+		zio_space_zap(c->space, c->dzap_first, c->dzap_last);
+	if (c->szap)
+		zio_space_zap(c->space, c->szap_first, c->szap_last);
+	c->nr_old = 0;
+	c->dzap = false;
+	c->szap = false;
+}
+
+/* A whole destination page, with its source at the same page offset. */
+static int zio_copy_share(struct zio_copy_ctx *c, pgoff_t dpg, pgoff_t spg)
+{
+	bool fallback = false, unused;
+	struct page *page;
+	int ret;
+
+	ret = zio_slot_take_share(c->space, spg, &page, &fallback);
+	if (ret)
+		return ret;
+	ret = zio_copy_store(c, dpg, page);
+	if (ret) {
+		if (page)
+			zio_slot_release(page, &unused);
+		return ret;
+	}
+	zio_copy_note_source(c, page, spg, fallback);
+	if (fallback)
+		c->copied += PAGE_SIZE;
+	else
+		zio_copy_note_deferred(c, dpg);
+	return 0;
+}
+
+/* A whole destination page whose source straddles two pages. */
+static int zio_copy_defer(struct zio_copy_ctx *c, pgoff_t dpg, pgoff_t spg0,
+			  pgoff_t spg1, unsigned int offset)
+{
+	struct zio_pending *pending = NULL;
+	bool fallback0 = false, fallback1 = false, unused;
+	struct page *src0, *src1;
+	int ret;
+
+	ret = zio_slot_take_share(c->space, spg0, &src0, &fallback0);
+	if (ret)
+		return ret;
+	ret = zio_slot_take_share(c->space, spg1, &src1, &fallback1);
+	if (ret)
+		goto out_release_src0;
+
+	if (src0 || src1) {
+		ret = -ENOMEM;
+		pending = zio_pending_create(src0, src1, offset);
+		if (!pending)
+			goto out_release_src1;
+	}
+	ret = zio_copy_store(c, dpg, pending ? zio_pending_entry(pending) : NULL);
+	if (ret) {
+		if (pending)
+			zio_pending_put(pending);	/* drops both shares */
+		return ret;
+	}
+	zio_copy_note_source(c, src0, spg0, fallback0);
+	zio_copy_note_source(c, src1, spg1, fallback1);
+	zio_copy_note_deferred(c, dpg);
+	return 0;
+
+out_release_src1:
+	zio_slot_release(src1, &unused);
+out_release_src0:
+	zio_slot_release(src0, &unused);
+	return ret;
+}
+
+/* Part of a destination page: copy the bytes, through a bounce buffer. */
+static int zio_copy_bytes(struct zio_copy_ctx *c, unsigned long d0,
+			  unsigned long d1)
+{
+	unsigned long s0 = c->src_addr + (d0 - c->dst_addr), len = d1 - d0, done;
+	struct page *page;
+	void *kaddr;
+	int ret;
+
+	if (!c->bounce) {
+		c->bounce = kmalloc(PAGE_SIZE, GFP_KERNEL);
+		if (!c->bounce)
+			return -ENOMEM;
+	}
+	for (done = 0; done < len; ) {
+		unsigned long s = s0 + done;
+		unsigned long n = min(len - done, PAGE_SIZE - offset_in_page(s));
+
+		ret = zio_slot_get_page(c->space, zio_map_pgoff(&c->src, s), &page);
+		if (ret)
+			return ret;
+		if (page) {
+			kaddr = kmap_local_page(page);
+			memcpy(c->bounce + done, kaddr + offset_in_page(s), n);
+			kunmap_local(kaddr);
+			put_page(page);
+		} else {
+			memset(c->bounce + done, 0, n);
+		}
+		done += n;
+	}
+
+	ret = zio_slot_get_exclusive(c->space, zio_map_pgoff(&c->dst, d0), &page);
+	if (ret)
+		return ret;
+	kaddr = kmap_local_page(page);
+	memcpy(kaddr + offset_in_page(d0), c->bounce, len);
+	kunmap_local(kaddr);
+	flush_dcache_page(page);
+	put_page(page);
+	c->copied += len;
+	return 0;
+}
+
+/* One destination page, or the part of it in the range: [d0, d1). */
+static int zio_copy_page(struct zio_copy_ctx *c, unsigned long d0,
+			 unsigned long d1)
+{
+	unsigned long s0 = c->src_addr + (d0 - c->dst_addr);
+	pgoff_t dpg;
+
+	if (d1 - d0 < PAGE_SIZE)
+		return zio_copy_bytes(c, d0, d1);
+
+	dpg = zio_map_pgoff(&c->dst, d0);
+	if (!offset_in_page(s0))
+		return zio_copy_share(c, dpg, zio_map_pgoff(&c->src, s0));
+	return zio_copy_defer(c, dpg, zio_map_pgoff(&c->src, s0),
+			      zio_map_pgoff(&c->src, (s0 & PAGE_MASK) + PAGE_SIZE),
+			      offset_in_page(s0));
+}
+
+/* Copy page by page in memmove order; stop early on a signal or error. */
+static int zio_copy_run(struct zio_copy_ctx *c)
+{
+	unsigned long first = c->dst_addr & PAGE_MASK;
+	unsigned long last = (c->dst_addr + c->len - 1) & PAGE_MASK;
+	unsigned long end = c->dst_addr + c->len, page;
+	bool forward = c->dst_addr <= c->src_addr;
+	unsigned long n = 0;
+	int ret = 0;
+
+	for (page = forward ? first : last; ; page = forward ? page + PAGE_SIZE :
+							     page - PAGE_SIZE) {
+		ret = zio_copy_page(c, max(page, c->dst_addr),
+				    min(page + PAGE_SIZE, end));
+		if (ret || page == (forward ? last : first))
+			break;
+		if (++n % ZIO_COPY_BATCH)
+			continue;
+		zio_copy_flush(c);
+		if (signal_pending(current))
+			break;
+		cond_resched();
+	}
+	zio_copy_flush(c);
+	return ret;
+}
+
+/**
+ * zio_ioctl_copy() - ZIO_IOC_COPY: record a copy between zio mappings
+ * @file: the open the mappings belong to
+ * @uarg: struct zio_copy in user memory
+ *
+ * Return: 0 when anything was copied (maybe short, see the uapi), or a
+ * negative errno when nothing was.
+ */
+long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg)
+{
+	struct zio_copy args;
+	struct zio_copy_ctx *c;
+	int ret;
+
+	if (copy_from_user(&args, uarg, sizeof(args)))
+		return -EFAULT;
+	if (args.flags || args.reserved)
+		return -EINVAL;
+	if (args.dst + args.len < args.dst || args.src + args.len < args.src)
+		return -EOVERFLOW;
+
+	args.bytes_deferred = 0;
+	args.bytes_copied = 0;
+	if (!args.len)
+		goto out_copy_to_user;
+
+	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	if (!c)
+		return -ENOMEM;
+	c->dst_addr = args.dst;
+	c->src_addr = args.src;
+	c->len = args.len;
+
+	ret = zio_copy_map(file, c);
+	if (ret)
+		goto out_free_ctx;
+
+	ret = mutex_lock_killable(&c->space->lock);
+	if (ret)
+		goto out_put_space;
+	ret = zio_copy_run(c);
+	if (c->rec_pages)
+		zio_records_add(c->space, args.tag, args.dst, args.len,
+				c->rec_pages, c->rec_first, c->rec_last);
+	mutex_unlock(&c->space->lock);
+
+	if (c->deferred || c->copied) {
+		ret = 0;
+		zio_space_count(c->space, ZIO_EV_COPIES, 1);
+		zio_space_count(c->space, ZIO_EV_BYTES_DEFERRED, c->deferred);
+		zio_space_count(c->space, ZIO_EV_BYTES_COPIED, c->copied);
+	} else if (!ret) {
+		ret = -EINTR;
+	}
+	args.bytes_deferred = c->deferred;
+	args.bytes_copied = c->copied;
+
+out_put_space:
+	zio_space_put(c->space);
+out_free_ctx:
+	kfree(c->bounce);
+	kfree(c);
+	if (ret)
+		return ret;
+out_copy_to_user:
+	if (copy_to_user(uarg, &args, sizeof(args)))
+		return -EFAULT;
+	return 0;
+}
+
+/**
+ * zio_ioctl_discard() - ZIO_IOC_DISCARD: empty the slots of a range
+ * @file: the open the mapping belongs to
+ * @uarg: struct zio_range in user memory
+ *
+ * Return: 0 or a negative errno.
+ */
+long zio_ioctl_discard(struct file *file, struct zio_range __user *uarg)
+{
+	struct zio_space *space = NULL;
+	struct zio_extents *map;
+	struct zio_range args;
+	unsigned int i;
+	int ret;
+
+	if (copy_from_user(&args, uarg, sizeof(args)))
+		return -EFAULT;
+	if (args.flags || args.reserved)
+		return -EINVAL;
+	if (offset_in_page(args.addr) || offset_in_page(args.len))
+		return -EINVAL;
+	if (args.addr + args.len < args.addr)
+		return -EOVERFLOW;
+	if (!args.len)
+		return 0;
+
+	map = kmalloc(sizeof(*map), GFP_KERNEL);
+	if (!map)
+		return -ENOMEM;
+	if (mmap_read_lock_killable(current->mm)) {
+		ret = -EINTR;
+		goto out_free_map;
+	}
+	ret = zio_map_range(file, args.addr, args.len, VM_WRITE, map, &space);
+	if (!ret)
+		kref_get(&space->ref);
+	mmap_read_unlock(current->mm);
+	if (ret)
+		goto out_free_map;
+
+	mutex_lock(&space->lock);
+	for (i = 0; i < map->nr; i++) {
+		struct zio_extent *ext = &map->ext[i];
+
+		zio_slot_discard(space, ext->pgoff, ext->pgoff +
+				 ((ext->end - ext->start) >> PAGE_SHIFT) - 1);
+	}
+	mutex_unlock(&space->lock);
+	zio_space_put(space);
+out_free_map:
+	kfree(map);
+	return ret;
+}

@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Pages, pending copies and the slots that hold them.
+ *
+ * A slot holds one reference to its page and counts as one of the page's
+ * shares (page->private). Shares change under the page lock only, which is
+ * what makes the lock a barrier against faults installing the page.
+ */
+#include <linux/delay.h>
+#include <linux/highmem.h>
+#include <linux/memcontrol.h>
+#include <linux/pagemap.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+
+#include "compat.h"
+#include "zio.h"
+
+/* Pages and pending copies zio holds, over every space. */
+atomic64_t zio_nr_pages = ATOMIC64_INIT(0);
+atomic64_t zio_nr_pending = ATOMIC64_INIT(0);
+
+/**
+ * zio_page_alloc() - allocate a page for a slot, charged to the space's memcg
+ * @space: the space the page is for
+ * @gfp: GFP_HIGHUSER, plus __GFP_ZERO when the page is not filled at once
+ *
+ * Return: the page with one share and the slot's reference, or NULL.
+ */
+struct page *zio_page_alloc(struct zio_space *space, gfp_t gfp)
+{
+	struct mem_cgroup *old;
+	struct page *page;
+
+	old = set_active_memcg(space->memcg);
+	page = alloc_page(gfp | __GFP_ACCOUNT);
+	set_active_memcg(old);
+	if (!page)
+		return NULL;
+
+	set_page_private(page, 1);
+	atomic64_inc(&zio_nr_pages);
+	return page;
+}
+
+/**
+ * zio_page_free_new() - free a page from zio_page_alloc() no slot has seen
+ * @page: the page
+ */
+void zio_page_free_new(struct page *page)
+{
+	set_page_private(page, 0);
+	atomic64_dec(&zio_nr_pages);
+	put_page(page);
+}
+
+/**
+ * zio_page_share() - take one more share of a page, for another slot
+ * @page: a page the caller knows to be held by a slot
+ */
+void zio_page_share(struct page *page)
+{
+	get_page(page);
+	lock_page(page);
+	set_page_private(page, page_private(page) + 1);
+	unlock_page(page);
+}
+
+/* Drop one share under the page lock; the caller still holds a reference. */
+static void zio_page_drop_share(struct page *page)
+{
+	lock_page(page);
+	set_page_private(page, page_private(page) - 1);
+	if (!page_private(page))
+		atomic64_dec(&zio_nr_pages);
+	unlock_page(page);
+}
+
+/**
+ * zio_page_unshare() - drop a share and its reference
+ * @page: the page
+ */
+void zio_page_unshare(struct page *page)
+{
+	zio_page_drop_share(page);
+	put_page(page);
+}
+
+/**
+ * zio_page_foreign_refs() - does somebody zio cannot see hold the page?
+ * @page: the page, locked
+ * @own_refs: references the caller holds beyond the shares and mappings
+ *
+ * O_DIRECT, vmsplice and in-flight sends hold plain references. A page
+ * with such a holder must not be shared (the holder may still write it) or
+ * written in place (the holder may still read it).
+ *
+ * Return: true if the page has references beyond its shares, its mappings
+ * and @own_refs.
+ */
+bool zio_page_foreign_refs(struct page *page, int own_refs)
+{
+	return page_ref_count(page) >
+		(int)page_private(page) + zio_page_mapcount(page) + own_refs;
+}
+
+/**
+ * zio_page_exclusive() - may the page be written in place?
+ * @page: the page, locked
+ * @own_refs: references the caller holds beyond the shares and mappings
+ *
+ * Return: true if exactly one slot holds the page and nobody else does.
+ */
+bool zio_page_exclusive(struct page *page, int own_refs)
+{
+	return page_private(page) == 1 && !zio_page_foreign_refs(page, own_refs);
+}
+
+/**
+ * zio_pending_create() - a deferred copy of a page from two source pages
+ * @src0: the page the copy starts in, or NULL for zeros
+ * @src1: the page it continues in, or NULL for zeros
+ * @offset: where in @src0 the copy starts
+ *
+ * Takes over the caller's shares of @src0 and @src1.
+ *
+ * Return: the pending copy with the slot's reference, or NULL.
+ */
+struct zio_pending *zio_pending_create(struct page *src0, struct page *src1,
+				       unsigned int offset)
+{
+	struct zio_pending *pending;
+
+	pending = kmalloc(sizeof(*pending), GFP_KERNEL_ACCOUNT);
+	if (!pending)
+		return NULL;
+	kref_init(&pending->ref);
+	pending->src[0] = src0;
+	pending->src[1] = src1;
+	pending->offset = offset;
+	atomic64_inc(&zio_nr_pending);
+	return pending;
+}
+
+static void zio_pending_release(struct kref *ref)
+{
+	struct zio_pending *pending = container_of(ref, struct zio_pending, ref);
+
+	if (pending->src[0])
+		zio_page_unshare(pending->src[0]);
+	if (pending->src[1])
+		zio_page_unshare(pending->src[1]);
+	atomic64_dec(&zio_nr_pending);
+	kfree(pending);
+}
+
+/**
+ * zio_pending_put() - drop a reference to a pending copy
+ * @pending: the pending copy
+ *
+ * Might sleep: the last reference drops the shares of the source pages.
+ */
+void zio_pending_put(struct zio_pending *pending)
+{
+	kref_put(&pending->ref, zio_pending_release);
+}
+
+static void zio_copy_from_page(void *to, struct page *page, unsigned int offset,
+			       unsigned int len)
+{
+	void *from;
+
+	if (!page) {
+		memset(to, 0, len);
+		return;
+	}
+	from = kmap_local_page(page);
+	memcpy(to, from + offset, len);
+	kunmap_local(from);
+}
+
+/**
+ * zio_pending_fill() - perform a deferred copy
+ * @pending: the pending copy; its source pages are shared, so stable
+ * @dst: a page no one else sees yet
+ */
+void zio_pending_fill(struct zio_pending *pending, struct page *dst)
+{
+	unsigned int head = PAGE_SIZE - pending->offset;
+	void *to = kmap_local_page(dst);
+
+	zio_copy_from_page(to, pending->src[0], pending->offset, head);
+	if (pending->offset)
+		zio_copy_from_page(to + head, pending->src[1], 0, pending->offset);
+	kunmap_local(to);
+}
+
+/**
+ * zio_slot_release() - drop what a slot held, once it is out of the xarray
+ * @entry: the old entry: a page, a pending copy, or NULL
+ * @mapped: set to true when the page is still mapped and must be zapped
+ *
+ * Locking and unlocking the page is the barrier of the race rule: a fault
+ * that found this page in its slot has installed its PTE when the lock is
+ * ours, so the caller's zap, after this, removes it.
+ */
+void zio_slot_release(void *entry, bool *mapped)
+{
+	struct page *page = entry;
+
+	if (!entry)
+		return;
+	if (zio_entry_is_pending(entry)) {
+		zio_pending_put(zio_entry_pending(entry));
+		return;
+	}
+	zio_page_drop_share(page);
+	if (page_mapped(page))
+		*mapped = true;
+	put_page(page);
+}
+
+/* The slot's entry, with a reference to the page or pending copy in it. */
+static void *zio_slot_load(struct zio_space *space, pgoff_t pgoff)
+{
+	void *entry;
+
+	xa_lock(&space->slots);
+	entry = xa_load(&space->slots, pgoff);
+	if (entry && zio_entry_is_pending(entry))
+		kref_get(&zio_entry_pending(entry)->ref);
+	else if (entry)
+		get_page(entry);
+	xa_unlock(&space->slots);
+	return entry;
+}
+
+/* Give an empty slot a zeroed page; 0 also when somebody else filled it. */
+static int zio_slot_fill(struct zio_space *space, pgoff_t pgoff)
+{
+	struct page *page;
+	void *old;
+
+	page = zio_page_alloc(space, GFP_HIGHUSER | __GFP_ZERO);
+	if (!page)
+		return -ENOMEM;
+	old = xa_cmpxchg(&space->slots, pgoff, NULL, page, GFP_KERNEL);
+	if (old) {
+		zio_page_free_new(page);
+		return xa_is_err(old) ? xa_err(old) : 0;
+	}
+	return 0;
+}
+
+/*
+ * Replace a pending copy by its page. The caller holds a reference to
+ * @pending, so it cannot be freed and reused at the same address while the
+ * copy runs; 0 also when the slot changed meanwhile.
+ */
+static int zio_slot_materialize(struct zio_space *space, pgoff_t pgoff,
+				struct zio_pending *pending)
+{
+	struct page *page;
+	void *old;
+
+	page = zio_page_alloc(space, GFP_HIGHUSER);
+	if (!page)
+		return -ENOMEM;
+	zio_pending_fill(pending, page);
+	old = xa_cmpxchg(&space->slots, pgoff, zio_pending_entry(pending), page,
+			 GFP_KERNEL);
+	if (old != zio_pending_entry(pending)) {
+		zio_page_free_new(page);
+		return xa_is_err(old) ? xa_err(old) : 0;
+	}
+	zio_pending_put(pending);	/* the slot's reference */
+	zio_space_count(space, ZIO_EV_PAGES_MATERIALIZED, 1);
+	zio_records_note_materialized(space, pgoff);
+	return 0;
+}
+
+/**
+ * zio_slot_lock_page() - the page of a slot, filled or materialized if need be
+ * @space: the space
+ * @pgoff: the slot
+ * @pagep: set to the page, locked, with a reference, still in its slot
+ *
+ * Return: 0 or a negative errno (-ENOMEM).
+ */
+int zio_slot_lock_page(struct zio_space *space, pgoff_t pgoff,
+		       struct page **pagep)
+{
+	for (;;) {
+		void *entry = zio_slot_load(space, pgoff);
+		struct page *page = entry;
+		int ret = 0;
+
+		if (!entry) {
+			ret = zio_slot_fill(space, pgoff);
+		} else if (zio_entry_is_pending(entry)) {
+			ret = zio_slot_materialize(space, pgoff,
+						   zio_entry_pending(entry));
+			zio_pending_put(zio_entry_pending(entry));
+		} else {
+			lock_page(page);
+			if (xa_load(&space->slots, pgoff) == page) {
+				*pagep = page;
+				return 0;
+			}
+			unlock_page(page);
+			put_page(page);
+		}
+		if (ret)
+			return ret;
+	}
+}
+
+/**
+ * zio_slot_get_page() - the page of a slot, for reading in the kernel
+ * @space: the space
+ * @pgoff: the slot
+ * @pagep: set to the page with a reference, or NULL when the slot is empty
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int zio_slot_get_page(struct zio_space *space, pgoff_t pgoff,
+		      struct page **pagep)
+{
+	for (;;) {
+		void *entry = zio_slot_load(space, pgoff);
+		int ret;
+
+		if (!entry || !zio_entry_is_pending(entry)) {
+			*pagep = entry;
+			return 0;
+		}
+		ret = zio_slot_materialize(space, pgoff, zio_entry_pending(entry));
+		zio_pending_put(zio_entry_pending(entry));
+		if (ret)
+			return ret;
+	}
+}
+
+/**
+ * zio_slot_cow() - replace a slot's page by a private copy
+ * @space: the space
+ * @pgoff: the slot
+ * @page: its page, locked and checked against the slot; unlocked on return
+ * @newp: set to the copy, with a reference for the caller
+ *
+ * Return: 0, -EAGAIN when the slot changed meanwhile, or -ENOMEM.
+ */
+int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
+		 struct page **newp)
+{
+	struct page *copy;
+	void *old;
+
+	copy = zio_page_alloc(space, GFP_HIGHUSER);
+	if (!copy) {
+		unlock_page(page);
+		return -ENOMEM;
+	}
+	copy_highpage(copy, page);
+	old = xa_cmpxchg(&space->slots, pgoff, page, copy, GFP_KERNEL);
+	if (old != page) {
+		unlock_page(page);
+		zio_page_free_new(copy);
+		return xa_is_err(old) ? xa_err(old) : -EAGAIN;
+	}
+	get_page(copy);
+	set_page_private(page, page_private(page) - 1);
+	if (!page_private(page))
+		atomic64_dec(&zio_nr_pages);
+	unlock_page(page);
+	put_page(page);		/* the slot's reference */
+
+	zio_space_zap(space, pgoff, pgoff);
+	zio_space_count(space, ZIO_EV_PAGES_COW, 1);
+	zio_records_note_materialized(space, pgoff);
+	*newp = copy;
+	return 0;
+}
+
+/**
+ * zio_slot_get_exclusive() - the page of a slot, for writing in the kernel
+ * @space: the space, locked
+ * @pgoff: the slot
+ * @pagep: set to a page only this slot holds, with a reference
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int zio_slot_get_exclusive(struct zio_space *space, pgoff_t pgoff,
+			   struct page **pagep)
+{
+	for (;;) {
+		struct page *page;
+		int ret;
+
+		ret = zio_slot_lock_page(space, pgoff, &page);
+		if (ret)
+			return ret;
+		if (zio_page_exclusive(page, 1)) {
+			unlock_page(page);
+			*pagep = page;
+			return 0;
+		}
+		ret = zio_slot_cow(space, pgoff, page, pagep);
+		put_page(page);
+		if (ret != -EAGAIN)
+			return ret;
+	}
+}
+
+/**
+ * zio_slot_take_share() - a share of a slot's page, for another slot
+ * @space: the space, locked
+ * @pgoff: the source slot
+ * @pagep: set to the page with the new share's reference, or NULL when
+ *	the slot is empty (zeros)
+ * @fallback: set to true when the page had foreign references: *@pagep
+ *	is then a private copy of it
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
+			struct page **pagep, bool *fallback)
+{
+	for (;;) {
+		struct page *page, *copy;
+		int ret;
+
+		ret = zio_slot_get_page(space, pgoff, &page);
+		if (ret || !page) {
+			*pagep = NULL;
+			return ret;
+		}
+		lock_page(page);
+		if (xa_load(&space->slots, pgoff) != page) {
+			unlock_page(page);
+			put_page(page);
+			continue;
+		}
+		if (!zio_page_foreign_refs(page, 1)) {
+			/* Our reference becomes the new share's. */
+			set_page_private(page, page_private(page) + 1);
+			unlock_page(page);
+			*pagep = page;
+			return 0;
+		}
+		copy = zio_page_alloc(space, GFP_HIGHUSER);
+		if (copy)
+			copy_highpage(copy, page);
+		unlock_page(page);
+		put_page(page);
+		if (!copy)
+			return -ENOMEM;
+		zio_space_count(space, ZIO_EV_PAGES_FALLBACK, 1);
+		*fallback = true;
+		*pagep = copy;
+		return 0;
+	}
+}
+
+/**
+ * zio_slot_discard() - empty a range of slots
+ * @space: the space, locked
+ * @first: the first slot
+ * @last: the last slot
+ */
+void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last)
+{
+	unsigned long index, n = 0;
+	bool mapped = false;
+	void *entry;
+
+	xa_for_each_range(&space->slots, index, entry, first, last) {
+		zio_slot_release(xa_erase(&space->slots, index), &mapped);
+		if (!(++n % 64))
+			cond_resched();
+	}
+	if (mapped)
+		zio_space_zap(space, first, last);
+	zio_records_forget(space, first, last);
+	zio_space_count(space, ZIO_EV_DISCARDS, n);
+}
