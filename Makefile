@@ -59,6 +59,7 @@ $(BUILD)/lib/libzio.so: $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden -fno-builtin -pthread \
 		-Wl,-soname,libzio.so.1 -Wl,-z,now -o $@ $(LIB_SRCS)
+	ln -sf libzio.so $(@D)/libzio.so.1
 
 tools: $(BUILD)/bin/zioctl
 
@@ -66,7 +67,7 @@ $(BUILD)/bin/zioctl: $(ZIOCTL_SRCS) lib/zio.h uapi/linux/zio.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(ZIOCTL_SRCS)
 
-selftests: $(KTOOLS)/.extracted
+selftests: $(KTOOLS)/.extracted lib
 	@mkdir -p $(BUILD)/selftests
 	@$(MAKE) -s -C selftests OUTPUT=$(abspath $(BUILD)/selftests) \
 		KSFT_DIR=$(abspath $(KTOOLS))/tools/testing/selftests

@@ -19,6 +19,7 @@
  * only serializes evaluations, and is only ever try-locked outside fork.
  */
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -28,14 +29,15 @@
 #define ZIO_EVAL_COPIES		64
 #define ZIO_EVAL_FREES		8	/* power of two */
 #define ZIO_MIN_PAGES		16
-#define ZIO_PROBE_FIRST		64
-#define ZIO_PROBE_MAX		8192
+#define ZIO_PROBE_FIRST		256
+#define ZIO_PROBE_MAX		65536
 
 struct zio_site {
 	uintptr_t tag;		/* 0: free slot; set once */
 	unsigned int off;	/* copies go to libc, but for probes */
 	unsigned int calls;	/* calls since switched off */
 	unsigned int interval;	/* one probe per interval calls */
+	unsigned long long off_since;	/* CLOCK_MONOTONIC ns when switched off */
 };
 
 static struct zio_site sites[ZIO_SITES];
@@ -47,6 +49,14 @@ static unsigned long frees;
 /* Under zio_policy_lock. */
 static struct zio_record records[ZIO_RECORDS];
 static unsigned long long deferred[ZIO_SITES], materialized[ZIO_SITES];
+
+static unsigned long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
 
 static bool policy_on(void)
 {
@@ -115,7 +125,8 @@ static void evaluate(bool skip_newest)
 	for (size_t i = skip_newest; i < st.records_count && i < ZIO_RECORDS; i++) {
 		struct zio_site *s = lookup(records[i].tag, false);
 
-		if (!s)
+		/* A site switched off is judged by its probes only. */
+		if (!s || (s->off && records[i].time_ns <= s->off_since))
 			continue;
 		deferred[s - sites] += records[i].pages_deferred;
 		materialized[s - sites] += records[i].pages_materialized;
@@ -128,6 +139,7 @@ static void evaluate(bool skip_newest)
 			continue;
 		if (!s->off) {
 			if (mat * 8 >= def * 7) {
+				s->off_since = now_ns();
 				__atomic_store_n(&s->interval, ZIO_PROBE_FIRST, __ATOMIC_RELAXED);
 				__atomic_store_n(&s->calls, 0, __ATOMIC_RELAXED);
 				__atomic_store_n(&s->off, 1, __ATOMIC_RELAXED);
@@ -151,7 +163,10 @@ void zio_policy_copied(void)
 {
 	if (!policy_on())
 		return;
-	if (__atomic_add_fetch(&copies, 1, __ATOMIC_RELAXED) % ZIO_EVAL_COPIES == 0)
+	unsigned long n = __atomic_add_fetch(&copies, 1, __ATOMIC_RELAXED);
+
+	/* Learn fast at first (copies 8, 16, 32), then every 64 copies. */
+	if (n % ZIO_EVAL_COPIES == 0 || (n < ZIO_EVAL_COPIES && n >= 8 && !(n & (n - 1))))
 		evaluate(true);
 }
 
