@@ -12,7 +12,11 @@
  * is compared with its shadow byte for byte. Every thread's sequence depends
  * only on the seed, so a failure is reproduced with the seed it prints.
  *
- *   zio_fuzz [-s SEED] [-n OPS] [-t THREADS] [-d SECONDS] [-m MAXSIZE]
+ *   zio_fuzz [-s SEED] [-n OPS] [-t THREADS] [-d SECONDS] [-m MAXSIZE] [-w TINY%]
+ *
+ * -w: the share of operations that touch only a few bytes (default 80%):
+ * they keep the count of operations high under TCG and poke at single
+ * shared or pending pages between the large operations.
  *
  * Exit status: 0 all equal, 1 a mismatch (details on stderr).
  */
@@ -54,6 +58,7 @@ static unsigned long max_ops = 200000;
 static unsigned int nthreads = 4;
 static double max_seconds = 20;
 static size_t max_size = 2 << 20;
+static unsigned int tiny_percent = 80;
 static struct timespec t0;
 static volatile int failed;
 
@@ -398,6 +403,46 @@ static int do_fork(struct worker *w)
 	return 0;
 }
 
+/*
+ * A few bytes read, written or copied at a random place of a buffer: cheap,
+ * and each may fault in a shared or pending page, or break a share.
+ */
+static int do_tiny(struct worker *w)
+{
+	uint64_t *s = &w->rng;
+	int i = below(s, SLOTS), j;
+	struct slot *sl = &w->slots[i], *src;
+	size_t off, soff, len = 1 + below(s, 16);
+
+	if (!sl->p)
+		return 0;
+	off = below(s, sl->size);
+	if (len > sl->size - off)
+		len = sl->size - off;
+	switch (below(s, 4)) {
+	case 0:
+		fill(s, sl->p + off, sl->shadow + off, len);
+		break;
+	case 1:
+		j = below(s, SLOTS);
+		src = &w->slots[j];
+		if (!src->p)
+			return 0;
+		len = 1 + below(s, 256);
+		soff = below(s, src->size);
+		if (len > src->size - soff)
+			len = src->size - soff;
+		if (len > sl->size - off)
+			len = sl->size - off;
+		p_memmove(sl->p + off, src->p + soff, len);
+		memmove(sl->shadow + off, src->shadow + soff, len);
+		break;
+	default:
+		break;
+	}
+	return check(w, i, off, len, "tiny") ? 0 : -1;
+}
+
 /* Small allocations and copies: the next allocator and libc, through libzio. */
 static int do_small(struct worker *w)
 {
@@ -431,6 +476,12 @@ static void *run(void *arg)
 	for (w->ops = 0; w->ops < max_ops && !failed && !ret; w->ops++) {
 		unsigned int op = below(s, 100);
 
+		if (op < tiny_percent) {
+			ret = do_tiny(w);
+			continue;
+		}
+		op = below(s, 100);
+
 		if ((w->ops & 63) == 0 && elapsed() > max_seconds)
 			break;
 		if (op < 5)
@@ -462,7 +513,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	seed = time(NULL);
-	while ((opt = getopt(argc, argv, "s:n:t:d:m:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:t:d:m:w:")) != -1) {
 		switch (opt) {
 		case 's':
 			seed = strtoull(optarg, NULL, 0);
@@ -479,8 +530,11 @@ int main(int argc, char **argv)
 		case 'm':
 			max_size = strtoul(optarg, NULL, 0);
 			break;
+		case 'w':
+			tiny_percent = strtoul(optarg, NULL, 0);
+			break;
 		default:
-			fprintf(stderr, "usage: zio_fuzz [-s SEED] [-n OPS] [-t THREADS] [-d SECONDS] [-m MAXSIZE]\n");
+			fprintf(stderr, "usage: zio_fuzz [-s SEED] [-n OPS] [-t THREADS] [-d SECONDS] [-m MAXSIZE] [-w TINY%%]\n");
 			return 2;
 		}
 	}
