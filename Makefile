@@ -7,6 +7,7 @@
 #   make check        install dependencies, build, checkpatch, then every
 #                     selftest in QEMU on each supported kernel
 #   make run          the demo, in QEMU
+#   make bench        zio against libc, ratios from one VM boot
 #   make install      library, headers, zioctl, documentation (PREFIX, DESTDIR)
 #   make dkms-install the module's sources into /usr/src/zio-VERSION, for dkms
 #
@@ -38,9 +39,9 @@ VERSION := 0.1
 
 export KERNEL
 
-.PHONY: all modules lib tools selftests check run install dkms-install clean
+.PHONY: all modules lib tools bench-tools selftests check run bench install dkms-install clean
 
-all: modules lib tools selftests
+all: modules lib tools bench-tools selftests
 
 modules:
 ifdef KDIR
@@ -67,6 +68,12 @@ $(BUILD)/bin/zioctl: $(ZIOCTL_SRCS) lib/zio.h uapi/linux/zio.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(ZIOCTL_SRCS)
 
+bench-tools: $(BUILD)/bin/copy_bench
+
+$(BUILD)/bin/copy_bench: bench/copy_bench.c uapi/linux/zio.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ bench/copy_bench.c
+
 selftests: $(KTOOLS)/.extracted lib
 	@mkdir -p $(BUILD)/selftests
 	@$(MAKE) -s -C selftests OUTPUT=$(abspath $(BUILD)/selftests) \
@@ -85,6 +92,9 @@ check:
 
 run:
 	@scripts/run-demo
+
+bench:
+	@scripts/bench
 
 install: lib tools
 	install -D -m 0755 $(BUILD)/lib/libzio.so $(DESTDIR)$(PREFIX)/lib/libzio.so.1

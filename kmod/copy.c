@@ -2,16 +2,22 @@
 /*
  * The copy and discard ioctls.
  *
- * A copy works one destination page at a time, forward when dst <= src and
- * backward otherwise, so that every source page is read before the copy
- * overwrites it (memmove). A whole destination page whose source starts at
- * the same offset in its page takes a share of the source page; one whose
- * source straddles two pages becomes a pending copy of them; a partial page
- * is copied by the kernel. The pages a pending copy reads are shared, so
- * nobody writes them in place until it is done.
+ * A copy works one destination page at a time, backward when the ranges
+ * overlap with dst > src and forward otherwise, so that every source page
+ * is read before the copy overwrites it (memmove). A whole destination page
+ * whose source starts at the same offset in its page takes a share of the
+ * source page; one whose source straddles two pages becomes a pending copy
+ * of them; a partial page is copied by the kernel. The pages a pending copy
+ * reads are shared, so nobody writes them in place until it is done.
+ *
+ * Forward runs of shares go in batches (zio_copy_share_batch()): one walk
+ * of the source slots takes the shares, one walk of the destination slots
+ * stores them. Everything the copy replaced is released batch by batch,
+ * and the copy zaps once, at the end, before it returns.
  */
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -41,10 +47,11 @@ struct zio_copy_ctx {
 	/* destination pages deferred, for the copy record */
 	u64 rec_pages;
 	pgoff_t rec_first, rec_last;
-	/* what the current batch replaced, released before the zap */
-	void *old[ZIO_COPY_BATCH];
+	/* what the copy replaced, released batch by batch before the zap */
+	void *old[2 * ZIO_COPY_BATCH];
 	unsigned int nr_old;
-	bool dzap, szap;
+	struct page *batch[ZIO_COPY_BATCH];
+	bool dzap, szap, dmapped;
 	pgoff_t dzap_first, dzap_last, szap_first, szap_last;
 	u8 *bounce;
 };
@@ -131,7 +138,7 @@ static void zio_note_range(bool *any, pgoff_t *first, pgoff_t *last,
 	*last = max(*last, pgoff);
 }
 
-/* Put @entry into slot @dpg; keep what it replaces for zio_copy_flush(). */
+/* Put @entry into slot @dpg; keep what it replaces for zio_copy_release(). */
 static int zio_copy_store(struct zio_copy_ctx *c, pgoff_t dpg, void *entry)
 {
 	void *old;
@@ -148,10 +155,9 @@ static int zio_copy_store(struct zio_copy_ctx *c, pgoff_t dpg, void *entry)
 }
 
 /* A source page took a share: its writable mappings must go. */
-static void zio_copy_note_source(struct zio_copy_ctx *c, struct page *page,
-				 pgoff_t spg, bool fallback)
+static void zio_copy_note_source(struct zio_copy_ctx *c, pgoff_t spg, bool zap)
 {
-	if (page && !fallback && page_mapped(page))
+	if (zap)
 		zio_note_range(&c->szap, &c->szap_first, &c->szap_last, spg);
 }
 
@@ -167,35 +173,138 @@ static void zio_copy_note_deferred(struct zio_copy_ctx *c, pgoff_t dpg)
 	c->rec_last = max(c->rec_last, dpg);
 }
 
-/* Release what the batch replaced, then zap: see zio_slot_release(). */
-static void zio_copy_flush(struct zio_copy_ctx *c)
+/*
+ * Release what the copy replaced so far: see zio_slot_release(). The zap
+ * waits for the end of the copy, except in the debug mode that skips the
+ * barrier, which zaps first.
+ */
+static void zio_copy_release(struct zio_copy_ctx *c)
 {
-	bool skip_barrier = READ_ONCE(zio_debug_skip_barrier);
-	bool mapped = false;
 	unsigned int i;
 
-	/* Debug only: zap before the barrier, the race the rule forbids. */
-	if (skip_barrier && c->dzap)
-		zio_space_zap(c->space, c->dzap_first, c->dzap_last);
+	if (READ_ONCE(zio_debug_skip_barrier)) {
+		if (c->dzap)
+			zio_space_zap(c->space, c->dzap_first, c->dzap_last);
+		c->dzap = false;
+	}
 	for (i = 0; i < c->nr_old; i++)
-		zio_slot_release(c->old[i], &mapped);
-	if (!skip_barrier && mapped)
-		zio_space_zap(c->space, c->dzap_first, c->dzap_last);
-	if (c->szap)
-		zio_space_zap(c->space, c->szap_first, c->szap_last);
+		zio_slot_release(c->old[i], &c->dmapped);
 	c->nr_old = 0;
-	c->dzap = false;
-	c->szap = false;
+}
+
+static void zio_copy_zap(struct zio_copy_ctx *c)
+{
+	zio_copy_release(c);
+	if (c->dzap && c->dmapped)
+		zio_space_zap(c->space, c->dzap_first, c->dzap_last);
+	if (c->szap) {
+		zio_space_zap(c->space, c->szap_first, c->szap_last);
+		zio_slot_clear_writable(c->space, c->szap_first, c->szap_last);
+	}
+}
+
+/*
+ * The fast path of zio_copy_share(): share up to @n source slots from @spg
+ * into destination slots from @dpg, both contiguous. Stops at the first
+ * source page it cannot take at once (pending, locked, foreign references).
+ *
+ * Return: the pages done, or a negative errno.
+ */
+static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
+				pgoff_t spg, unsigned int n)
+{
+	XA_STATE(xas, &c->space->slots, spg);
+	unsigned int i, got;
+	void *entry;
+
+	/*
+	 * Under xa_lock no slot changes, so a page locked here is in its
+	 * slot: taking the share under that lock is the barrier of the rule.
+	 */
+	xas_lock(&xas);
+	for (i = 0; i < n; i++) {
+		struct page *page;
+
+		entry = i ? xas_next(&xas) : xas_load(&xas);
+		page = entry;
+		if (entry && (zio_entry_is_pending(entry) || !trylock_page(page)))
+			break;
+		if (entry) {
+			if (zio_page_foreign_refs(page, 0)) {
+				unlock_page(page);
+				break;
+			}
+			if (zio_page_take_share_locked(page))
+				zio_copy_note_source(c, spg + i, true);
+			unlock_page(page);
+		}
+		c->batch[i] = page;
+	}
+	xas_unlock(&xas);
+	got = i;
+
+	xas_set(&xas, dpg);
+	i = 0;
+	do {
+		xas_lock(&xas);
+		while (i < got) {
+			void *old = xas_store(&xas, c->batch[i]);
+
+			if (xas_error(&xas))
+				break;
+			c->old[c->nr_old++] = old;
+			zio_copy_note_deferred(c, dpg + i);
+			if (++i < got)
+				xas_next(&xas);
+		}
+		xas_unlock(&xas);
+	} while (xas_nomem(&xas, GFP_KERNEL));
+
+	if (got)
+		zio_note_range(&c->dzap, &c->dzap_first, &c->dzap_last, dpg);
+	if (i)
+		zio_note_range(&c->dzap, &c->dzap_first, &c->dzap_last, dpg + i - 1);
+	if (i == got)
+		return got;
+
+	/* Out of memory: give back the shares not stored. */
+	while (got > i) {
+		bool unused;
+
+		zio_slot_release(c->batch[--got], &unused);
+	}
+	return i ? i : -ENOMEM;
+}
+
+/*
+ * How many whole destination pages from @d0 on can go in one batch: the
+ * source at the same page offset, both sides in one extent.
+ */
+static unsigned int zio_copy_batch_len(struct zio_copy_ctx *c, unsigned long d0)
+{
+	unsigned long s0 = c->src_addr + (d0 - c->dst_addr), end = d0;
+	unsigned long dend = c->dst_addr + c->len;
+	unsigned int i;
+
+	for (i = 0; i < c->dst.nr; i++)
+		if (d0 >= c->dst.ext[i].start && d0 < c->dst.ext[i].end)
+			dend = min(dend, c->dst.ext[i].end);
+	for (i = 0; i < c->src.nr; i++)
+		if (s0 >= c->src.ext[i].start && s0 < c->src.ext[i].end)
+			dend = min(dend, d0 + (c->src.ext[i].end - s0));
+	end = d0 + (unsigned long)ZIO_COPY_BATCH * PAGE_SIZE;
+	end = min(end, dend);
+	return (end - d0) >> PAGE_SHIFT;
 }
 
 /* A whole destination page, with its source at the same page offset. */
 static int zio_copy_share(struct zio_copy_ctx *c, pgoff_t dpg, pgoff_t spg)
 {
-	bool fallback = false, unused;
+	bool fallback = false, zap = false, unused;
 	struct page *page;
 	int ret;
 
-	ret = zio_slot_take_share(c->space, spg, &page, &fallback);
+	ret = zio_slot_take_share(c->space, spg, &page, &fallback, &zap);
 	if (ret)
 		return ret;
 	ret = zio_copy_store(c, dpg, page);
@@ -204,7 +313,7 @@ static int zio_copy_share(struct zio_copy_ctx *c, pgoff_t dpg, pgoff_t spg)
 			zio_slot_release(page, &unused);
 		return ret;
 	}
-	zio_copy_note_source(c, page, spg, fallback);
+	zio_copy_note_source(c, spg, zap);
 	if (fallback)
 		c->copied += PAGE_SIZE;
 	else
@@ -217,14 +326,14 @@ static int zio_copy_defer(struct zio_copy_ctx *c, pgoff_t dpg, pgoff_t spg0,
 			  pgoff_t spg1, unsigned int offset)
 {
 	struct zio_pending *pending = NULL;
-	bool fallback0 = false, fallback1 = false, unused;
+	bool fallback = false, zap0 = false, zap1 = false, unused;
 	struct page *src0, *src1;
 	int ret;
 
-	ret = zio_slot_take_share(c->space, spg0, &src0, &fallback0);
+	ret = zio_slot_take_share(c->space, spg0, &src0, &fallback, &zap0);
 	if (ret)
 		return ret;
-	ret = zio_slot_take_share(c->space, spg1, &src1, &fallback1);
+	ret = zio_slot_take_share(c->space, spg1, &src1, &fallback, &zap1);
 	if (ret)
 		goto out_release_src0;
 
@@ -240,8 +349,8 @@ static int zio_copy_defer(struct zio_copy_ctx *c, pgoff_t dpg, pgoff_t spg0,
 			zio_pending_put(pending);	/* drops both shares */
 		return ret;
 	}
-	zio_copy_note_source(c, src0, spg0, fallback0);
-	zio_copy_note_source(c, src1, spg1, fallback1);
+	zio_copy_note_source(c, spg0, zap0);
+	zio_copy_note_source(c, spg1, zap1);
 	zio_copy_note_deferred(c, dpg);
 	return 0;
 
@@ -314,30 +423,55 @@ static int zio_copy_page(struct zio_copy_ctx *c, unsigned long d0,
 			      offset_in_page(s0));
 }
 
-/* Copy page by page in memmove order; stop early on a signal or error. */
+/* Copy in memmove order; stop early on a signal or an error. */
 static int zio_copy_run(struct zio_copy_ctx *c)
 {
 	unsigned long first = c->dst_addr & PAGE_MASK;
 	unsigned long last = (c->dst_addr + c->len - 1) & PAGE_MASK;
-	unsigned long end = c->dst_addr + c->len, page;
-	bool forward = c->dst_addr <= c->src_addr;
-	unsigned long n = 0;
-	int ret = 0;
+	unsigned long end = c->dst_addr + c->len, page, next_check;
+	bool forward = c->dst_addr <= c->src_addr ||
+		       c->dst_addr >= c->src_addr + c->len;
+	bool aligned = !offset_in_page(c->src_addr - c->dst_addr);
+	int ret = 0, done;
 
-	for (page = forward ? first : last; ; page = forward ? page + PAGE_SIZE :
-							     page - PAGE_SIZE) {
-		ret = zio_copy_page(c, max(page, c->dst_addr),
-				    min(page + PAGE_SIZE, end));
-		if (ret || page == (forward ? last : first))
+	page = forward ? first : last;
+	next_check = ZIO_COPY_BATCH;
+	for (;;) {
+		unsigned long d0 = max(page, c->dst_addr);
+		unsigned long d1 = min(page + PAGE_SIZE, end);
+		unsigned int n = 1;
+
+		if (c->nr_old >= ZIO_COPY_BATCH)
+			zio_copy_release(c);
+		done = 0;
+		if (forward && aligned && d1 - d0 == PAGE_SIZE) {
+			unsigned long s0 = c->src_addr + (d0 - c->dst_addr);
+
+			n = zio_copy_batch_len(c, d0);
+			done = zio_copy_share_batch(c, zio_map_pgoff(&c->dst, d0),
+						    zio_map_pgoff(&c->src, s0), n);
+			if (done < 0) {
+				ret = done;
+				break;
+			}
+		}
+		if (!done) {
+			ret = zio_copy_page(c, d0, d1);
+			if (ret)
+				break;
+			done = 1;
+		}
+		if (forward ? page + done * PAGE_SIZE > last : page == first)
 			break;
-		if (++n % ZIO_COPY_BATCH)
-			continue;
-		zio_copy_flush(c);
-		if (signal_pending(current))
-			break;
-		cond_resched();
+		page = forward ? page + done * PAGE_SIZE : page - PAGE_SIZE;
+		if (!--next_check || done > 1) {
+			next_check = ZIO_COPY_BATCH;
+			if (signal_pending(current))
+				break;
+			cond_resched();
+		}
 	}
-	zio_copy_flush(c);
+	zio_copy_zap(c);
 	return ret;
 }
 
@@ -361,6 +495,8 @@ long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg)
 		return -EINVAL;
 	if (args.dst + args.len < args.dst || args.src + args.len < args.src)
 		return -EOVERFLOW;
+	if (!READ_ONCE(zio_enabled))
+		return -EOPNOTSUPP;
 
 	args.bytes_deferred = 0;
 	args.bytes_copied = 0;

@@ -36,13 +36,15 @@ static long zio_ioctl_info(struct zio_info __user *uarg)
 
 	if (copy_from_user(&info, uarg, sizeof(info)))
 		return -EFAULT;
-	if (info.flags || memchr_inv(info.reserved, 0, sizeof(info.reserved)))
+	if (info.flags || info.reserved)
 		return -EINVAL;
 
 	info.api_version = ZIO_API_VERSION;
 	info.features = ZIO_FEATURE_COPY | ZIO_FEATURE_STATS;
 	info.page_size = PAGE_SIZE;
 	info.space_limit = READ_ONCE(zio_space_limit);
+	info.copy_threshold = READ_ONCE(zio_copy_threshold);
+	info.enabled = READ_ONCE(zio_enabled);
 
 	if (copy_to_user(uarg, &info, sizeof(info)))
 		return -EFAULT;

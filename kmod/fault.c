@@ -8,12 +8,51 @@
  * the VMA has .page_mkwrite and is shared, read faults map pages read-only
  * and the first write to any page comes to zio_page_mkwrite(), which copies
  * a page that is not the slot's alone.
+ *
+ * A read fault also maps, read-only, the pages the slots around it already
+ * hold (zio_fault_around()): zio cannot use .map_pages, whose helpers are
+ * not exported, so it inserts them with vm_insert_page(), which is why zio
+ * VMAs are VM_MIXEDMAP. Each is trylocked under the xa_lock, so it is in
+ * its slot, and stays locked until its PTE is in: the race rule holds.
  */
 #include <linux/delay.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 
 #include "zio.h"
+
+#define ZIO_FAULT_AROUND_PAGES	16
+
+/* Map what the neighbouring slots hold, without waiting for anything. */
+static void zio_fault_around(struct vm_fault *vmf, struct zio_space *space)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long window = ZIO_FAULT_AROUND_PAGES * PAGE_SIZE;
+	unsigned long start = max(vma->vm_start, ALIGN_DOWN(vmf->address, window));
+	unsigned long end = min(vma->vm_end, ALIGN_DOWN(vmf->address, window) + window);
+	unsigned long addr;
+
+	for (addr = start; addr < end; addr += PAGE_SIZE) {
+		pgoff_t pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+		struct page *page;
+
+		if (addr == (vmf->address & PAGE_MASK))
+			continue;
+		xa_lock(&space->slots);
+		page = xa_load(&space->slots, pgoff);
+		if (!page || zio_entry_is_pending(page) || !trylock_page(page)) {
+			xa_unlock(&space->slots);
+			continue;
+		}
+		get_page(page);
+		xa_unlock(&space->slots);
+
+		/* -EBUSY: already mapped. Anything else: leave it to a fault. */
+		vm_insert_page(vma, addr, page);
+		unlock_page(page);
+		put_page(page);
+	}
+}
 
 /**
  * zio_fault() - map the page of a slot
@@ -32,9 +71,24 @@ vm_fault_t zio_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 
 	zio_space_count(space, ZIO_EV_FAULTS, 1);
-	ret = zio_slot_lock_page(space, vmf->pgoff, &page);
-	if (ret)
-		return vmf_error(ret);
+	if (!(vmf->flags & FAULT_FLAG_WRITE))
+		zio_fault_around(vmf, space);
+	for (;;) {
+		struct page *copy;
+
+		ret = zio_slot_lock_page(space, vmf->pgoff, &page);
+		if (ret)
+			return vmf_error(ret);
+		if (!(vmf->flags & FAULT_FLAG_WRITE) || zio_page_exclusive(page, 1))
+			break;
+		/* A write: copy now rather than in page_mkwrite and fault again. */
+		ret = zio_slot_cow(space, vmf->pgoff, page, &copy);
+		put_page(page);
+		if (ret == -ENOMEM)
+			return VM_FAULT_OOM;
+		if (!ret)
+			put_page(copy);
+	}
 
 	/* Debug only: widen the window between the check and the install. */
 	delay = READ_ONCE(zio_debug_fault_delay_us);
@@ -70,8 +124,10 @@ vm_fault_t zio_page_mkwrite(struct vm_fault *vmf)
 		return VM_FAULT_NOPAGE;
 	}
 	/* The fault holds one reference of its own. */
-	if (zio_page_exclusive(page, 1))
+	if (zio_page_exclusive(page, 1)) {
+		set_page_private(page, page_private(page) | ZIO_PAGE_WRITABLE);
 		return VM_FAULT_LOCKED;
+	}
 
 	ret = zio_slot_cow(space, vmf->pgoff, page, &copy);
 	if (ret == -ENOMEM)

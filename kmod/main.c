@@ -14,6 +14,14 @@ unsigned long zio_space_limit = 1UL << 30;
 module_param_named(space_limit, zio_space_limit, ulong, 0644);
 MODULE_PARM_DESC(space_limit, "Highest mmap offset + length of /dev/zio, in bytes: what one process may hold in one open (default 1 GiB)");
 
+bool zio_enabled = true;
+module_param_named(enabled, zio_enabled, bool, 0644);
+MODULE_PARM_DESC(enabled, "Record copies (default Y); when N, ZIO_IOC_COPY fails with EOPNOTSUPP");
+
+unsigned long zio_copy_threshold = 64 * 1024;
+module_param_named(copy_threshold, zio_copy_threshold, ulong, 0644);
+MODULE_PARM_DESC(copy_threshold, "Copy size from which libzio uses zio, by default (default 64 KiB)");
+
 unsigned int zio_max_records = 256;
 module_param_named(max_records, zio_max_records, uint, 0644);
 MODULE_PARM_DESC(max_records, "Copy records kept per process and open (default 256)");

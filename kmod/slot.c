@@ -2,9 +2,10 @@
 /*
  * Pages, pending copies and the slots that hold them.
  *
- * A slot holds one reference to its page and counts as one of the page's
- * shares (page->private). Shares change under the page lock only, which is
- * what makes the lock a barrier against faults installing the page.
+ * A slot counts as one of its page's shares (page->private); zio holds one
+ * page reference for all the shares of a page. Shares change under the page
+ * lock only, which is what makes the lock a barrier against faults
+ * installing the page.
  */
 #include <linux/delay.h>
 #include <linux/highmem.h>
@@ -25,7 +26,7 @@ atomic64_t zio_nr_pending = ATOMIC64_INIT(0);
  * @space: the space the page is for
  * @gfp: GFP_HIGHUSER, plus __GFP_ZERO when the page is not filled at once
  *
- * Return: the page with one share and the slot's reference, or NULL.
+ * Return: the page with one share and zio's reference, or NULL.
  */
 struct page *zio_page_alloc(struct zio_space *space, gfp_t gfp)
 {
@@ -60,30 +61,51 @@ void zio_page_free_new(struct page *page)
  */
 void zio_page_share(struct page *page)
 {
-	get_page(page);
 	lock_page(page);
-	set_page_private(page, page_private(page) + 1);
-	unlock_page(page);
-}
-
-/* Drop one share under the page lock; the caller still holds a reference. */
-static void zio_page_drop_share(struct page *page)
-{
-	lock_page(page);
-	set_page_private(page, page_private(page) - 1);
-	if (!page_private(page))
-		atomic64_dec(&zio_nr_pages);
+	zio_page_take_share_locked(page);
 	unlock_page(page);
 }
 
 /**
- * zio_page_unshare() - drop a share and its reference
+ * zio_page_take_share_locked() - count one more share of a locked page
+ * @page: the page, locked, with at least one share already
+ *
+ * Return: true if a PTE may map the page writable: the caller must zap the
+ * page's slot, then call zio_slot_clear_writable().
+ */
+bool zio_page_take_share_locked(struct page *page)
+{
+	set_page_private(page, page_private(page) + 1);
+	return page_private(page) & ZIO_PAGE_WRITABLE;
+}
+
+/*
+ * Drop one share of a locked page. Return: true if it was the last one:
+ * the caller puts zio's reference, once the page is unlocked.
+ */
+static bool zio_page_drop_share_locked(struct page *page)
+{
+	set_page_private(page, page_private(page) - 1);
+	if (zio_page_shares(page))
+		return false;
+	set_page_private(page, 0);
+	atomic64_dec(&zio_nr_pages);
+	return true;
+}
+
+/**
+ * zio_page_unshare() - drop a share
  * @page: the page
  */
 void zio_page_unshare(struct page *page)
 {
-	zio_page_drop_share(page);
-	put_page(page);
+	bool last;
+
+	lock_page(page);
+	last = zio_page_drop_share_locked(page);
+	unlock_page(page);
+	if (last)
+		put_page(page);
 }
 
 /**
@@ -101,7 +123,7 @@ void zio_page_unshare(struct page *page)
 bool zio_page_foreign_refs(struct page *page, int own_refs)
 {
 	return page_ref_count(page) >
-		(int)page_private(page) + zio_page_mapcount(page) + own_refs;
+		!!zio_page_shares(page) + zio_page_mapcount(page) + own_refs;
 }
 
 /**
@@ -113,7 +135,7 @@ bool zio_page_foreign_refs(struct page *page, int own_refs)
  */
 bool zio_page_exclusive(struct page *page, int own_refs)
 {
-	return page_private(page) == 1 && !zio_page_foreign_refs(page, own_refs);
+	return zio_page_shares(page) == 1 && !zio_page_foreign_refs(page, own_refs);
 }
 
 /**
@@ -200,13 +222,14 @@ void zio_pending_fill(struct zio_pending *pending, struct page *dst)
  * @entry: the old entry: a page, a pending copy, or NULL
  * @mapped: set to true when the page is still mapped and must be zapped
  *
- * Locking and unlocking the page is the barrier of the race rule: a fault
- * that found this page in its slot has installed its PTE when the lock is
- * ours, so the caller's zap, after this, removes it.
+ * Taking the page lock is the barrier of the race rule: a fault that found
+ * this page in its slot has installed its PTE when the lock is ours, so the
+ * check for mappings sees it and the caller's zap, after this, removes it.
  */
 void zio_slot_release(void *entry, bool *mapped)
 {
 	struct page *page = entry;
+	bool last;
 
 	if (!entry)
 		return;
@@ -214,10 +237,13 @@ void zio_slot_release(void *entry, bool *mapped)
 		zio_pending_put(zio_entry_pending(entry));
 		return;
 	}
-	zio_page_drop_share(page);
+	lock_page(page);
+	last = zio_page_drop_share_locked(page);
 	if (page_mapped(page))
 		*mapped = true;
-	put_page(page);
+	unlock_page(page);
+	if (last)
+		put_page(page);
 }
 
 /* The slot's entry, with a reference to the page or pending copy in it. */
@@ -354,6 +380,7 @@ int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
 		 struct page **newp)
 {
 	struct page *copy;
+	bool last;
 	void *old;
 
 	copy = zio_page_alloc(space, GFP_HIGHUSER);
@@ -369,11 +396,10 @@ int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
 		return xa_is_err(old) ? xa_err(old) : -EAGAIN;
 	}
 	get_page(copy);
-	set_page_private(page, page_private(page) - 1);
-	if (!page_private(page))
-		atomic64_dec(&zio_nr_pages);
+	last = zio_page_drop_share_locked(page);
 	unlock_page(page);
-	put_page(page);		/* the slot's reference */
+	if (last)
+		put_page(page);		/* zio's reference */
 
 	zio_space_zap(space, pgoff, pgoff);
 	zio_space_count(space, ZIO_EV_PAGES_COW, 1);
@@ -416,15 +442,17 @@ int zio_slot_get_exclusive(struct zio_space *space, pgoff_t pgoff,
  * zio_slot_take_share() - a share of a slot's page, for another slot
  * @space: the space, locked
  * @pgoff: the source slot
- * @pagep: set to the page with the new share's reference, or NULL when
- *	the slot is empty (zeros)
+ * @pagep: set to the page, with the new share, or NULL when the slot is
+ *	empty (zeros)
  * @fallback: set to true when the page had foreign references: *@pagep
  *	is then a private copy of it
+ * @zap: set to true when the slot must be zapped, see
+ *	zio_page_take_share_locked()
  *
  * Return: 0 or -ENOMEM.
  */
 int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
-			struct page **pagep, bool *fallback)
+			struct page **pagep, bool *fallback, bool *zap)
 {
 	for (;;) {
 		struct page *page, *copy;
@@ -442,9 +470,10 @@ int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
 			continue;
 		}
 		if (!zio_page_foreign_refs(page, 1)) {
-			/* Our reference becomes the new share's. */
-			set_page_private(page, page_private(page) + 1);
+			if (zio_page_take_share_locked(page))
+				*zap = true;
 			unlock_page(page);
+			put_page(page);
 			*pagep = page;
 			return 0;
 		}
@@ -460,6 +489,33 @@ int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
 		*pagep = copy;
 		return 0;
 	}
+}
+
+/**
+ * zio_slot_clear_writable() - forget the writable mappings of shared pages
+ * @space: the space
+ * @first: the first slot, zapped since its page was shared
+ * @last: the last slot
+ *
+ * A page with more than one share gets no writable PTE any more, so once
+ * its slot is zapped no writable PTE of it is left. A page that is locked
+ * keeps its bit: that costs a zap later, nothing else.
+ */
+void zio_slot_clear_writable(struct zio_space *space, pgoff_t first,
+			     pgoff_t last)
+{
+	XA_STATE(xas, &space->slots, first);
+	struct page *page;
+
+	xas_lock(&xas);
+	xas_for_each(&xas, page, last) {
+		if (zio_entry_is_pending(page) || !trylock_page(page))
+			continue;
+		if (zio_page_shares(page) > 1)
+			set_page_private(page, page_private(page) & ~ZIO_PAGE_WRITABLE);
+		unlock_page(page);
+	}
+	xas_unlock(&xas);
 }
 
 /**

@@ -12,7 +12,8 @@
  * child's VMA is opened (zio_vm_open()) before it joins the address_space
  * and before its page tables are copied. zio gives it a space of its own,
  * a snapshot of the parent's slots, and zaps the parent's mappings so that
- * the parent's next write copies the page. If memory runs out while the
+ * the parent's next write copies the page, and so that no PTE is left for
+ * the fork to copy. If memory runs out while the
  * snapshot is taken, the child's space is marked broken and the child gets
  * SIGBUS when it touches it: it never sees wrong data.
  */
@@ -223,8 +224,11 @@ static struct zio_space *zio_space_fork(struct zio_space *parent,
 	void *entry, *old;
 
 	child = zio_space_find(parent->zfile, vma->vm_mm, true);
-	if (IS_ERR(child))
+	if (IS_ERR(child)) {
+		/* Even so, no PTE of the parent may be copied to the child. */
+		zio_space_zap(parent, first, last);
 		return NULL;
+	}
 
 	/*
 	 * The parent's mmap_lock is held for writing: no fault changes its
@@ -250,6 +254,7 @@ static struct zio_space *zio_space_fork(struct zio_space *parent,
 	mutex_unlock(&parent->lock);
 
 	zio_space_zap(parent, first, last);
+	zio_slot_clear_writable(parent, first, last);
 	return child;
 }
 
@@ -363,8 +368,12 @@ int zio_mmap(struct file *file, struct vm_area_struct *vma)
 	if (IS_ERR(space))
 		return PTR_ERR(space);
 
-	/* Growing in place would escape the limit checked here. */
-	zio_vm_flags_set(vma, VM_DONTEXPAND);
+	/*
+	 * Growing in place would escape the limit checked here. VM_MIXEDMAP
+	 * lets faults map neighbours with vm_insert_page(); it also makes
+	 * fork copy PTEs, but zio_vm_open() has zapped the parent's by then.
+	 */
+	zio_vm_flags_set(vma, VM_DONTEXPAND | VM_MIXEDMAP);
 	vma->vm_ops = &zio_vm_ops;
 	vma->vm_private_data = space;
 	return 0;
@@ -396,7 +405,7 @@ static void zio_space_count_slots(struct zio_space *space,
 			c->pages_pending++;
 		} else {
 			c->pages_live++;
-			if (page_private((struct page *)entry) > 1)
+			if (zio_page_shares(entry) > 1)
 				c->pages_shared++;
 		}
 		if (!(++n % 1024)) {

@@ -2,29 +2,18 @@
 /*
  * Copy records and the statistics ioctl.
  *
- * Every copy that defers pages leaves a record. Records are kept per space,
- * at most max_records of them, the oldest evicted first. A maple tree maps
- * destination page offsets to the newest record that deferred them, so that
- * a fault copying such a page (on write, or at first touch of a pending
- * copy) can be charged to the copy: this is what tells the library which
- * call sites gain nothing from zio. Faults read the tree under RCU; records
- * are freed after a grace period.
+ * Every copy that defers pages leaves a record, in a ring of max_records
+ * per space: the oldest is overwritten first. A fault that copies a
+ * deferred page after all (on write, or at first touch of a pending copy)
+ * charges it to the newest record whose destination slots hold the page:
+ * this is what tells the library which call sites gain nothing from zio.
  */
 #include <linux/ktime.h>
-#include <linux/maple_tree.h>
-#include <linux/rcupdate.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/uaccess.h>
 
 #include "zio.h"
-
-struct zio_record_entry {
-	struct list_head node;
-	struct rcu_head rcu;
-	struct zio_record rec;
-	atomic64_t materialized;
-	pgoff_t first, last;
-};
 
 /**
  * zio_records_init() - set up the copy records of a new space
@@ -32,34 +21,7 @@ struct zio_record_entry {
  */
 void zio_records_init(struct zio_space *space)
 {
-	INIT_LIST_HEAD(&space->records);
-	mt_init_flags(&space->record_ranges, MT_FLAGS_USE_RCU);
-}
-
-/* Remove what is left of @r's ranges from the tree; newer records stay. */
-static void zio_record_unlink(struct zio_space *space, struct zio_record_entry *r)
-{
-	for (;;) {
-		MA_STATE(mas, &space->record_ranges, r->first, r->first);
-		unsigned long first = 0, last = 0;
-		void *entry;
-		bool found = false;
-
-		rcu_read_lock();
-		mas_for_each(&mas, entry, r->last) {
-			if (entry == r) {
-				first = mas.index;
-				last = mas.last;
-				found = true;
-				break;
-			}
-		}
-		rcu_read_unlock();
-		if (!found ||
-		    mtree_store_range(&space->record_ranges, first, last, NULL,
-				      GFP_KERNEL))
-			return;
-	}
+	spin_lock_init(&space->records_lock);
 }
 
 /**
@@ -68,11 +30,16 @@ static void zio_record_unlink(struct zio_space *space, struct zio_record_entry *
  */
 void zio_records_destroy(struct zio_space *space)
 {
-	struct zio_record_entry *r, *tmp;
+	kvfree(space->records);
+}
 
-	mtree_destroy(&space->record_ranges);
-	list_for_each_entry_safe(r, tmp, &space->records, node)
-		kfree(r);
+/* The @i-th newest record; @i < nr_records. Under records_lock. */
+static struct zio_record_slot *zio_record_nth(struct zio_space *space,
+					      unsigned int i)
+{
+	unsigned int pos = space->records_next + space->records_size - 1 - i;
+
+	return &space->records[pos % space->records_size];
 }
 
 /**
@@ -88,46 +55,59 @@ void zio_records_destroy(struct zio_space *space)
 void zio_records_add(struct zio_space *space, u64 tag, u64 dst, u64 len,
 		     u64 pages, pgoff_t first, pgoff_t last)
 {
-	unsigned int max = READ_ONCE(zio_max_records);
-	struct zio_record_entry *r;
+	struct zio_record_slot *slot;
 
-	if (!max)
-		return;
-	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
-	if (!r)
-		return;
-	r->rec.tag = tag;
-	r->rec.dst = dst;
-	r->rec.len = len;
-	r->rec.time_ns = ktime_get_ns();
-	r->rec.pages_deferred = pages;
-	r->first = first;
-	r->last = last;
-	/* Without its range the record still counts, unattributed. */
-	mtree_store_range(&space->record_ranges, first, last, r, GFP_KERNEL);
-	list_add_tail(&r->node, &space->records);
-	space->nr_records++;
+	if (!space->records) {
+		unsigned int size = READ_ONCE(zio_max_records);
+		struct zio_record_slot *ring;
 
-	while (space->nr_records > max) {
-		r = list_first_entry(&space->records, struct zio_record_entry, node);
-		zio_record_unlink(space, r);
-		list_del(&r->node);
-		space->nr_records--;
-		kfree_rcu(r, rcu);
+		if (!size)
+			return;
+		ring = kvcalloc(size, sizeof(*ring), GFP_KERNEL_ACCOUNT);
+		if (!ring)
+			return;
+		spin_lock(&space->records_lock);
+		space->records = ring;
+		space->records_size = size;
+		spin_unlock(&space->records_lock);
 	}
+
+	spin_lock(&space->records_lock);
+	slot = &space->records[space->records_next];
+	slot->rec.tag = tag;
+	slot->rec.dst = dst;
+	slot->rec.len = len;
+	slot->rec.time_ns = ktime_get_ns();
+	slot->rec.pages_deferred = pages;
+	slot->rec.pages_materialized = 0;
+	slot->first = first;
+	slot->last = last;
+	space->records_next = (space->records_next + 1) % space->records_size;
+	if (space->nr_records < space->records_size)
+		space->nr_records++;
+	spin_unlock(&space->records_lock);
 }
 
 /**
- * zio_records_forget() - stop attributing a range of slots to records
+ * zio_records_forget() - stop charging a range of slots to records
  * @space: the space, locked
- * @first: the first slot
+ * @first: the first slot, discarded
  * @last: the last slot
  */
 void zio_records_forget(struct zio_space *space, pgoff_t first, pgoff_t last)
 {
-	if (!space->nr_records)
-		return;
-	mtree_store_range(&space->record_ranges, first, last, NULL, GFP_KERNEL);
+	unsigned int i;
+
+	spin_lock(&space->records_lock);
+	for (i = 0; i < space->nr_records; i++) {
+		struct zio_record_slot *slot = zio_record_nth(space, i);
+
+		if (slot->first >= first && slot->last <= last) {
+			slot->first = 1;
+			slot->last = 0;
+		}
+	}
+	spin_unlock(&space->records_lock);
 }
 
 /**
@@ -137,51 +117,51 @@ void zio_records_forget(struct zio_space *space, pgoff_t first, pgoff_t last)
  */
 void zio_records_note_materialized(struct zio_space *space, pgoff_t pgoff)
 {
-	struct zio_record_entry *r;
+	unsigned int i;
 
-	rcu_read_lock();
-	r = mtree_load(&space->record_ranges, pgoff);
-	if (r)
-		atomic64_inc(&r->materialized);
-	rcu_read_unlock();
+	spin_lock(&space->records_lock);
+	for (i = 0; i < space->nr_records; i++) {
+		struct zio_record_slot *slot = zio_record_nth(space, i);
+
+		if (slot->first <= pgoff && pgoff <= slot->last) {
+			slot->rec.pages_materialized++;
+			break;
+		}
+	}
+	spin_unlock(&space->records_lock);
 }
 
-/* Copy out up to @cap records, newest first. */
+/* Copy out up to records_cap records, newest first. */
 static int zio_records_get(struct zio_space *space, struct zio_stats *st)
 {
 	struct zio_record __user *urec = u64_to_user_ptr(st->records);
-	struct zio_record_entry *r;
 	struct zio_record *buf;
-	u64 n = 0, cap;
+	unsigned int i, n;
+	int ret = 0;
 
-	mutex_lock(&space->lock);
+	spin_lock(&space->records_lock);
 	st->records_total = space->nr_records;
-	cap = min_t(u64, st->records_cap, space->nr_records);
-	mutex_unlock(&space->lock);
-	if (!cap || !st->records)
+	spin_unlock(&space->records_lock);
+	n = min_t(u64, st->records_cap, st->records_total);
+	if (!n || !st->records)
 		return 0;
 
-	buf = kvmalloc_array(cap, sizeof(*buf), GFP_KERNEL);
+	buf = kvmalloc_array(n, sizeof(*buf), GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
-	mutex_lock(&space->lock);
-	list_for_each_entry_reverse(r, &space->records, node) {
-		if (n == cap)
-			break;
-		buf[n] = r->rec;
-		buf[n].pages_materialized = atomic64_read(&r->materialized);
-		n++;
-	}
-	mutex_unlock(&space->lock);
+	spin_lock(&space->records_lock);
+	n = min(n, space->nr_records);
+	for (i = 0; i < n; i++)
+		buf[i] = zio_record_nth(space, i)->rec;
+	spin_unlock(&space->records_lock);
 
 	/* User memory only once no zio lock is held. */
-	if (copy_to_user(urec, buf, n * sizeof(*buf))) {
-		kvfree(buf);
-		return -EFAULT;
-	}
+	if (copy_to_user(urec, buf, n * sizeof(*buf)))
+		ret = -EFAULT;
+	else
+		st->records_count = n;
 	kvfree(buf);
-	st->records_count = n;
-	return 0;
+	return ret;
 }
 
 /**

@@ -14,10 +14,15 @@
  *                     (reads as zeros).
  *
  * A page may sit in several slots, of one or several spaces; page->private
- * counts them (its "shares"), and each slot holds one page reference. A
- * pending copy holds a share of each of its (at most two) source pages.
+ * counts them (its "shares"), and zio holds one page reference while a page
+ * has any share. A pending copy holds a share of each of its (at most two)
+ * source pages.
  * A page with more than one share, or with references zio cannot account
- * for, is never written in place: writes copy it first.
+ * for, is never written in place: writes copy it first. The top bit of
+ * page->private, ZIO_PAGE_WRITABLE, says that zio_page_mkwrite() let a PTE
+ * map the page writable since the page was last zapped: whoever shares such
+ * a page must zap it before the share is complete. Both change under the
+ * page lock only.
  *
  * Lock order, outermost first:
  *
@@ -27,8 +32,8 @@
  *         page lock          one at a time, never two
  *           i_mmap_rwsem     in unmap_mapping_range()
  *             PTL
- *   The xa_lock of a space's slots, zio_spaces_lock's list and the records
- *   tree's lock are leaves.
+ *   The xa_lock of a space's slots and its records_lock are leaves; a page
+ *   may be trylocked under xa_lock.
  *
  * Fault handlers take no zio mutex. They change a slot only with
  * xa_cmpxchg(), and install a page only while holding the lock of a page
@@ -44,9 +49,9 @@
 #include <linux/fs.h>
 #include <linux/kref.h>
 #include <linux/list.h>
-#include <linux/maple_tree.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
 
@@ -56,6 +61,8 @@ struct mem_cgroup;
 
 /* Module parameters. */
 extern unsigned long zio_space_limit;
+extern bool zio_enabled;
+extern unsigned long zio_copy_threshold;
 extern unsigned int zio_max_records;
 extern bool zio_debug_skip_barrier;
 extern unsigned int zio_debug_fault_delay_us;
@@ -100,9 +107,11 @@ enum zio_event {
  * @slots: page offset -> struct page *, or a tagged struct zio_pending *
  * @broken: fork could not record this space's snapshot: faults get SIGBUS
  * @events: counters, enum zio_event
- * @records: copy records, oldest first, under @lock
- * @nr_records: entries in @records
- * @record_ranges: destination page offset -> record, for attribution
+ * @records_lock: protects the records
+ * @records: a ring of copy records, allocated at the first one
+ * @records_size: entries in the ring
+ * @nr_records: records in the ring; the newest is at @records_next - 1
+ * @records_next: where the next record goes
  */
 struct zio_space {
 	struct kref ref;
@@ -115,10 +124,32 @@ struct zio_space {
 	struct xarray slots;
 	bool broken;
 	atomic64_t events[ZIO_NR_EVENTS];
-	struct list_head records;
+	spinlock_t records_lock;	/* protects the records */
+	struct zio_record_slot *records;
+	unsigned int records_size;
 	unsigned int nr_records;
-	struct maple_tree record_ranges;
+	unsigned int records_next;
 };
+
+/**
+ * struct zio_record_slot - a copy record and the slots it deferred
+ * @rec: what ZIO_IOC_STATS returns
+ * @first: the lowest destination slot deferred
+ * @last: the highest; @first > @last once discarded
+ */
+struct zio_record_slot {
+	struct zio_record rec;
+	pgoff_t first;
+	pgoff_t last;
+};
+
+#define ZIO_PAGE_WRITABLE	BIT(BITS_PER_LONG - 1)
+
+/* The slots (and pending copies) holding @page. */
+static inline unsigned long zio_page_shares(struct page *page)
+{
+	return page_private(page) & ~ZIO_PAGE_WRITABLE;
+}
 
 /**
  * struct zio_pending - a destination page waiting for a deferred copy
@@ -190,7 +221,10 @@ int zio_slot_get_exclusive(struct zio_space *space, pgoff_t pgoff,
 int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
 		 struct page **newp);
 int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
-			struct page **pagep, bool *fallback);
+			struct page **pagep, bool *fallback, bool *zap);
+bool zio_page_take_share_locked(struct page *page);
+void zio_slot_clear_writable(struct zio_space *space, pgoff_t first,
+			     pgoff_t last);
 void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last);
 
 /* fault.c */

@@ -38,6 +38,10 @@
  * @page_size: out, the size of one page slot in bytes
  * @space_limit: out, the highest mmap offset + length allowed, in bytes:
  *	one process can never hold more than this in one open of /dev/zio
+ * @copy_threshold: out, the copy size from which the administrator wants
+ *	callers to use ZIO_IOC_COPY (libzio's default threshold)
+ * @enabled: out, 0 when the administrator turned copies off: ZIO_IOC_COPY
+ *	then fails with EOPNOTSUPP and callers copy themselves
  * @reserved: in, must be 0
  */
 struct zio_info {
@@ -46,7 +50,9 @@ struct zio_info {
 	__u64 features;
 	__u64 page_size;
 	__u64 space_limit;
-	__u64 reserved[3];
+	__u64 copy_threshold;
+	__u64 enabled;
+	__u64 reserved;
 };
 
 /**
@@ -65,13 +71,15 @@ struct zio_info {
  * Both ranges must lie in mappings of the file the ioctl is called on, in
  * the calling process. The ranges may overlap: the result is memmove()'s.
  *
+ * EOPNOTSUPP: copies are turned off (struct zio_info.enabled).
+ *
  * Like write(), a copy may be short: @bytes_deferred + @bytes_copied is
  * what was done, and less than @len when memory ran out or a signal is
- * pending part way. The kernel works forward when @dst <= @src and
- * backward otherwise, so what is left is the tail (forward) or the head
- * (backward) of the range; its source bytes are still intact and
- * memmove() of that part completes the copy. The ioctl fails (and changes
- * nothing) only when it could do nothing at all.
+ * pending part way. The kernel works backward when the ranges overlap
+ * and @dst > @src, and forward otherwise, so what is left is the tail
+ * (forward) or the head (backward) of the range; its source bytes are
+ * still intact and memmove() of that part completes the copy. The ioctl
+ * fails (and changes nothing) only when it could do nothing at all.
  */
 struct zio_copy {
 	__u64 dst;
