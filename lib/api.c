@@ -29,7 +29,7 @@ ZIO_EXPORT void zio_free(void *ptr)
 
 ZIO_EXPORT void *zio_copy(void *dst, const void *src, size_t len)
 {
-	return zio_move(dst, src, len, (uintptr_t)__builtin_return_address(0));
+	return zio_move(dst, src, len, (uintptr_t)__builtin_return_address(0), false);
 }
 
 ZIO_EXPORT int zio_owns(const void *ptr)

@@ -84,6 +84,10 @@ void zio_arena_init(void)
 			  (unsigned long long)info.features);
 		goto out_close;
 	}
+	if (!info.enabled) {
+		zio_debug("copies are turned off in the module: passthrough");
+		goto out_close;
+	}
 	if (info.page_size != (unsigned long)sysconf(_SC_PAGESIZE) ||
 	    info.page_size & (info.page_size - 1)) {
 		zio_debug("page size %llu unsupported: passthrough",
@@ -129,6 +133,7 @@ void zio_arena_init(void)
 		goto out_close;
 	}
 	a->fd = fd;
+	a->copy_threshold = info.copy_threshold;
 	a->copy_ok = true;
 	a->stats_ok = !!(info.features & ZIO_FEATURE_STATS);
 	a->zero_free = true;
@@ -332,8 +337,11 @@ static size_t module_copy(uintptr_t dst, uintptr_t src, size_t len, uintptr_t ta
 		zio_count(copies_failed, 1);
 		zio_debug("ZIO_IOC_COPY %#lx <- %#lx +%zu: %s", (unsigned long)dst,
 			  (unsigned long)src, len, strerror(err));
-		if (err == EBADF || err == ENOTTY) {
-			/* The fd is gone (closed by the program): stop using it. */
+		if (err == EBADF || err == ENOTTY || err == EOPNOTSUPP) {
+			/*
+			 * The fd is gone (closed by the program), or the
+			 * administrator turned copies off: stop trying.
+			 */
 			__atomic_store_n(&zio_copy_min, SIZE_MAX, __ATOMIC_RELAXED);
 			__atomic_store_n(&zio_arena.copy_ok, false, __ATOMIC_RELAXED);
 		}
@@ -355,8 +363,9 @@ static size_t module_copy(uintptr_t dst, uintptr_t src, size_t len, uintptr_t ta
  * memmove() with the whole destination pages of [dst, dst + n) done by the
  * module. Forward (dst < src): head, pages, rest; backward: tail, pages,
  * rest. Each part only writes bytes that no later part reads, so overlap
- * is safe, and a short module copy leaves exactly the part memmove() then
- * completes.
+ * is safe. The module itself works backward only when its ranges overlap
+ * and dst > src: a short module copy leaves the tail of the pages
+ * (forward) or their head (backward), which memmove() then completes.
  */
 static void split_copy(uintptr_t d, uintptr_t s, size_t n, uintptr_t tag)
 {
@@ -379,7 +388,15 @@ static void split_copy(uintptr_t d, uintptr_t s, size_t n, uintptr_t tag)
 	} else {
 		zio_next.memmove((void *)(d + head + mid), (const void *)(s + head + mid), tail);
 		done = module_copy(d + head, s + head, mid, tag);
-		zio_next.memmove((void *)d, (const void *)s, head + mid - done);
+		if (d - s < mid) {
+			/* Overlapping pages: the module went backward. */
+			zio_next.memmove((void *)d, (const void *)s, head + mid - done);
+		} else {
+			/* Apart: forward; none of this overlaps the head's source. */
+			zio_next.memmove((void *)(d + head + done), (const void *)(s + head + done),
+					 mid - done);
+			zio_next.memmove((void *)d, (const void *)s, head);
+		}
 	}
 }
 
@@ -388,17 +405,17 @@ static void split_copy(uintptr_t d, uintptr_t s, size_t n, uintptr_t tag)
  * @dst: destination
  * @src: source
  * @n: bytes
- * @tag: the call site, for the module's copy records and the policy;
- *	0 bypasses the policy
+ * @tag: the call site, for the module's copy records and the policy
+ * @policy: ask the policy whether @tag's copies still go to the module
  *
  * Return: @dst.
  */
-void *zio_move(void *dst, const void *src, size_t n, uintptr_t tag)
+void *zio_move(void *dst, const void *src, size_t n, uintptr_t tag, bool policy)
 {
 	if (!zio_in_arena(dst, n) || !zio_in_arena(src, n) || dst == src ||
 	    !__atomic_load_n(&zio_arena.copy_ok, __ATOMIC_RELAXED))
 		return zio_next.memmove(dst, src, n);
-	if (tag && !zio_policy_allow(tag)) {
+	if (policy && !zio_policy_allow(tag)) {
 		zio_count(copies_policy, 1);
 		return zio_next.memmove(dst, src, n);
 	}

@@ -53,6 +53,7 @@ struct zio_arena {
 	unsigned int page_shift;
 	size_t npages;
 	int fd;
+	size_t copy_threshold;	/* the module's advice (struct zio_info) */
 	bool copy_ok;		/* ZIO_IOC_COPY usable */
 	bool stats_ok;		/* ZIO_IOC_STATS with records usable */
 	bool zero_free;		/* every free page reads as zero */
@@ -67,7 +68,7 @@ extern struct zio_arena zio_arena ZIO_HIDDEN;
 
 /* Settings (environment, read once at start-up). */
 struct zio_settings {
-	size_t threshold;
+	size_t threshold;	/* 0: not set, the module's copy_threshold */
 	bool disable;
 	bool stats;
 	bool debug;
@@ -119,7 +120,7 @@ void *zio_arena_alloc(size_t size, size_t align, bool zero) ZIO_HIDDEN;
 void zio_arena_free(void *ptr) ZIO_HIDDEN;
 void *zio_arena_realloc(void *ptr, size_t size) ZIO_HIDDEN;
 size_t zio_arena_usable(const void *ptr) ZIO_HIDDEN;
-void *zio_move(void *dst, const void *src, size_t n, uintptr_t tag) ZIO_HIDDEN;
+void *zio_move(void *dst, const void *src, size_t n, uintptr_t tag, bool policy) ZIO_HIDDEN;
 int zio_module_stats(struct zio_stats *st) ZIO_HIDDEN;
 void zio_arena_atfork_prepare(void) ZIO_HIDDEN;
 void zio_arena_atfork_release(void) ZIO_HIDDEN;

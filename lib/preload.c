@@ -25,8 +25,10 @@
 
 extern void __chk_fail(void) __attribute__((noreturn));
 
+/* Without ZIO_THRESHOLD or advice from the module (struct zio_info). */
+#define ZIO_THRESHOLD_DEFAULT	(64 << 10)
+
 struct zio_settings zio_settings = {
-	.threshold = 64 << 10,
 	.policy = true,
 };
 size_t zio_alloc_min = SIZE_MAX;
@@ -272,7 +274,7 @@ static void *realloc_move(void *ptr, size_t size)
 
 	if (!p)
 		return NULL;
-	zio_move(p, ptr, old < size ? old : size, 0);
+	zio_move(p, ptr, old < size ? old : size, 0, false);
 	free(ptr);
 	return p;
 }
@@ -281,9 +283,11 @@ ZIO_EXPORT void *realloc(void *ptr, size_t size)
 {
 	void *p;
 
+	if (!ptr)
+		return malloc(size);
 	if (likely(!zio_in_arena(ptr, 1) && !is_boot(ptr))) {
-		/* Growing into the arena's range: move there (not when NULL). */
-		if (unlikely(size >= zio_alloc_min) && ptr) {
+		/* Growing into the arena's range: move there. */
+		if (unlikely(size >= zio_alloc_min)) {
 			p = zio_arena_alloc(size, 0, false);
 			if (p) {
 				size_t old = zio_next.malloc_usable_size(ptr);
@@ -391,21 +395,21 @@ ZIO_EXPORT size_t malloc_usable_size(void *ptr)
 ZIO_EXPORT void *memcpy(void *restrict dst, const void *restrict src, size_t n)
 {
 	if (unlikely(n >= zio_copy_min))
-		return zio_move(dst, src, n, TAG);
+		return zio_move(dst, src, n, TAG, true);
 	return zio_next.memcpy(dst, src, n);
 }
 
 ZIO_EXPORT void *memmove(void *dst, const void *src, size_t n)
 {
 	if (unlikely(n >= zio_copy_min))
-		return zio_move(dst, src, n, TAG);
+		return zio_move(dst, src, n, TAG, true);
 	return zio_next.memmove(dst, src, n);
 }
 
 ZIO_EXPORT void *mempcpy(void *restrict dst, const void *restrict src, size_t n)
 {
 	if (unlikely(n >= zio_copy_min))
-		zio_move(dst, src, n, TAG);
+		zio_move(dst, src, n, TAG, true);
 	else
 		zio_next.memcpy(dst, src, n);
 	return (char *)dst + n;
@@ -414,7 +418,7 @@ ZIO_EXPORT void *mempcpy(void *restrict dst, const void *restrict src, size_t n)
 ZIO_EXPORT void *__mempcpy(void *restrict dst, const void *restrict src, size_t n)
 {
 	if (unlikely(n >= zio_copy_min))
-		zio_move(dst, src, n, TAG);
+		zio_move(dst, src, n, TAG, true);
 	else
 		zio_next.memcpy(dst, src, n);
 	return (char *)dst + n;
@@ -426,7 +430,7 @@ ZIO_EXPORT void *__memcpy_chk(void *restrict dst, const void *restrict src, size
 	if (unlikely(dstlen < n))
 		__chk_fail();
 	if (unlikely(n >= zio_copy_min))
-		return zio_move(dst, src, n, TAG);
+		return zio_move(dst, src, n, TAG, true);
 	return zio_next.memcpy(dst, src, n);
 }
 
@@ -435,7 +439,7 @@ ZIO_EXPORT void *__memmove_chk(void *dst, const void *src, size_t n, size_t dstl
 	if (unlikely(dstlen < n))
 		__chk_fail();
 	if (unlikely(n >= zio_copy_min))
-		return zio_move(dst, src, n, TAG);
+		return zio_move(dst, src, n, TAG, true);
 	return zio_next.memmove(dst, src, n);
 }
 
@@ -445,7 +449,7 @@ ZIO_EXPORT void *__mempcpy_chk(void *restrict dst, const void *restrict src, siz
 	if (unlikely(dstlen < n))
 		__chk_fail();
 	if (unlikely(n >= zio_copy_min))
-		zio_move(dst, src, n, TAG);
+		zio_move(dst, src, n, TAG, true);
 	else
 		zio_next.memcpy(dst, src, n);
 	return (char *)dst + n;
@@ -523,6 +527,12 @@ __attribute__((constructor)) static void zio_init(void)
 	zio_arena_init();
 	if (!zio_arena.len)
 		return;
+	if (!zio_settings.threshold)
+		zio_settings.threshold = zio_arena.copy_threshold;
+	if (!zio_settings.threshold)
+		zio_settings.threshold = ZIO_THRESHOLD_DEFAULT;
+	if (zio_settings.threshold < zio_arena.page_size)
+		zio_settings.threshold = zio_arena.page_size;
 	__atomic_store_n(&zio_alloc_min, zio_settings.threshold, __ATOMIC_RELEASE);
 	__atomic_store_n(&zio_copy_min, zio_settings.threshold, __ATOMIC_RELEASE);
 }
