@@ -18,7 +18,7 @@
 
 static char dir[PATH_MAX], lib[PATH_MAX + 32];
 static unsigned long long seed;
-static const char *fuzz_seconds = "20";
+static const char *fuzz_seconds = "25";
 
 static void __attribute__((constructor)) libzio_test_paths(void)
 {
@@ -88,11 +88,12 @@ static int run(const char *prog, const char *const *args, const char *const *env
 }
 
 static int fuzz(const char *threads, const char *seconds, const char *const *env,
-		bool hide_dev)
+		bool hide_dev, const char *alarm_us)
 {
 	char s[32];
 	const char *args[] = { "-s", s, "-t", threads, "-d", seconds,
-			       "-n", "1000000000", "-m", "1048576", NULL };
+			       "-n", "1000000000", "-m", "1048576",
+			       alarm_us ? "-a" : NULL, alarm_us, NULL };
 
 	snprintf(s, sizeof(s), "%llu", seed);
 	return run("zio_fuzz", args, env, true, hide_dev);
@@ -117,15 +118,18 @@ TEST_F_TIMEOUT(lib, fuzz, 120)
 {
 	const char *env[] = { "ZIO_STATS=1", NULL };
 
-	ASSERT_EQ(0, fuzz("4", fuzz_seconds, env, false));
+	ASSERT_EQ(0, fuzz("4", fuzz_seconds, env, false, NULL));
 }
 
-/* Everything a page or more goes to the module, and always. */
+/*
+ * Everything a page or more goes to the module, always, with a signal every
+ * 2 ms to make module copies come back short.
+ */
 TEST_F_TIMEOUT(lib, fuzz_every_page, 120)
 {
 	const char *env[] = { "ZIO_STATS=1", "ZIO_THRESHOLD=4096", "ZIO_POLICY=0", NULL };
 
-	ASSERT_EQ(0, fuzz("3", fuzz_seconds, env, false));
+	ASSERT_EQ(0, fuzz("3", fuzz_seconds, env, false, "2000"));
 }
 
 /* No /dev/zio: pure passthrough. */
@@ -133,7 +137,7 @@ TEST_F_TIMEOUT(lib, fuzz_no_device, 60)
 {
 	const char *env[] = { "ZIO_STATS=1", NULL };
 
-	ASSERT_EQ(0, fuzz("2", "3", env, true));
+	ASSERT_EQ(0, fuzz("2", "3", env, true, NULL));
 }
 
 /* ZIO_DISABLE=1: pure passthrough. */
@@ -141,7 +145,7 @@ TEST_F_TIMEOUT(lib, fuzz_disabled, 60)
 {
 	const char *env[] = { "ZIO_DISABLE=1", "ZIO_STATS=1", NULL };
 
-	ASSERT_EQ(0, fuzz("2", "3", env, false));
+	ASSERT_EQ(0, fuzz("2", "3", env, false, NULL));
 }
 
 #define LIBCHECK(name, cmd)						\

@@ -137,8 +137,8 @@ done
 
 # What zio did, from ZIO_STATS=1 of both zio runs.
 sed 's/^/# /' $work/zio/stderr
-awk '/copies: [0-9]+ to the module/ { c += $3; for (i = 1; i <= NF; i++) if ($(i + 1) == "bytes" && $(i + 2) == "deferred,") b += $i }
-     END { printf "# redis with libzio: %d copies to the module, %d bytes deferred\n", c, b }' \
+awk '/ module: copies / { gsub(",", ""); c += $4; b += $7; m += $21 }
+     END { printf "# redis with libzio (module counters): %d copies, %d bytes deferred, %d pages materialized\n", c, b, m }' \
 	$work/zio/stderr
 [ $status = 0 ] && rm -rf $work
 exit $status

@@ -13,8 +13,11 @@
  * only on the seed, so a failure is reproduced with the seed it prints.
  *
  *   zio_fuzz [-s SEED] [-n OPS] [-t THREADS] [-d SECONDS] [-m MAXSIZE] [-w TINY%]
+ *            [-a USEC]
  *
- * -w: the share of operations that touch only a few bytes (default 80%):
+ * -a: a SIGALRM every USEC microseconds, so that module copies see pending
+ * signals and come back short (libzio completes them with memmove).
+ * -w: the share of operations that touch only a few bytes (default 90%):
  * they keep the count of operations high under TCG and poke at single
  * shared or pending pages between the large operations.
  *
@@ -25,12 +28,14 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,7 +63,9 @@ static unsigned long max_ops = 200000;
 static unsigned int nthreads = 4;
 static double max_seconds = 20;
 static size_t max_size = 2 << 20;
-static unsigned int tiny_percent = 80;
+static unsigned int tiny_percent = 90;
+static unsigned long alarm_us;
+static volatile unsigned long alarms;
 static struct timespec t0;
 static volatile int failed;
 
@@ -467,6 +474,12 @@ static int do_small(struct worker *w)
 	return 0;
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
 static void *run(void *arg)
 {
 	struct worker *w = arg;
@@ -513,7 +526,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	seed = time(NULL);
-	while ((opt = getopt(argc, argv, "s:n:t:d:m:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:t:d:m:w:a:")) != -1) {
 		switch (opt) {
 		case 's':
 			seed = strtoull(optarg, NULL, 0);
@@ -533,8 +546,11 @@ int main(int argc, char **argv)
 		case 'w':
 			tiny_percent = strtoul(optarg, NULL, 0);
 			break;
+		case 'a':
+			alarm_us = strtoul(optarg, NULL, 0);
+			break;
 		default:
-			fprintf(stderr, "usage: zio_fuzz [-s SEED] [-n OPS] [-t THREADS] [-d SECONDS] [-m MAXSIZE] [-w TINY%%]\n");
+			fprintf(stderr, "usage: zio_fuzz [-s SEED] [-n OPS] [-t THREADS] [-d SECONDS] [-m MAXSIZE] [-w TINY%%] [-a USEC]\n");
 			return 2;
 		}
 	}
@@ -546,6 +562,13 @@ int main(int argc, char **argv)
 	       seed, nthreads, max_ops, max_seconds);
 	fflush(stdout);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (alarm_us) {
+		struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+		struct itimerval it = { { 0, alarm_us }, { 0, alarm_us } };
+
+		sigaction(SIGALRM, &sa, NULL);
+		setitimer(ITIMER_REAL, &it, NULL);
+	}
 
 	workers = mmap(NULL, nthreads * sizeof(*workers), PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -567,13 +590,20 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	for (unsigned int t = 0; t < nthreads; t++) {
-		pthread_join(workers[t].thread, NULL);
+		while (pthread_join(workers[t].thread, NULL) == EINTR)
+			;
 		ops += workers[t].ops;
 		forks += workers[t].forks;
 		copies += workers[t].copies;
 		bytes += workers[t].bytes;
 	}
-	printf("# zio_fuzz: seed %" PRIu64 ": %lu operations (%lu copies, %.0f MiB, %lu forks) in %.1f s: %s\n",
-	       seed, ops, copies, bytes / (1 << 20), forks, elapsed(), failed ? "MISMATCH" : "all equal");
+	if (alarm_us) {
+		struct itimerval it = { 0 };
+
+		setitimer(ITIMER_REAL, &it, NULL);
+	}
+	printf("# zio_fuzz: seed %" PRIu64 ": %lu operations (%lu copies, %.0f MiB, %lu forks, %lu signals) in %.1f s: %s\n",
+	       seed, ops, copies, bytes / (1 << 20), forks, alarms, elapsed(),
+	       failed ? "MISMATCH" : "all equal");
 	return failed ? 1 : 0;
 }

@@ -226,7 +226,7 @@ static int cmd_policy_time(void)
 
 	copy_write_loop(50, MiB);	/* warm up, and let the policy learn */
 	t = now();
-	copy_write_loop(400, MiB);
+	copy_write_loop(1000, MiB);
 	printf("%.6f\n", now() - t);
 	return 0;
 }
