@@ -29,15 +29,18 @@
 #define ZIO_EVAL_COPIES		64
 #define ZIO_EVAL_FREES		8	/* power of two */
 #define ZIO_MIN_PAGES		16
-#define ZIO_PROBE_FIRST		256
+#define ZIO_PROBE_FIRST		512
 #define ZIO_PROBE_MAX		65536
 
 struct zio_site {
 	uintptr_t tag;		/* 0: free slot; set once */
 	unsigned int off;	/* copies go to libc, but for probes */
 	unsigned int calls;	/* calls since switched off */
-	unsigned int interval;	/* one probe per interval calls */
+	unsigned int interval;	/* calls between probes */
+	unsigned int next_probe;	/* calls at which the next probe goes */
+	unsigned int probed;	/* a probe went out, not judged yet */
 	unsigned long long off_since;	/* CLOCK_MONOTONIC ns when switched off */
+	unsigned long long judged;	/* the newest record judged */
 };
 
 static struct zio_site sites[ZIO_SITES];
@@ -48,7 +51,9 @@ static unsigned long frees;
 
 /* Under zio_policy_lock. */
 static struct zio_record records[ZIO_RECORDS];
-static unsigned long long deferred[ZIO_SITES], materialized[ZIO_SITES];
+static unsigned long long deferred[ZIO_SITES], materialized[ZIO_SITES], newest[ZIO_SITES];
+
+static void evaluate(bool skip_newest);
 
 static unsigned long long now_ns(void)
 {
@@ -100,8 +105,18 @@ bool zio_policy_allow(uintptr_t tag)
 	if (!s || !__atomic_load_n(&s->off, __ATOMIC_RELAXED))
 		return true;
 	n = __atomic_add_fetch(&s->calls, 1, __ATOMIC_RELAXED);
+	if (__atomic_exchange_n(&s->probed, 0, __ATOMIC_RELAXED)) {
+		/* The last probe has been used by now: judge it. */
+		evaluate(false);
+		if (!__atomic_load_n(&s->off, __ATOMIC_RELAXED))
+			return true;
+	}
+	if (n < __atomic_load_n(&s->next_probe, __ATOMIC_RELAXED))
+		return false;
 	interval = __atomic_load_n(&s->interval, __ATOMIC_RELAXED);
-	return interval && n % interval == 0;
+	__atomic_store_n(&s->next_probe, n + interval, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->probed, 1, __ATOMIC_RELAXED);
+	return true;
 }
 
 /*
@@ -122,14 +137,20 @@ static void evaluate(bool skip_newest)
 	eval_mark = __atomic_load_n(&copies, __ATOMIC_RELAXED);
 	memset(deferred, 0, sizeof(deferred));
 	memset(materialized, 0, sizeof(materialized));
+	memset(newest, 0, sizeof(newest));
 	for (size_t i = skip_newest; i < st.records_count && i < ZIO_RECORDS; i++) {
 		struct zio_site *s = lookup(records[i].tag, false);
+		unsigned long long t = records[i].time_ns;
 
-		/* A site switched off is judged by its probes only. */
-		if (!s || (s->off && records[i].time_ns <= s->off_since))
+		if (!s)
+			continue;
+		/* A site switched off is judged by its probes, each once. */
+		if (s->off && (t <= s->off_since || t <= s->judged))
 			continue;
 		deferred[s - sites] += records[i].pages_deferred;
 		materialized[s - sites] += records[i].pages_materialized;
+		if (t > newest[s - sites])
+			newest[s - sites] = t;
 	}
 	for (size_t i = 0; i < ZIO_SITES; i++) {
 		struct zio_site *s = &sites[i];
@@ -140,13 +161,19 @@ static void evaluate(bool skip_newest)
 		if (!s->off) {
 			if (mat * 8 >= def * 7) {
 				s->off_since = now_ns();
+				s->judged = 0;
 				__atomic_store_n(&s->interval, ZIO_PROBE_FIRST, __ATOMIC_RELAXED);
+				__atomic_store_n(&s->next_probe, ZIO_PROBE_FIRST, __ATOMIC_RELAXED);
+				__atomic_store_n(&s->probed, 0, __ATOMIC_RELAXED);
 				__atomic_store_n(&s->calls, 0, __ATOMIC_RELAXED);
 				__atomic_store_n(&s->off, 1, __ATOMIC_RELAXED);
 				zio_debug("policy: site %#lx off (%llu of %llu pages materialized)",
 					  (unsigned long)s->tag, mat, def);
 			}
-		} else if (mat * 4 < def) {
+			continue;
+		}
+		s->judged = newest[i];
+		if (mat * 4 < def) {
 			__atomic_store_n(&s->off, 0, __ATOMIC_RELAXED);
 			zio_debug("policy: site %#lx on again (%llu of %llu pages materialized)",
 				  (unsigned long)s->tag, mat, def);
@@ -161,10 +188,11 @@ out_unlock:
 /** zio_policy_copied() - the module did a copy */
 void zio_policy_copied(void)
 {
+	unsigned long n;
+
 	if (!policy_on())
 		return;
-	unsigned long n = __atomic_add_fetch(&copies, 1, __ATOMIC_RELAXED);
-
+	n = __atomic_add_fetch(&copies, 1, __ATOMIC_RELAXED);
 	/* Learn fast at first (copies 8, 16, 32), then every 64 copies. */
 	if (n % ZIO_EVAL_COPIES == 0 || (n < ZIO_EVAL_COPIES && n >= 8 && !(n & (n - 1))))
 		evaluate(true);

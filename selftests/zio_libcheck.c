@@ -184,6 +184,13 @@ static int cmd_api(void)
 	return 0;
 }
 
+/* One call site of memcpy() for the policy's tests. */
+static __attribute__((noinline)) void site_copy(void *dst, const void *src, size_t n)
+{
+	p_memcpy(dst, src, n);
+	__asm__ volatile("" ::: "memory");
+}
+
 /* A copy site whose copies are all written over is switched to memcpy. */
 static int copy_write_loop(int rounds, size_t n)
 {
@@ -192,7 +199,7 @@ static int copy_write_loop(int rounds, size_t n)
 	CHECK(src && dst);
 	fill(src, n, 6);
 	for (int r = 0; r < rounds; r++) {
-		p_memcpy(dst, src, n);
+		site_copy(dst, src, n);
 		for (size_t i = 0; i < n; i += 64)
 			dst[i] ^= 1;
 	}
@@ -216,6 +223,25 @@ static int cmd_policy(void)
 	       st.sites, st.sites_disabled, st.copies_module, st.copies_policy, t);
 	CHECK(st.sites_disabled >= 1);
 	CHECK(st.copies_policy >= 200);
+
+	/* The same site now copies without writing: a probe turns it on again. */
+	{
+		unsigned char *src = malloc(MiB), *dst = malloc(MiB);
+		unsigned long long before = st.copies_module;
+
+		CHECK(src && dst);
+		fill(src, MiB, 9);
+		for (int r = 0; r < 1200; r++)
+			site_copy(dst, src, MiB);
+		CHECK(same(dst, MiB, 9));
+		st = stats();
+		printf("# policy: after 1200 copies that stay shared: %llu sites off, %llu more copies by the module\n",
+		       st.sites_disabled, st.copies_module - before);
+		CHECK(st.sites_disabled == 0);
+		CHECK(st.copies_module - before >= 500);
+		free(src);
+		free(dst);
+	}
 	return 0;
 }
 
