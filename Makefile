@@ -64,15 +64,20 @@ $(BUILD)/lib/libzio.so: $(LIB_SRCS) $(LIB_HDRS)
 
 tools: $(BUILD)/bin/zioctl
 
+LIBNL_CFLAGS := $(shell pkg-config --cflags libnl-genl-3.0)
+LIBNL_LIBS := $(shell pkg-config --libs libnl-genl-3.0)
+
 $(BUILD)/bin/zioctl: $(ZIOCTL_SRCS) lib/zio.h uapi/linux/zio.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $(ZIOCTL_SRCS)
+	$(CC) $(CFLAGS) $(LIBNL_CFLAGS) -o $@ $(ZIOCTL_SRCS) $(LIBNL_LIBS)
 
-bench-tools: $(BUILD)/bin/copy_bench
+BENCH_PROGS := $(BUILD)/bin/copy_bench $(BUILD)/bin/chain_bench
 
-$(BUILD)/bin/copy_bench: bench/copy_bench.c uapi/linux/zio.h
+bench-tools: $(BENCH_PROGS)
+
+$(BUILD)/bin/%_bench: bench/%_bench.c uapi/linux/zio.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ bench/copy_bench.c
+	$(CC) $(CFLAGS) -o $@ $<
 
 selftests: $(KTOOLS)/.extracted lib
 	@mkdir -p $(BUILD)/selftests
@@ -105,6 +110,7 @@ install: lib tools
 		>$(DESTDIR)$(PREFIX)/lib/pkgconfig/zio.pc
 	install -D -m 0644 uapi/linux/zio.h $(DESTDIR)$(PREFIX)/include/linux/zio.h
 	install -D -m 0755 $(BUILD)/bin/zioctl $(DESTDIR)$(PREFIX)/bin/zioctl
+	install -D -m 0644 lib/zioctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/zioctl.8
 	install -d $(DESTDIR)$(PREFIX)/share/doc/zio
 	install -m 0644 README.md Documentation/*.rst $(DESTDIR)$(PREFIX)/share/doc/zio/
 

@@ -6,6 +6,7 @@
 #ifndef _ZIO_COMPAT_H
 #define _ZIO_COMPAT_H
 
+#include <linux/fs.h>
 #include <linux/mm.h>
 
 /* 6.3 made vma->vm_flags read-only behind helpers. */
@@ -29,6 +30,23 @@ static inline int zio_page_mapcount(struct page *page)
 {
 	return folio_mapcount(page_folio(page));
 }
+#endif
+
+/*
+ * vfs_iter_write() takes the superblock's freeze protection itself since
+ * 6.7, which also brought file_write_not_started().
+ */
+#ifdef ZIO_HAVE_FILE_WRITE_NOT_STARTED
+static inline void zio_file_start_write(struct file *file)
+{
+}
+
+static inline void zio_file_end_write(struct file *file)
+{
+}
+#else
+#define zio_file_start_write(file)	file_start_write(file)
+#define zio_file_end_write(file)	file_end_write(file)
 #endif
 
 #endif /* _ZIO_COMPAT_H */

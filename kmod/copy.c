@@ -22,22 +22,10 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "trace.h"
 #include "zio.h"
 
-#define ZIO_MAX_EXTENTS		8
 #define ZIO_COPY_BATCH		64
-
-/* A part of a user range inside one zio VMA. */
-struct zio_extent {
-	unsigned long start;	/* first byte, inside the range */
-	unsigned long end;	/* one past the last byte */
-	pgoff_t pgoff;		/* slot of the page holding @start */
-};
-
-struct zio_extents {
-	unsigned int nr;
-	struct zio_extent ext[ZIO_MAX_EXTENTS];
-};
 
 struct zio_copy_ctx {
 	struct zio_space *space;
@@ -55,56 +43,6 @@ struct zio_copy_ctx {
 	pgoff_t dzap_first, dzap_last, szap_first, szap_last;
 	u8 *bounce;
 };
-
-/*
- * Describe [addr, addr + len) as extents of zio VMAs of @file in the
- * caller's mm that have @flags (VM_READ or VM_WRITE). Called with the
- * caller's mmap_lock held.
- */
-static int zio_map_range(struct file *file, unsigned long addr,
-			 unsigned long len, unsigned long flags,
-			 struct zio_extents *map, struct zio_space **spacep)
-{
-	unsigned long end = addr + len, cur = addr;
-
-	map->nr = 0;
-	while (cur < end) {
-		struct vm_area_struct *vma = vma_lookup(current->mm, cur);
-		struct zio_extent *ext;
-
-		if (!vma || vma->vm_ops != &zio_vm_ops || vma->vm_file != file ||
-		    !vma->vm_private_data || (vma->vm_flags & flags) != flags)
-			return -EFAULT;
-		if (*spacep && *spacep != vma->vm_private_data)
-			return -EFAULT;
-		if (map->nr == ZIO_MAX_EXTENTS)
-			return -EFAULT;
-		*spacep = vma->vm_private_data;
-
-		ext = &map->ext[map->nr++];
-		ext->start = cur;
-		ext->end = min(end, vma->vm_end);
-		ext->pgoff = vma->vm_pgoff + ((cur - vma->vm_start) >> PAGE_SHIFT);
-		cur = ext->end;
-	}
-	return 0;
-}
-
-/* The slot of the page holding @addr, which lies in @map. */
-static pgoff_t zio_map_pgoff(const struct zio_extents *map, unsigned long addr)
-{
-	unsigned int i;
-
-	for (i = 0; i < map->nr; i++) {
-		const struct zio_extent *ext = &map->ext[i];
-
-		if (addr >= ext->start && addr < ext->end)
-			return ext->pgoff + (addr >> PAGE_SHIFT) -
-				(ext->start >> PAGE_SHIFT);
-	}
-	WARN_ON_ONCE(1);
-	return 0;
-}
 
 /* Translate both ranges and take a reference to their space. */
 static int zio_copy_map(struct file *file, struct zio_copy_ctx *c)
@@ -264,6 +202,7 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
 		zio_note_range(&c->dzap, &c->dzap_first, &c->dzap_last, dpg);
 	if (i)
 		zio_note_range(&c->dzap, &c->dzap_first, &c->dzap_last, dpg + i - 1);
+	trace_zio_share(c->space, dpg, spg, i);
 	if (i == got)
 		return got;
 
@@ -282,16 +221,11 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
  */
 static unsigned int zio_copy_batch_len(struct zio_copy_ctx *c, unsigned long d0)
 {
-	unsigned long s0 = c->src_addr + (d0 - c->dst_addr), end = d0;
+	unsigned long s0 = c->src_addr + (d0 - c->dst_addr), end;
 	unsigned long dend = c->dst_addr + c->len;
-	unsigned int i;
 
-	for (i = 0; i < c->dst.nr; i++)
-		if (d0 >= c->dst.ext[i].start && d0 < c->dst.ext[i].end)
-			dend = min(dend, c->dst.ext[i].end);
-	for (i = 0; i < c->src.nr; i++)
-		if (s0 >= c->src.ext[i].start && s0 < c->src.ext[i].end)
-			dend = min(dend, d0 + (c->src.ext[i].end - s0));
+	dend = min(dend, zio_map_extent(&c->dst, d0)->end);
+	dend = min(dend, d0 + (zio_map_extent(&c->src, s0)->end - s0));
 	end = d0 + (unsigned long)ZIO_COPY_BATCH * PAGE_SIZE;
 	end = min(end, dend);
 	return (end - d0) >> PAGE_SHIFT;
@@ -314,6 +248,7 @@ static int zio_copy_share(struct zio_copy_ctx *c, pgoff_t dpg, pgoff_t spg)
 		return ret;
 	}
 	zio_copy_note_source(c, spg, zap);
+	trace_zio_share(c->space, dpg, spg, 1);
 	if (fallback)
 		c->copied += PAGE_SIZE;
 	else
@@ -509,6 +444,8 @@ long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg)
 	c->dst_addr = args.dst;
 	c->src_addr = args.src;
 	c->len = args.len;
+	zio_extents_init(&c->dst);
+	zio_extents_init(&c->src);
 
 	ret = zio_copy_map(file, c);
 	if (ret)
@@ -533,10 +470,14 @@ long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg)
 	}
 	args.bytes_deferred = c->deferred;
 	args.bytes_copied = c->copied;
+	trace_zio_copy(c->space, args.dst, args.src, args.len, c->deferred,
+		       c->copied, ret);
 
 out_put_space:
 	zio_space_put(c->space);
 out_free_ctx:
+	zio_extents_free(&c->dst);
+	zio_extents_free(&c->src);
 	kfree(c->bounce);
 	kfree(c);
 	if (ret)
@@ -576,6 +517,7 @@ long zio_ioctl_discard(struct file *file, struct zio_range __user *uarg)
 	map = kmalloc(sizeof(*map), GFP_KERNEL);
 	if (!map)
 		return -ENOMEM;
+	zio_extents_init(map);
 	if (mmap_read_lock_killable(current->mm)) {
 		ret = -EINTR;
 		goto out_free_map;
@@ -597,6 +539,7 @@ long zio_ioctl_discard(struct file *file, struct zio_range __user *uarg)
 	mutex_unlock(&space->lock);
 	zio_space_put(space);
 out_free_map:
+	zio_extents_free(map);
 	kfree(map);
 	return ret;
 }

@@ -40,7 +40,7 @@ static long zio_ioctl_info(struct zio_info __user *uarg)
 		return -EINVAL;
 
 	info.api_version = ZIO_API_VERSION;
-	info.features = ZIO_FEATURE_COPY | ZIO_FEATURE_STATS;
+	info.features = ZIO_FEATURE_COPY | ZIO_FEATURE_STATS | ZIO_FEATURE_IO;
 	info.page_size = PAGE_SIZE;
 	info.space_limit = READ_ONCE(zio_space_limit);
 	info.copy_threshold = READ_ONCE(zio_copy_threshold);
@@ -64,6 +64,10 @@ static long zio_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return zio_ioctl_discard(file, uarg);
 	case ZIO_IOC_STATS:
 		return zio_ioctl_stats(file, uarg);
+	case ZIO_IOC_WRITE:
+		return zio_ioctl_write(file, uarg);
+	case ZIO_IOC_READ:
+		return zio_ioctl_read(file, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -36,12 +36,26 @@ MODULE_PARM_DESC(debug_fault_delay_us, "Debug only: sleep this long in every fau
 
 static int __init zio_init(void)
 {
-	return zio_device_register();
+	int ret;
+
+	/* The family first: creating spaces sends its events. */
+	ret = zio_netlink_register();
+	if (ret)
+		return ret;
+	ret = zio_device_register();
+	if (ret)
+		goto out_unregister_netlink;
+	return 0;
+
+out_unregister_netlink:
+	zio_netlink_unregister();
+	return ret;
 }
 
 static void __exit zio_exit(void)
 {
 	zio_device_unregister();
+	zio_netlink_unregister();
 }
 
 module_init(zio_init);

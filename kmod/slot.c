@@ -15,6 +15,7 @@
 #include <linux/slab.h>
 
 #include "compat.h"
+#include "trace.h"
 #include "zio.h"
 
 /* Pages and pending copies zio holds, over every space. */
@@ -301,6 +302,7 @@ static int zio_slot_materialize(struct zio_space *space, pgoff_t pgoff,
 	}
 	zio_pending_put(pending);	/* the slot's reference */
 	zio_space_count(space, ZIO_EV_PAGES_MATERIALIZED, 1);
+	trace_zio_materialize(space, pgoff);
 	zio_records_note_materialized(space, pgoff);
 	return 0;
 }
@@ -403,6 +405,7 @@ int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
 
 	zio_space_zap(space, pgoff, pgoff);
 	zio_space_count(space, ZIO_EV_PAGES_COW, 1);
+	trace_zio_cow(space, pgoff);
 	zio_records_note_materialized(space, pgoff);
 	*newp = copy;
 	return 0;
@@ -518,25 +521,47 @@ void zio_slot_clear_writable(struct zio_space *space, pgoff_t first,
 	xas_unlock(&xas);
 }
 
+#define ZIO_DISCARD_BATCH	64
+
 /**
  * zio_slot_discard() - empty a range of slots
  * @space: the space, locked
  * @first: the first slot
  * @last: the last slot
+ *
+ * Empties the slots a batch at a time under the xa_lock, then releases
+ * what they held outside it.
  */
 void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last)
 {
-	unsigned long index, n = 0;
+	XA_STATE(xas, &space->slots, first);
+	void *batch[ZIO_DISCARD_BATCH];
+	unsigned int nr, i;
+	unsigned long n = 0;
 	bool mapped = false;
 	void *entry;
 
-	xa_for_each_range(&space->slots, index, entry, first, last) {
-		zio_slot_release(xa_erase(&space->slots, index), &mapped);
-		if (!(++n % 64))
-			cond_resched();
-	}
+	do {
+		nr = 0;
+		xas_lock(&xas);
+		xas_for_each(&xas, entry, last) {
+			batch[nr++] = entry;
+			xas_store(&xas, NULL);
+			if (nr == ZIO_DISCARD_BATCH) {
+				xas_pause(&xas);
+				break;
+			}
+		}
+		xas_unlock(&xas);
+		for (i = 0; i < nr; i++)
+			zio_slot_release(batch[i], &mapped);
+		n += nr;
+		cond_resched();
+	} while (nr == ZIO_DISCARD_BATCH);
+
 	if (mapped)
 		zio_space_zap(space, first, last);
 	zio_records_forget(space, first, last);
 	zio_space_count(space, ZIO_EV_DISCARDS, n);
+	trace_zio_discard(space, first, last, n);
 }

@@ -21,7 +21,9 @@
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mount.h>
+#include <linux/pid_namespace.h>
 #include <linux/pseudo_fs.h>
+#include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
@@ -35,9 +37,10 @@
 static struct vfsmount *zio_fs_mnt;
 static int zio_fs_count;
 
-/* Every space, for statistics. */
+/* Every space, for statistics, in order of creation (of id). */
 static LIST_HEAD(zio_spaces);
 static DEFINE_MUTEX(zio_spaces_lock);
+static u64 zio_spaces_last_id;		/* under zio_spaces_lock */
 static atomic64_t zio_events[ZIO_NR_EVENTS];
 
 static int zio_fs_init_fs_context(struct fs_context *fc)
@@ -148,8 +151,10 @@ static struct zio_space *zio_space_create(struct zio_file *zfile,
 	list_add(&space->file_node, &zfile->spaces);
 
 	mutex_lock(&zio_spaces_lock);
+	space->id = ++zio_spaces_last_id;
 	list_add_tail(&space->global_node, &zio_spaces);
 	mutex_unlock(&zio_spaces_lock);
+	zio_notify_space(space, ZIO_CMD_SPACE_NEW);
 	return space;
 }
 
@@ -199,6 +204,7 @@ static void zio_space_release(struct kref *ref)
 			cond_resched();
 	}
 	xa_destroy(&space->slots);
+	zio_notify_space(space, ZIO_CMD_SPACE_DEL);
 	zio_records_destroy(space);
 	mem_cgroup_put(space->memcg);
 	kfree(space);
@@ -361,8 +367,10 @@ int zio_mmap(struct file *file, struct vm_area_struct *vma)
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	if (vma->vm_pgoff + pages < vma->vm_pgoff ||
-	    vma->vm_pgoff + pages > READ_ONCE(zio_space_limit) >> PAGE_SHIFT)
+	    vma->vm_pgoff + pages > READ_ONCE(zio_space_limit) >> PAGE_SHIFT) {
+		zio_notify_limit(vma);
 		return -ENOMEM;
+	}
 
 	space = zio_space_find(zfile, vma->vm_mm, true);
 	if (IS_ERR(space))
@@ -389,6 +397,8 @@ static void zio_add_events(atomic64_t *events, struct zio_counters *c)
 	c->pages_fallback += atomic64_read(&events[ZIO_EV_PAGES_FALLBACK]);
 	c->faults += atomic64_read(&events[ZIO_EV_FAULTS]);
 	c->discards += atomic64_read(&events[ZIO_EV_DISCARDS]);
+	c->io_bytes_written += atomic64_read(&events[ZIO_EV_IO_WRITTEN]);
+	c->io_bytes_read += atomic64_read(&events[ZIO_EV_IO_READ]);
 }
 
 /* Count the slots: live, shared and pending. */
@@ -451,4 +461,91 @@ void zio_global_counters(struct zio_counters *c)
 	c->pages_pending = atomic64_read(&zio_nr_pending);
 	c->pages_shared = slots.pages_shared;
 	zio_add_events(zio_events, c);
+}
+
+/**
+ * zio_space_owner() - the process a space belongs to
+ * @space: a space, alive or on zio_spaces
+ * @ns: the pid namespace to give the pid in
+ * @pid: set to the thread group id of the mm's owner, or 0 when the mm has
+ *	none (yet: a fork child's space is made before its pid exists)
+ * @uid: set to the owner's real uid, or INVALID_UID
+ */
+void zio_space_owner(struct zio_space *space, struct pid_namespace *ns,
+		     pid_t *pid, kuid_t *uid)
+{
+	*pid = 0;
+	*uid = INVALID_UID;
+#ifdef CONFIG_MEMCG
+	{
+		struct task_struct *owner;
+
+		/* Tasks are freed after an RCU grace period. */
+		rcu_read_lock();
+		owner = rcu_dereference(space->mm->owner);
+		if (owner) {
+			*pid = task_tgid_nr_ns(owner, ns);
+			*uid = task_uid(owner);
+		}
+		rcu_read_unlock();
+	}
+#endif
+}
+
+/**
+ * zio_spaces_nr() - how many spaces are alive
+ *
+ * Return: the number of spaces.
+ */
+unsigned int zio_spaces_nr(void)
+{
+	struct zio_space *space;
+	unsigned int n = 0;
+
+	mutex_lock(&zio_spaces_lock);
+	list_for_each_entry(space, &zio_spaces, global_node)
+		n++;
+	mutex_unlock(&zio_spaces_lock);
+	return n;
+}
+
+/**
+ * zio_spaces_walk() - report every space created after a cursor
+ * @after: skip the spaces whose id is at most this (0: none)
+ * @ns: the pid namespace to give pids in
+ * @fn: called for each space, in order of id, with zio_spaces_lock held
+ *	(it must not sleep for long, nor take a zio lock); a nonzero return
+ *	stops the walk
+ * @arg: passed to @fn
+ *
+ * Ids only grow along the list, so a dump that resumes after the last id
+ * it reported neither repeats nor skips a space that was there all along.
+ *
+ * Return: 0, or what @fn returned to stop the walk.
+ */
+int zio_spaces_walk(u64 after, struct pid_namespace *ns,
+		    int (*fn)(const struct zio_space_info *info, void *arg),
+		    void *arg)
+{
+	struct zio_space_info info;
+	struct zio_space *space;
+	int ret = 0;
+
+	mutex_lock(&zio_spaces_lock);
+	list_for_each_entry(space, &zio_spaces, global_node) {
+		if (space->id <= after)
+			continue;
+		/* A space on the list has its slots, even with no reference. */
+		info.id = space->id;
+		zio_space_owner(space, ns, &info.pid, &info.uid);
+		zio_space_counters(space, &info.counters);
+		spin_lock(&space->records_lock);
+		info.records = space->nr_records;
+		spin_unlock(&space->records_lock);
+		ret = fn(&info, arg);
+		if (ret)
+			break;
+	}
+	mutex_unlock(&zio_spaces_lock);
+	return ret;
 }

@@ -91,17 +91,22 @@ enum zio_event {
 	ZIO_EV_PAGES_FALLBACK,
 	ZIO_EV_FAULTS,
 	ZIO_EV_DISCARDS,
+	ZIO_EV_IO_WRITTEN,
+	ZIO_EV_IO_READ,
 	ZIO_NR_EVENTS
 };
 
 /**
  * struct zio_space - the memory of one process in one open
  * @ref: one per VMA, plus one per ioctl in progress
+ * @id: unique while the module is loaded, increasing in order of creation:
+ *	names the space in netlink messages and tracepoints
  * @zfile: the open this space belongs to
  * @file_node: entry in @zfile's spaces
  * @global_node: entry in zio_spaces, for statistics
- * @mm: the process's mm; only compared, never dereferenced after the
- *	space is created (the space dies with the mm's last VMA of it)
+ * @mm: the process's mm; only compared, and read for its owner's pid
+ *	under RCU (zio_space_owner()): the space dies with the mm's last
+ *	VMA of it, so the mm outlives the space
  * @memcg: the memory cgroup pages are charged to
  * @lock: serializes slot changes by ioctls, fork and munmap
  * @slots: page offset -> struct page *, or a tagged struct zio_pending *
@@ -115,6 +120,7 @@ enum zio_event {
  */
 struct zio_space {
 	struct kref ref;
+	u64 id;
 	struct zio_file *zfile;
 	struct list_head file_node;
 	struct list_head global_node;
@@ -181,6 +187,22 @@ static inline void *zio_pending_entry(struct zio_pending *pending)
 	return xa_tag_pointer(pending, ZIO_PENDING_TAG);
 }
 
+#define ZIO_INLINE_EXTENTS	4
+
+/* A part of a user range inside one zio VMA. */
+struct zio_extent {
+	unsigned long start;	/* first byte, inside the range */
+	unsigned long end;	/* one past the last byte */
+	pgoff_t pgoff;		/* slot of the page holding @start */
+};
+
+struct zio_extents {
+	unsigned int nr, cap;
+	unsigned int hint;		/* where the last lookup ended */
+	struct zio_extent *ext;
+	struct zio_extent inline_ext[ZIO_INLINE_EXTENTS];
+};
+
 /* device.c */
 int zio_device_register(void);
 void zio_device_unregister(void);
@@ -197,6 +219,30 @@ void zio_space_count(struct zio_space *space, enum zio_event event, u64 n);
 void zio_global_counters(struct zio_counters *counters);
 void zio_space_counters(struct zio_space *space, struct zio_counters *counters);
 void zio_space_zap(struct zio_space *space, pgoff_t first, pgoff_t last);
+
+/**
+ * struct zio_space_info - what the netlink dump reports of one space
+ * @id: the space's id
+ * @pid: its process, in the dumper's pid namespace; 0 if not known yet
+ * @uid: the real uid of that process; INVALID_UID if not known
+ * @counters: zio_space_counters()
+ * @records: copy records the space holds
+ */
+struct zio_space_info {
+	u64 id;
+	pid_t pid;
+	kuid_t uid;
+	struct zio_counters counters;
+	u64 records;
+};
+
+struct pid_namespace;
+void zio_space_owner(struct zio_space *space, struct pid_namespace *ns,
+		     pid_t *pid, kuid_t *uid);
+unsigned int zio_spaces_nr(void);
+int zio_spaces_walk(u64 after, struct pid_namespace *ns,
+		    int (*fn)(const struct zio_space_info *info, void *arg),
+		    void *arg);
 
 /* slot.c */
 extern atomic64_t zio_nr_pages;
@@ -227,6 +273,16 @@ void zio_slot_clear_writable(struct zio_space *space, pgoff_t first,
 			     pgoff_t last);
 void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last);
 
+/* range.c */
+void zio_extents_init(struct zio_extents *map);
+void zio_extents_free(struct zio_extents *map);
+int zio_map_range(struct file *file, unsigned long addr, unsigned long len,
+		  unsigned long flags, struct zio_extents *map,
+		  struct zio_space **spacep);
+const struct zio_extent *zio_map_extent(struct zio_extents *map,
+					unsigned long addr);
+pgoff_t zio_map_pgoff(struct zio_extents *map, unsigned long addr);
+
 /* fault.c */
 vm_fault_t zio_fault(struct vm_fault *vmf);
 vm_fault_t zio_page_mkwrite(struct vm_fault *vmf);
@@ -234,6 +290,16 @@ vm_fault_t zio_page_mkwrite(struct vm_fault *vmf);
 /* copy.c */
 long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg);
 long zio_ioctl_discard(struct file *file, struct zio_range __user *uarg);
+
+/* io.c */
+long zio_ioctl_write(struct file *file, struct zio_io __user *uarg);
+long zio_ioctl_read(struct file *file, struct zio_io __user *uarg);
+
+/* netlink.c */
+int zio_netlink_register(void);
+void zio_netlink_unregister(void);
+void zio_notify_space(struct zio_space *space, u8 cmd);
+void zio_notify_limit(struct vm_area_struct *vma);
 
 /* stats.c */
 long zio_ioctl_stats(struct file *file, struct zio_stats __user *uarg);

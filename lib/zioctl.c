@@ -1,29 +1,616 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * zioctl: show what zio is doing and change its settings.
+ *
+ * Everything but "info" talks to the module's generic netlink family "zio"
+ * (Documentation/netlink.rst) through libnl-genl-3; "info" uses the
+ * ZIO_IOC_INFO ioctl of /dev/zio.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+
+#include <linux/netlink.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+#include <netlink/netlink.h>
 
 #include "zio.h"
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+static bool json;
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: zioctl [--json] COMMAND\n"
+		"Usage: zioctl [OPTIONS] COMMAND [ARGS]\n"
 		"\n"
 		"Commands:\n"
-		"  info     the module's API version, page size and limits\n"
+		"  stats              settings and module-wide counters\n"
+		"  spaces             counters of each space (process and open of /dev/zio);\n"
+		"                     without CAP_NET_ADMIN, only your own processes'\n"
+		"  set KEY VALUE      change a setting (needs CAP_NET_ADMIN); KEY is one of\n"
+		"                     space_limit, copy_threshold (bytes, K/M/G/T suffixes),\n"
+		"                     enabled (0/1, yes/no, on/off), max_records (0-%d)\n"
+		"  monitor            print events as they happen (needs CAP_NET_ADMIN):\n"
+		"                     spaces created and freed, mmap refused by space_limit\n"
+		"  info               the module's API version, page size and settings\n"
+		"                     (ZIO_IOC_INFO on %s)\n"
 		"\n"
 		"Options:\n"
-		"  -j, --json   print JSON instead of a table\n"
-		"  -h, --help   show this help\n");
+		"  -j, --json         print JSON instead of a table (monitor: one object a line)\n"
+		"  -c, --count N      monitor: exit after N events\n"
+		"  -h, --help         show this help\n"
+		"\n"
+		"See zioctl(8).\n", ZIO_MAX_RECORDS_MAX, ZIO_DEVICE_PATH);
 }
 
-static int cmd_info(bool json)
+/* ---- netlink plumbing ---- */
+
+struct zreq {
+	bool done;
+	int error;			/* negative errno from the kernel */
+	char msg[256];			/* its extack message, if any */
+	int (*parse)(struct nlattr **tb, uint8_t cmd, void *arg);
+	void *arg;
+};
+
+static struct nl_sock *sock;
+static int family;
+
+static void die_nl(const char *what, int err)
+{
+	fprintf(stderr, "zioctl: %s: %s\n", what, nl_geterror(err));
+	exit(1);
+}
+
+/* Connect to the zio family; a clear message when the module is missing. */
+static void zio_nl_open(void)
+{
+	int one = 1, ret;
+
+	sock = nl_socket_alloc();
+	if (!sock) {
+		fprintf(stderr, "zioctl: out of memory\n");
+		exit(1);
+	}
+	ret = genl_connect(sock);
+	if (ret < 0)
+		die_nl("cannot open a generic netlink socket", ret);
+	/* Error messages from the kernel's policy checks (extack). */
+	setsockopt(nl_socket_get_fd(sock), SOL_NETLINK, NETLINK_EXT_ACK, &one,
+		   sizeof(one));
+	family = genl_ctrl_resolve(sock, ZIO_GENL_NAME);
+	if (family == -NLE_OBJ_NOTFOUND) {
+		fprintf(stderr,
+			"zioctl: the zio module is not loaded (no generic netlink family \"%s\"): insmod zio.ko\n",
+			ZIO_GENL_NAME);
+		exit(1);
+	}
+	if (family < 0)
+		die_nl("cannot resolve the zio netlink family", family);
+}
+
+static int zreq_valid(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct genlmsghdr *gnlh = nlmsg_data(nlh);
+	struct nlattr *tb[ZIO_ATTR_MAX + 1];
+	struct zreq *req = arg;
+
+	if (genlmsg_parse(nlh, 0, tb, ZIO_ATTR_MAX, NULL) < 0)
+		return NL_SKIP;
+	if (req->parse)
+		req->parse(tb, gnlh->cmd, req->arg);
+	return NL_OK;
+}
+
+static int zreq_finish(struct nl_msg *msg, void *arg)
+{
+	struct zreq *req = arg;
+
+	(void)msg;
+	req->done = true;
+	return NL_STOP;
+}
+
+/* The kernel's error, and the extack message after the original request. */
+static int zreq_error(struct sockaddr_nl *nla, struct nlmsgerr *err, void *arg)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)((char *)err - NLMSG_HDRLEN);
+	struct zreq *req = arg;
+	struct nlattr *attr;
+	size_t off;
+	int len, rem;
+
+	(void)nla;
+	req->done = true;
+	req->error = err->error;
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return NL_STOP;
+	off = sizeof(*err);
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += err->msg.nlmsg_len - NLMSG_HDRLEN;
+	len = (int)(nlh->nlmsg_len - NLMSG_HDRLEN - off);
+	if (len <= 0)
+		return NL_STOP;
+	nla_for_each_attr(attr, (struct nlattr *)((char *)err + off), len, rem) {
+		if (nla_type(attr) == NLMSGERR_ATTR_MSG)
+			snprintf(req->msg, sizeof(req->msg), "%.*s",
+				 nla_len(attr), (char *)nla_data(attr));
+	}
+	return NL_STOP;
+}
+
+/* Send @msg and read answers until the ack, the end of a dump or an error. */
+static int zreq_run(struct nl_msg *msg, struct zreq *req)
+{
+	struct nl_cb *cb;
+	int ret;
+
+	cb = nl_cb_alloc(NL_CB_DEFAULT);
+	if (!cb) {
+		fprintf(stderr, "zioctl: out of memory\n");
+		exit(1);
+	}
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, zreq_valid, req);
+	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, zreq_finish, req);
+	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, zreq_finish, req);
+	nl_cb_err(cb, NL_CB_CUSTOM, zreq_error, req);
+
+	ret = nl_send_auto(sock, msg);
+	nlmsg_free(msg);
+	if (ret < 0)
+		die_nl("cannot send the request", ret);
+	while (!req->done) {
+		ret = nl_recvmsgs(sock, cb);
+		if (ret < 0 && !req->done)
+			die_nl("cannot read the answer", ret);
+	}
+	nl_cb_put(cb);
+	return req->error;
+}
+
+static struct nl_msg *zreq_msg(uint8_t cmd, int flags)
+{
+	struct nl_msg *msg = nlmsg_alloc();
+
+	if (!msg || !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0,
+				 flags, cmd, ZIO_GENL_VERSION)) {
+		fprintf(stderr, "zioctl: out of memory\n");
+		exit(1);
+	}
+	return msg;
+}
+
+static void report_error(const char *what, struct zreq *req)
+{
+	if (req->error == -EPERM) {
+		fprintf(stderr, "zioctl: %s: permission denied: this needs CAP_NET_ADMIN (run it as root)\n",
+			what);
+		return;
+	}
+	fprintf(stderr, "zioctl: %s: %s%s%s\n", what, strerror(-req->error),
+		req->msg[0] ? ": " : "", req->msg);
+}
+
+/* ---- output ---- */
+
+static const char *const counter_names[ZIO_COUNTER_MAX + 1] = {
+	[ZIO_COUNTER_PAGES_LIVE]	= "pages_live",
+	[ZIO_COUNTER_PAGES_SHARED]	= "pages_shared",
+	[ZIO_COUNTER_PAGES_PENDING]	= "pages_pending",
+	[ZIO_COUNTER_COPIES]		= "copies",
+	[ZIO_COUNTER_BYTES_DEFERRED]	= "bytes_deferred",
+	[ZIO_COUNTER_BYTES_COPIED]	= "bytes_copied",
+	[ZIO_COUNTER_PAGES_COW]		= "pages_cow",
+	[ZIO_COUNTER_PAGES_MATERIALIZED] = "pages_materialized",
+	[ZIO_COUNTER_PAGES_FALLBACK]	= "pages_fallback",
+	[ZIO_COUNTER_FAULTS]		= "faults",
+	[ZIO_COUNTER_DISCARDS]		= "discards",
+	[ZIO_COUNTER_RECORDS]		= "records",
+	[ZIO_COUNTER_IO_BYTES_WRITTEN]	= "io_bytes_written",
+	[ZIO_COUNTER_IO_BYTES_READ]	= "io_bytes_read",
+};
+
+static void parse_counters(struct nlattr *nest, uint64_t *c, bool *present)
+{
+	struct nlattr *tb[ZIO_COUNTER_MAX + 1];
+	int i;
+
+	memset(c, 0, sizeof(*c) * (ZIO_COUNTER_MAX + 1));
+	if (!nest || nla_parse_nested(tb, ZIO_COUNTER_MAX, nest, NULL) < 0)
+		return;
+	for (i = ZIO_COUNTER_PAGES_LIVE; i <= ZIO_COUNTER_MAX; i++) {
+		present[i] = tb[i] != NULL;
+		if (tb[i])
+			c[i] = nla_get_u64(tb[i]);
+	}
+}
+
+static const char *human(uint64_t bytes, char *buf, size_t size)
+{
+	static const char units[] = "KMGTPE";
+	double v = bytes;
+	int u = -1;
+
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, size, "%" PRIu64 " B", bytes);
+	else
+		snprintf(buf, size, "%.1f %ciB", v, units[u]);
+	return buf;
+}
+
+static uint64_t get_u64(struct nlattr *a)
+{
+	return a ? nla_get_u64(a) : 0;
+}
+
+static uint32_t get_u32(struct nlattr *a)
+{
+	return a ? nla_get_u32(a) : 0;
+}
+
+/* ---- stats ---- */
+
+static int stats_parse(struct nlattr **tb, uint8_t cmd, void *arg)
+{
+	uint64_t c[ZIO_COUNTER_MAX + 1];
+	bool present[ZIO_COUNTER_MAX + 1] = { 0 };
+	char b1[32], b2[32];
+	int i, n = 0;
+
+	(void)arg;
+	if (cmd != ZIO_CMD_GET_STATS)
+		return 0;
+	parse_counters(tb[ZIO_ATTR_COUNTERS], c, present);
+	if (json) {
+		printf("{\"settings\": {\"enabled\": %s, \"space_limit\": %" PRIu64
+		       ", \"copy_threshold\": %" PRIu64 ", \"max_records\": %u, \"page_size\": %u}",
+		       tb[ZIO_ATTR_ENABLED] && nla_get_u8(tb[ZIO_ATTR_ENABLED]) ? "true" : "false",
+		       get_u64(tb[ZIO_ATTR_SPACE_LIMIT]),
+		       get_u64(tb[ZIO_ATTR_COPY_THRESHOLD]),
+		       get_u32(tb[ZIO_ATTR_MAX_RECORDS]),
+		       get_u32(tb[ZIO_ATTR_PAGE_SIZE]));
+		printf(", \"spaces\": %u, \"counters\": {", get_u32(tb[ZIO_ATTR_NR_SPACES]));
+		for (i = 0; i <= ZIO_COUNTER_MAX; i++) {
+			if (!present[i])
+				continue;
+			printf("%s\"%s\": %" PRIu64, n++ ? ", " : "", counter_names[i], c[i]);
+		}
+		printf("}}\n");
+		return 0;
+	}
+	printf("settings\n");
+	printf("  %-20s %s\n", "enabled",
+	       tb[ZIO_ATTR_ENABLED] && nla_get_u8(tb[ZIO_ATTR_ENABLED]) ? "yes" : "no");
+	printf("  %-20s %" PRIu64 " (%s)\n", "space_limit",
+	       get_u64(tb[ZIO_ATTR_SPACE_LIMIT]),
+	       human(get_u64(tb[ZIO_ATTR_SPACE_LIMIT]), b1, sizeof(b1)));
+	printf("  %-20s %" PRIu64 " (%s)\n", "copy_threshold",
+	       get_u64(tb[ZIO_ATTR_COPY_THRESHOLD]),
+	       human(get_u64(tb[ZIO_ATTR_COPY_THRESHOLD]), b2, sizeof(b2)));
+	printf("  %-20s %u\n", "max_records", get_u32(tb[ZIO_ATTR_MAX_RECORDS]));
+	printf("  %-20s %u\n", "page_size", get_u32(tb[ZIO_ATTR_PAGE_SIZE]));
+	printf("spaces                 %u\n", get_u32(tb[ZIO_ATTR_NR_SPACES]));
+	printf("counters\n");
+	for (i = 0; i <= ZIO_COUNTER_MAX; i++) {
+		if (!present[i])
+			continue;
+		printf("  %-20s %" PRIu64 "\n", counter_names[i], c[i]);
+	}
+	return 0;
+}
+
+static int cmd_stats(void)
+{
+	struct zreq req = { .parse = stats_parse };
+
+	zio_nl_open();
+	if (zreq_run(zreq_msg(ZIO_CMD_GET_STATS, 0), &req)) {
+		report_error("stats", &req);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- spaces ---- */
+
+struct spaces_state {
+	unsigned int n;
+};
+
+static const int space_columns[] = {
+	ZIO_COUNTER_PAGES_LIVE, ZIO_COUNTER_PAGES_SHARED,
+	ZIO_COUNTER_PAGES_PENDING, ZIO_COUNTER_COPIES,
+	ZIO_COUNTER_BYTES_DEFERRED, ZIO_COUNTER_BYTES_COPIED,
+	ZIO_COUNTER_PAGES_COW, ZIO_COUNTER_PAGES_MATERIALIZED,
+	ZIO_COUNTER_PAGES_FALLBACK, ZIO_COUNTER_FAULTS,
+	ZIO_COUNTER_DISCARDS, ZIO_COUNTER_RECORDS,
+	ZIO_COUNTER_IO_BYTES_WRITTEN, ZIO_COUNTER_IO_BYTES_READ,
+};
+
+static const char *const space_headers[] = {
+	"LIVE", "SHARED", "PENDING", "COPIES", "DEFERRED", "COPIED", "COW",
+	"MATERIAL", "FALLBACK", "FAULTS", "DISCARDS", "RECORDS", "IO_WRITE",
+	"IO_READ",
+};
+
+static int spaces_parse(struct nlattr **tb, uint8_t cmd, void *arg)
+{
+	uint64_t c[ZIO_COUNTER_MAX + 1];
+	bool present[ZIO_COUNTER_MAX + 1] = { 0 };
+	struct spaces_state *st = arg;
+	size_t i;
+
+	if (cmd != ZIO_CMD_GET_SPACE)
+		return 0;
+	parse_counters(tb[ZIO_ATTR_COUNTERS], c, present);
+	if (json) {
+		printf("%s\n  {\"space_id\": %" PRIu64 ", \"pid\": %u",
+		       st->n ? "," : "", get_u64(tb[ZIO_ATTR_SPACE_ID]),
+		       get_u32(tb[ZIO_ATTR_PID]));
+		if (tb[ZIO_ATTR_UID])
+			printf(", \"uid\": %u", nla_get_u32(tb[ZIO_ATTR_UID]));
+		else
+			printf(", \"uid\": null");
+		for (i = 0; i < sizeof(space_columns) / sizeof(space_columns[0]); i++)
+			printf(", \"%s\": %" PRIu64, counter_names[space_columns[i]],
+			       c[space_columns[i]]);
+		printf("}");
+	} else {
+		printf("%6" PRIu64 " %7u", get_u64(tb[ZIO_ATTR_SPACE_ID]),
+		       get_u32(tb[ZIO_ATTR_PID]));
+		if (tb[ZIO_ATTR_UID])
+			printf(" %6u", nla_get_u32(tb[ZIO_ATTR_UID]));
+		else
+			printf(" %6s", "-");
+		for (i = 0; i < sizeof(space_columns) / sizeof(space_columns[0]); i++)
+			printf(" %*" PRIu64, i == 4 || i == 5 || i > 11 ? 11 : 8,
+			       c[space_columns[i]]);
+		printf("\n");
+	}
+	st->n++;
+	return 0;
+}
+
+static int cmd_spaces(void)
+{
+	struct spaces_state st = { 0 };
+	struct zreq req = { .parse = spaces_parse, .arg = &st };
+	size_t i;
+
+	zio_nl_open();
+	if (json) {
+		printf("[");
+	} else {
+		printf("%6s %7s %6s", "ID", "PID", "UID");
+		for (i = 0; i < sizeof(space_headers) / sizeof(space_headers[0]); i++)
+			printf(" %*s", i == 4 || i == 5 || i > 11 ? 11 : 8,
+			       space_headers[i]);
+		printf("\n");
+	}
+	fflush(stdout);
+	if (zreq_run(zreq_msg(ZIO_CMD_GET_SPACE, NLM_F_DUMP), &req)) {
+		if (json)
+			printf("]\n");
+		report_error("spaces", &req);
+		return 1;
+	}
+	if (json)
+		printf("%s]\n", st.n ? "\n" : "");
+	return 0;
+}
+
+/* ---- set ---- */
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case 'K': shift = 10; end++; break;
+	case 'M': shift = 20; end++; break;
+	case 'G': shift = 30; end++; break;
+	case 'T': shift = 40; end++; break;
+	}
+	if (shift && (*end == 'i' || *end == 'I'))
+		end++;
+	if (shift && (*end == 'b' || *end == 'B'))
+		end++;
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_bool(const char *s, uint8_t *out)
+{
+	static const char *const yes[] = { "1", "y", "yes", "on", "true" };
+	static const char *const no[] = { "0", "n", "no", "off", "false" };
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(s, yes[i])) {
+			*out = 1;
+			return 0;
+		}
+		if (!strcasecmp(s, no[i])) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int cmd_set(const char *key, const char *value)
+{
+	struct zreq req = { 0 };
+	struct nl_msg *msg;
+	uint64_t v64 = 0;
+	uint8_t v8 = 0;
+	char what[128];
+
+	/* Parse before connecting: a typo is not the module's business. */
+	if (!strcmp(key, "space_limit") || !strcmp(key, "copy_threshold")) {
+		if (parse_size(value, &v64)) {
+			fprintf(stderr, "zioctl: set %s: '%s' is not a size in bytes\n", key, value);
+			return 2;
+		}
+	} else if (!strcmp(key, "enabled")) {
+		if (parse_bool(value, &v8)) {
+			fprintf(stderr, "zioctl: set enabled: '%s' is not 0/1, yes/no or on/off\n", value);
+			return 2;
+		}
+	} else if (!strcmp(key, "max_records")) {
+		if (parse_size(value, &v64) || v64 > UINT32_MAX) {
+			fprintf(stderr, "zioctl: set max_records: '%s' is not a number\n", value);
+			return 2;
+		}
+	} else {
+		fprintf(stderr, "zioctl: set: unknown setting '%s' (space_limit, enabled, copy_threshold, max_records)\n",
+			key);
+		return 2;
+	}
+
+	zio_nl_open();
+	msg = zreq_msg(ZIO_CMD_SET, 0);
+	if (!strcmp(key, "space_limit"))
+		nla_put_u64(msg, ZIO_ATTR_SPACE_LIMIT, v64);
+	else if (!strcmp(key, "copy_threshold"))
+		nla_put_u64(msg, ZIO_ATTR_COPY_THRESHOLD, v64);
+	else if (!strcmp(key, "enabled"))
+		nla_put_u8(msg, ZIO_ATTR_ENABLED, v8);
+	else
+		nla_put_u32(msg, ZIO_ATTR_MAX_RECORDS, (uint32_t)v64);
+	if (zreq_run(msg, &req)) {
+		snprintf(what, sizeof(what), "set %s %s", key, value);
+		report_error(what, &req);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- monitor ---- */
+
+struct monitor_state {
+	long count;		/* events left, or -1 */
+};
+
+static int monitor_event(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct genlmsghdr *gnlh = nlmsg_data(nlh);
+	struct nlattr *tb[ZIO_ATTR_MAX + 1];
+	struct monitor_state *st = arg;
+	const char *name;
+
+	if (genlmsg_parse(nlh, 0, tb, ZIO_ATTR_MAX, NULL) < 0)
+		return NL_SKIP;
+	switch (gnlh->cmd) {
+	case ZIO_CMD_SPACE_NEW:
+		name = "space-new";
+		break;
+	case ZIO_CMD_SPACE_DEL:
+		name = "space-del";
+		break;
+	case ZIO_CMD_LIMIT:
+		name = "limit";
+		break;
+	default:
+		return NL_SKIP;
+	}
+	if (json) {
+		printf("{\"event\": \"%s\"", name);
+		if (tb[ZIO_ATTR_SPACE_ID])
+			printf(", \"space_id\": %" PRIu64, nla_get_u64(tb[ZIO_ATTR_SPACE_ID]));
+		printf(", \"pid\": %u", get_u32(tb[ZIO_ATTR_PID]));
+		if (tb[ZIO_ATTR_UID])
+			printf(", \"uid\": %u", nla_get_u32(tb[ZIO_ATTR_UID]));
+		if (tb[ZIO_ATTR_PARENT_PID])
+			printf(", \"parent_pid\": %u", nla_get_u32(tb[ZIO_ATTR_PARENT_PID]));
+		if (tb[ZIO_ATTR_MMAP_END])
+			printf(", \"mmap_end\": %" PRIu64, nla_get_u64(tb[ZIO_ATTR_MMAP_END]));
+		if (tb[ZIO_ATTR_SPACE_LIMIT])
+			printf(", \"space_limit\": %" PRIu64, nla_get_u64(tb[ZIO_ATTR_SPACE_LIMIT]));
+		printf("}\n");
+	} else {
+		printf("%-9s", name);
+		if (tb[ZIO_ATTR_SPACE_ID])
+			printf(" space=%" PRIu64, nla_get_u64(tb[ZIO_ATTR_SPACE_ID]));
+		/* A fork child has no pid yet when its snapshot is made. */
+		if (get_u32(tb[ZIO_ATTR_PID]))
+			printf(" pid=%u", get_u32(tb[ZIO_ATTR_PID]));
+		if (tb[ZIO_ATTR_UID])
+			printf(" uid=%u", nla_get_u32(tb[ZIO_ATTR_UID]));
+		if (tb[ZIO_ATTR_PARENT_PID])
+			printf(" fork-of-pid=%u", nla_get_u32(tb[ZIO_ATTR_PARENT_PID]));
+		if (tb[ZIO_ATTR_MMAP_END])
+			printf(" mmap_end=%" PRIu64, nla_get_u64(tb[ZIO_ATTR_MMAP_END]));
+		if (tb[ZIO_ATTR_SPACE_LIMIT])
+			printf(" space_limit=%" PRIu64, nla_get_u64(tb[ZIO_ATTR_SPACE_LIMIT]));
+		printf("\n");
+	}
+	fflush(stdout);
+	if (st->count > 0 && --st->count == 0)
+		return NL_STOP;
+	return NL_OK;
+}
+
+static int cmd_monitor(long count)
+{
+	struct monitor_state st = { .count = count };
+	int grp, ret;
+
+	zio_nl_open();
+	grp = genl_ctrl_resolve_grp(sock, ZIO_GENL_NAME, ZIO_GENL_MCGRP_EVENTS);
+	if (grp < 0)
+		die_nl("cannot find the events group", grp);
+	ret = nl_socket_add_membership(sock, grp);
+	if (ret == -NLE_PERM) {
+		fprintf(stderr, "zioctl: monitor: permission denied: listening to events needs CAP_NET_ADMIN (run it as root)\n");
+		return 1;
+	}
+	if (ret < 0)
+		die_nl("cannot join the events group", ret);
+	nl_socket_disable_seq_check(sock);
+	nl_socket_modify_cb(sock, NL_CB_VALID, NL_CB_CUSTOM, monitor_event, &st);
+	if (!json) {
+		printf("listening to zio events%s\n", count > 0 ? "" : " (Ctrl-C to stop)");
+		fflush(stdout);
+	}
+	while (st.count) {
+		ret = nl_recvmsgs_default(sock);
+		if (ret < 0 && ret != -NLE_INTR && st.count)
+			die_nl("cannot read events", ret);
+	}
+	return 0;
+}
+
+/* ---- info (ioctl) ---- */
+
+static int cmd_info(void)
 {
 	struct zio_info info;
 	int ret;
@@ -39,13 +626,16 @@ static int cmd_info(bool json)
 		return 1;
 	}
 	if (json) {
-		printf("{\"api_version\": %llu, \"features\": %llu, \"page_size\": %llu, \"space_limit\": %llu}\n",
-		       info.api_version, info.features, info.page_size, info.space_limit);
+		printf("{\"api_version\": %llu, \"features\": %llu, \"page_size\": %llu, \"space_limit\": %llu, \"copy_threshold\": %llu, \"enabled\": %s}\n",
+		       info.api_version, info.features, info.page_size, info.space_limit,
+		       info.copy_threshold, info.enabled ? "true" : "false");
 	} else {
-		printf("api version   %llu\n", info.api_version);
-		printf("features      0x%llx\n", info.features);
-		printf("page size     %llu\n", info.page_size);
-		printf("space limit   %llu bytes\n", info.space_limit);
+		printf("api version     %llu\n", info.api_version);
+		printf("features        0x%llx\n", info.features);
+		printf("page size       %llu\n", info.page_size);
+		printf("space limit     %llu bytes\n", info.space_limit);
+		printf("copy threshold  %llu bytes\n", info.copy_threshold);
+		printf("enabled         %s\n", info.enabled ? "yes" : "no");
 	}
 	return 0;
 }
@@ -54,16 +644,26 @@ int main(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "count", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	bool json = false;
-	int opt;
+	const char *cmd;
+	long count = -1;
+	char *end;
+	int opt, nargs;
 
-	while ((opt = getopt_long(argc, argv, "jh", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "jc:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			json = true;
+			break;
+		case 'c':
+			count = strtol(optarg, &end, 10);
+			if (*end || count <= 0) {
+				fprintf(stderr, "zioctl: --count needs a positive number\n");
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -77,9 +677,28 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!strcmp(argv[optind], "info"))
-		return cmd_info(json);
+	cmd = argv[optind];
+	nargs = argc - optind - 1;
+	if (!strcmp(cmd, "set")) {
+		if (nargs != 2) {
+			fprintf(stderr, "zioctl: usage: zioctl set KEY VALUE (see zioctl --help)\n");
+			return 2;
+		}
+		return cmd_set(argv[optind + 1], argv[optind + 2]);
+	}
+	if (nargs) {
+		fprintf(stderr, "zioctl: %s takes no arguments (see zioctl --help)\n", cmd);
+		return 2;
+	}
+	if (!strcmp(cmd, "info"))
+		return cmd_info();
+	if (!strcmp(cmd, "stats"))
+		return cmd_stats();
+	if (!strcmp(cmd, "spaces"))
+		return cmd_spaces();
+	if (!strcmp(cmd, "monitor"))
+		return cmd_monitor(count);
 
-	fprintf(stderr, "zioctl: unknown command '%s' (see zioctl --help)\n", argv[optind]);
+	fprintf(stderr, "zioctl: unknown command '%s' (see zioctl --help)\n", cmd);
 	return 2;
 }

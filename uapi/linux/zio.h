@@ -29,6 +29,8 @@
 #define ZIO_FEATURE_COPY	_BITULL(0)
 /* ZIO_IOC_STATS with copy records. */
 #define ZIO_FEATURE_STATS	_BITULL(1)
+/* ZIO_IOC_WRITE and ZIO_IOC_READ. */
+#define ZIO_FEATURE_IO		_BITULL(2)
 
 /**
  * struct zio_info - what the module offers (ZIO_IOC_INFO)
@@ -119,6 +121,8 @@ struct zio_range {
  * @pages_fallback: pages copied at once because of foreign references
  * @faults: page faults handled
  * @discards: pages discarded
+ * @io_bytes_written: bytes ZIO_IOC_WRITE sent from slot pages
+ * @io_bytes_read: bytes ZIO_IOC_READ received into fresh slot pages
  * @reserved: 0
  */
 struct zio_counters {
@@ -133,7 +137,9 @@ struct zio_counters {
 	__u64 pages_fallback;
 	__u64 faults;
 	__u64 discards;
-	__u64 reserved[5];
+	__u64 io_bytes_written;
+	__u64 io_bytes_read;
+	__u64 reserved[3];
 };
 
 /**
@@ -178,9 +184,152 @@ struct zio_stats {
 
 #define ZIO_STATS_GLOBAL	_BITULL(0)
 
+#define ZIO_IO_FILE_POS		(~0ULL)
+
+/**
+ * struct zio_io - move data between a zio buffer and a file descriptor
+ * @fd: in, the file descriptor: a file, pipe, socket...
+ * @addr: in, user address of the buffer, in mappings of this file
+ * @len: in, bytes
+ * @offset: in, the file offset, as for pwrite() and pread(), or
+ *	ZIO_IO_FILE_POS to use and advance the file position, as write()
+ *	and read() do
+ * @msg_flags: in, 0 for write() and read() semantics; for a socket, the
+ *	MSG_* flags of send() or recv() (some of them, see the uapi document)
+ * @reserved: in, must be 0
+ *
+ * ZIO_IOC_WRITE sends straight from the pages that hold the buffer, so
+ * pending copies are done without a fault and untouched pages are never
+ * mapped. ZIO_IOC_READ receives into fresh pages and puts them in the
+ * buffer's slots. Both return what write()/send() and read()/recv() would:
+ * the bytes moved, or a negative errno (-EAGAIN, -EPIPE with SIGPIPE,
+ * -EBADF...), and -EFAULT when the buffer is not entirely in writable
+ * (read) or readable (write) mappings of this file.
+ */
+struct zio_io {
+	__u64 fd;
+	__u64 addr;
+	__u64 len;
+	__u64 offset;
+	__u64 msg_flags;
+	__u64 reserved[3];
+};
+
 #define ZIO_IOC_INFO		_IOWR(ZIO_IOC_TYPE, 0x80, struct zio_info)
 #define ZIO_IOC_COPY		_IOWR(ZIO_IOC_TYPE, 0x81, struct zio_copy)
 #define ZIO_IOC_DISCARD		_IOW(ZIO_IOC_TYPE, 0x82, struct zio_range)
 #define ZIO_IOC_STATS		_IOWR(ZIO_IOC_TYPE, 0x83, struct zio_stats)
+#define ZIO_IOC_WRITE		_IOW(ZIO_IOC_TYPE, 0x84, struct zio_io)
+#define ZIO_IOC_READ		_IOW(ZIO_IOC_TYPE, 0x85, struct zio_io)
+
+/*
+ * Generic netlink family ZIO_GENL_NAME: statistics, settings and events
+ * (Documentation/netlink.rst). Only in the initial network namespace.
+ *
+ * ZIO_CMD_GET_STATS (do): the settings and the module's counters, in a
+ *	ZIO_ATTR_COUNTERS nest, and ZIO_ATTR_NR_SPACES. Open to everyone.
+ * ZIO_CMD_GET_SPACE (dump): one message per space: ZIO_ATTR_SPACE_ID,
+ *	ZIO_ATTR_PID, ZIO_ATTR_UID and ZIO_ATTR_COUNTERS. Without
+ *	CAP_NET_ADMIN, only the spaces of the caller's own uid.
+ * ZIO_CMD_SET (do, CAP_NET_ADMIN): change the settings present among
+ *	ZIO_ATTR_SPACE_LIMIT, ZIO_ATTR_ENABLED, ZIO_ATTR_COPY_THRESHOLD and
+ *	ZIO_ATTR_MAX_RECORDS; all are checked before any is changed.
+ * ZIO_CMD_SPACE_NEW, ZIO_CMD_SPACE_DEL, ZIO_CMD_LIMIT (events, on the
+ *	multicast group ZIO_GENL_MCGRP_EVENTS, which needs CAP_NET_ADMIN):
+ *	a space was created or freed; an mmap() was refused by space_limit.
+ */
+#define ZIO_GENL_NAME		"zio"
+#define ZIO_GENL_VERSION	1
+#define ZIO_GENL_MCGRP_EVENTS	"events"
+
+/* The largest max_records ZIO_CMD_SET accepts. */
+#define ZIO_MAX_RECORDS_MAX	16384
+
+enum zio_cmd {
+	ZIO_CMD_UNSPEC,
+	ZIO_CMD_GET_STATS,
+	ZIO_CMD_GET_SPACE,
+	ZIO_CMD_SET,
+	ZIO_CMD_SPACE_NEW,
+	ZIO_CMD_SPACE_DEL,
+	ZIO_CMD_LIMIT,
+
+	__ZIO_CMD_MAX,
+	ZIO_CMD_MAX = __ZIO_CMD_MAX - 1
+};
+
+/**
+ * enum zio_attr - top-level attributes of the zio family
+ * @ZIO_ATTR_UNSPEC: unused
+ * @ZIO_ATTR_PAD: padding for 64-bit attributes
+ * @ZIO_ATTR_SPACE_LIMIT: u64, bytes: space_limit, a multiple of the page
+ *	size, at least one page
+ * @ZIO_ATTR_ENABLED: u8, 0 or 1: copies are recorded
+ * @ZIO_ATTR_COPY_THRESHOLD: u64, bytes: libzio's default copy threshold,
+ *	at least one page
+ * @ZIO_ATTR_MAX_RECORDS: u32, copy records kept per space, at most
+ *	ZIO_MAX_RECORDS_MAX; applies to spaces created afterwards
+ * @ZIO_ATTR_PAGE_SIZE: u32, out: the page size
+ * @ZIO_ATTR_NR_SPACES: u32, out: spaces alive
+ * @ZIO_ATTR_COUNTERS: nest of enum zio_counter_attr, out
+ * @ZIO_ATTR_SPACE_ID: u64, out: a space's id, unique while the module is
+ *	loaded, increasing in order of creation
+ * @ZIO_ATTR_PID: u32, out: the process (thread group id, in the initial
+ *	pid namespace for events, in the caller's for dumps); 0 when not
+ *	known yet (a fork child still being created)
+ * @ZIO_ATTR_UID: u32, out: the real uid of that process
+ * @ZIO_ATTR_PARENT_PID: u32, out (ZIO_CMD_SPACE_NEW): the forking parent,
+ *	when the space is a fork child's snapshot
+ * @ZIO_ATTR_MMAP_END: u64, out (ZIO_CMD_LIMIT): the offset + length the
+ *	refused mmap() asked for, in bytes
+ * @__ZIO_ATTR_MAX: internal
+ * @ZIO_ATTR_MAX: highest attribute number
+ */
+enum zio_attr {
+	ZIO_ATTR_UNSPEC,
+	ZIO_ATTR_PAD,
+	ZIO_ATTR_SPACE_LIMIT,
+	ZIO_ATTR_ENABLED,
+	ZIO_ATTR_COPY_THRESHOLD,
+	ZIO_ATTR_MAX_RECORDS,
+	ZIO_ATTR_PAGE_SIZE,
+	ZIO_ATTR_NR_SPACES,
+	ZIO_ATTR_COUNTERS,
+	ZIO_ATTR_SPACE_ID,
+	ZIO_ATTR_PID,
+	ZIO_ATTR_UID,
+	ZIO_ATTR_PARENT_PID,
+	ZIO_ATTR_MMAP_END,
+
+	__ZIO_ATTR_MAX,
+	ZIO_ATTR_MAX = __ZIO_ATTR_MAX - 1
+};
+
+/*
+ * Attributes of a ZIO_ATTR_COUNTERS nest, all u64: the fields of struct
+ * zio_counters, and ZIO_COUNTER_RECORDS, the copy records a space holds
+ * (per space only).
+ */
+enum zio_counter_attr {
+	ZIO_COUNTER_UNSPEC,
+	ZIO_COUNTER_PAD,
+	ZIO_COUNTER_PAGES_LIVE,
+	ZIO_COUNTER_PAGES_SHARED,
+	ZIO_COUNTER_PAGES_PENDING,
+	ZIO_COUNTER_COPIES,
+	ZIO_COUNTER_BYTES_DEFERRED,
+	ZIO_COUNTER_BYTES_COPIED,
+	ZIO_COUNTER_PAGES_COW,
+	ZIO_COUNTER_PAGES_MATERIALIZED,
+	ZIO_COUNTER_PAGES_FALLBACK,
+	ZIO_COUNTER_FAULTS,
+	ZIO_COUNTER_DISCARDS,
+	ZIO_COUNTER_RECORDS,
+	ZIO_COUNTER_IO_BYTES_WRITTEN,
+	ZIO_COUNTER_IO_BYTES_READ,
+
+	__ZIO_COUNTER_MAX,
+	ZIO_COUNTER_MAX = __ZIO_COUNTER_MAX - 1
+};
 
 #endif /* _UAPI_LINUX_ZIO_H */

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * I/O between zio buffers and file descriptors, straight from and into the
+ * pages of the slots.
+ *
+ * ZIO_IOC_WRITE hands the file a bvec iterator over the pages that hold the
+ * buffer: pending copies are done in the kernel, no fault is taken, and
+ * untouched destination pages are never mapped. ZIO_IOC_READ receives into
+ * fresh pages and then, under the space lock, puts the whole pages it
+ * filled into their slots (as a copy would) and copies partial pages into
+ * place. The space lock is never held while the file blocks.
+ */
+#include <linux/bvec.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/net.h>
+#include <linux/slab.h>
+#include <linux/socket.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+
+#include "compat.h"
+#include "trace.h"
+#include "zio.h"
+
+#define ZIO_SEND_FLAGS	(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE | MSG_EOR | \
+			 MSG_OOB | MSG_CONFIRM | MSG_DONTROUTE)
+#define ZIO_RECV_FLAGS	(MSG_DONTWAIT | MSG_PEEK | MSG_WAITALL | MSG_TRUNC | \
+			 MSG_OOB)
+
+struct zio_io_ctx {
+	struct zio_io args;
+	struct file *file;
+	struct socket *sock;
+	struct zio_space *space;
+	struct zio_extents map;
+	struct bio_vec *bvec;
+	unsigned int nr_pages;
+};
+
+/* Check the arguments, take the file and the space, size the bvec. */
+static int zio_io_start(struct file *zfile, struct zio_io __user *uarg,
+			unsigned long vm_flags, unsigned int msg_mask,
+			struct zio_io_ctx *io)
+{
+	struct zio_io *args = &io->args;
+	unsigned long first, last;
+	int ret;
+
+	zio_extents_init(&io->map);
+	if (copy_from_user(args, uarg, sizeof(*args)))
+		return -EFAULT;
+	if (memchr_inv(args->reserved, 0, sizeof(args->reserved)))
+		return -EINVAL;
+	if (args->addr + args->len < args->addr || args->len > MAX_RW_COUNT)
+		return -EOVERFLOW;
+	if (args->fd > INT_MAX)
+		return -EBADF;
+
+	io->file = fget(args->fd);
+	if (!io->file)
+		return -EBADF;
+	if (args->msg_flags) {
+		io->sock = sock_from_file(io->file);
+		if (!io->sock)
+			return -ENOTSOCK;
+		if (args->msg_flags & ~(u64)msg_mask)
+			return -EINVAL;
+		if (args->offset != ZIO_IO_FILE_POS)
+			return -ESPIPE;
+	}
+	if (!args->len)
+		return 0;
+
+	if (mmap_read_lock_killable(current->mm))
+		return -EINTR;
+	ret = zio_map_range(zfile, args->addr, args->len, vm_flags, &io->map,
+			    &io->space);
+	if (!ret)
+		kref_get(&io->space->ref);
+	else
+		io->space = NULL;
+	mmap_read_unlock(current->mm);
+	if (ret)
+		return ret;
+
+	first = args->addr >> PAGE_SHIFT;
+	last = (args->addr + args->len - 1) >> PAGE_SHIFT;
+	io->nr_pages = last - first + 1;
+	io->bvec = kvmalloc_array(io->nr_pages, sizeof(*io->bvec),
+				  GFP_KERNEL | __GFP_ZERO);
+	return io->bvec ? 0 : -ENOMEM;
+}
+
+static void zio_io_end(struct zio_io_ctx *io)
+{
+	kvfree(io->bvec);
+	if (io->space)
+		zio_space_put(io->space);
+	zio_extents_free(&io->map);
+	if (io->file)
+		fput(io->file);
+}
+
+/* The part of page @i of the buffer that the buffer covers. */
+static void zio_io_page_part(struct zio_io_ctx *io, unsigned int i,
+			     unsigned long *addr, unsigned int *offset,
+			     unsigned int *len)
+{
+	unsigned long start = (io->args.addr & PAGE_MASK) + i * PAGE_SIZE;
+	unsigned long end = min(start + PAGE_SIZE, io->args.addr + io->args.len);
+
+	*addr = max_t(unsigned long, start, io->args.addr);
+	*offset = offset_in_page(*addr);
+	*len = end - *addr;
+}
+
+/*
+ * Move @iter through the file or socket as write()/read(), send()/recv()
+ * or pwrite()/pread() would.
+ */
+static ssize_t zio_io_transfer(struct zio_io_ctx *io, struct iov_iter *iter,
+			       bool write)
+{
+	struct file *file = io->file;
+	loff_t pos = 0, *ppos = NULL;
+	bool pos_locked = false;
+	ssize_t ret;
+
+	if (io->sock) {
+		struct msghdr msg = { .msg_flags = io->args.msg_flags };
+
+		if (file->f_flags & O_NONBLOCK)
+			msg.msg_flags |= MSG_DONTWAIT;
+		msg.msg_iter = *iter;
+		if (write)
+			return sock_sendmsg(io->sock, &msg);
+		return sock_recvmsg(io->sock, &msg, msg.msg_flags);
+	}
+
+	if (io->args.offset == ZIO_IO_FILE_POS) {
+		if (file->f_mode & FMODE_ATOMIC_POS) {
+			mutex_lock(&file->f_pos_lock);
+			pos_locked = true;
+		}
+		if (!(file->f_mode & FMODE_STREAM)) {
+			pos = file->f_pos;
+			ppos = &pos;
+		}
+	} else {
+		if (io->args.offset > LLONG_MAX)
+			return -EINVAL;
+		if (!(file->f_mode & (write ? FMODE_PWRITE : FMODE_PREAD)))
+			return -ESPIPE;
+		pos = io->args.offset;
+		ppos = &pos;
+	}
+
+	if (write) {
+		if (!(file->f_mode & FMODE_WRITE)) {
+			ret = -EBADF;
+		} else {
+			zio_file_start_write(file);
+			ret = vfs_iter_write(file, iter, ppos, 0);
+			zio_file_end_write(file);
+		}
+	} else {
+		ret = vfs_iter_read(file, iter, ppos, 0);
+	}
+
+	if (io->args.offset == ZIO_IO_FILE_POS && ppos && ret >= 0)
+		file->f_pos = pos;
+	if (pos_locked)
+		mutex_unlock(&file->f_pos_lock);
+	return ret;
+}
+
+/**
+ * zio_ioctl_write() - ZIO_IOC_WRITE: write a zio buffer to a file descriptor
+ * @zfile: the open the buffer's mappings belong to
+ * @uarg: struct zio_io in user memory
+ *
+ * Return: bytes written, or a negative errno, as write() or send().
+ */
+long zio_ioctl_write(struct file *zfile, struct zio_io __user *uarg)
+{
+	struct zio_io_ctx io = {};
+	struct iov_iter iter;
+	unsigned int i, n = 0;
+	ssize_t ret;
+
+	ret = zio_io_start(zfile, uarg, VM_READ, ZIO_SEND_FLAGS, &io);
+	if (ret || !io.args.len)
+		goto out_end;
+
+	for (i = 0; i < io.nr_pages; i++, n++) {
+		unsigned long addr;
+		unsigned int offset, len;
+		struct page *page;
+
+		zio_io_page_part(&io, i, &addr, &offset, &len);
+		ret = zio_slot_get_page(io.space, zio_map_pgoff(&io.map, addr),
+					&page);
+		if (ret)
+			goto out_put_pages;
+		if (!page) {
+			/* An empty slot reads as zeros. */
+			page = ZERO_PAGE(0);
+			get_page(page);
+		}
+		io.bvec[i].bv_page = page;
+		io.bvec[i].bv_offset = offset;
+		io.bvec[i].bv_len = len;
+	}
+
+	iov_iter_bvec(&iter, ITER_SOURCE, io.bvec, io.nr_pages, io.args.len);
+	ret = zio_io_transfer(&io, &iter, true);
+	trace_zio_io(io.space, true, io.args.fd, io.args.addr, io.args.len, ret);
+	if (ret > 0)
+		zio_space_count(io.space, ZIO_EV_IO_WRITTEN, ret);
+
+out_put_pages:
+	for (i = 0; i < n; i++)
+		put_page(io.bvec[i].bv_page);
+out_end:
+	zio_io_end(&io);
+	return ret;
+}
+
+/*
+ * Put what a read brought into the buffer: whole pages into their slots,
+ * the bytes of partial pages into the pages the slots hold.
+ */
+static int zio_io_install(struct zio_io_ctx *io, size_t done)
+{
+	struct zio_space *space = io->space;
+	pgoff_t first = ULONG_MAX, last = 0;
+	bool mapped = false;
+	unsigned int i;
+	int ret = 0;
+
+	mutex_lock(&space->lock);
+	for (i = 0; i < io->nr_pages; i++) {
+		struct page *fresh = io->bvec[i].bv_page, *page;
+		unsigned long addr;
+		unsigned int offset, len;
+		pgoff_t pgoff;
+		void *old, *kaddr, *from;
+
+		zio_io_page_part(io, i, &addr, &offset, &len);
+		if (addr - io->args.addr >= done)
+			break;
+		len = min_t(size_t, len, done - (addr - io->args.addr));
+		pgoff = zio_map_pgoff(&io->map, addr);
+
+		if (len == PAGE_SIZE) {
+			old = xa_store(&space->slots, pgoff, fresh, GFP_KERNEL);
+			if (xa_is_err(old)) {
+				ret = xa_err(old);
+				break;
+			}
+			io->bvec[i].bv_page = NULL;	/* the slot has it */
+			zio_slot_release(old, &mapped);
+			first = min(first, pgoff);
+			last = max(last, pgoff);
+			continue;
+		}
+		ret = zio_slot_get_exclusive(space, pgoff, &page);
+		if (ret)
+			break;
+		kaddr = kmap_local_page(page);
+		from = kmap_local_page(fresh);
+		memcpy(kaddr + offset, from + offset, len);
+		kunmap_local(from);
+		kunmap_local(kaddr);
+		flush_dcache_page(page);
+		put_page(page);
+	}
+	if (mapped)
+		zio_space_zap(space, first, last);
+	mutex_unlock(&space->lock);
+	return ret;
+}
+
+/**
+ * zio_ioctl_read() - ZIO_IOC_READ: read from a file descriptor into a buffer
+ * @zfile: the open the buffer's mappings belong to
+ * @uarg: struct zio_io in user memory
+ *
+ * Return: bytes read, or a negative errno, as read() or recv().
+ */
+long zio_ioctl_read(struct file *zfile, struct zio_io __user *uarg)
+{
+	struct zio_io_ctx io = {};
+	struct iov_iter iter;
+	unsigned int i;
+	ssize_t ret;
+	int err;
+
+	ret = zio_io_start(zfile, uarg, VM_WRITE, ZIO_RECV_FLAGS, &io);
+	if (ret || !io.args.len)
+		goto out_end;
+
+	for (i = 0; i < io.nr_pages; i++) {
+		unsigned long addr;
+		unsigned int offset, len;
+
+		io.bvec[i].bv_page = zio_page_alloc(io.space, GFP_HIGHUSER);
+		if (!io.bvec[i].bv_page) {
+			ret = -ENOMEM;
+			goto out_free_pages;
+		}
+		zio_io_page_part(&io, i, &addr, &offset, &len);
+		io.bvec[i].bv_offset = offset;
+		io.bvec[i].bv_len = len;
+	}
+
+	iov_iter_bvec(&iter, ITER_DEST, io.bvec, io.nr_pages, io.args.len);
+	ret = zio_io_transfer(&io, &iter, false);
+	trace_zio_io(io.space, false, io.args.fd, io.args.addr, io.args.len, ret);
+	if (ret > 0) {
+		/* MSG_TRUNC reports the datagram's length, not what fit. */
+		err = zio_io_install(&io, min_t(size_t, ret, io.args.len));
+		if (err)
+			ret = err;
+		else
+			zio_space_count(io.space, ZIO_EV_IO_READ,
+					min_t(size_t, ret, io.args.len));
+	}
+
+out_free_pages:
+	for (i = 0; i < io.nr_pages; i++)
+		if (io.bvec[i].bv_page)
+			zio_page_free_new(io.bvec[i].bv_page);
+out_end:
+	zio_io_end(&io);
+	return ret;
+}

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * User ranges: which slots a range of the caller's address space maps.
+ */
+#include <linux/mm.h>
+#include <linux/slab.h>
+
+#include "zio.h"
+
+/**
+ * zio_extents_init() - an empty extent list
+ * @map: the list
+ */
+void zio_extents_init(struct zio_extents *map)
+{
+	map->nr = 0;
+	map->hint = 0;
+	map->cap = ZIO_INLINE_EXTENTS;
+	map->ext = map->inline_ext;
+}
+
+/**
+ * zio_extents_free() - free what an extent list allocated
+ * @map: the list
+ */
+void zio_extents_free(struct zio_extents *map)
+{
+	if (map->ext != map->inline_ext)
+		kfree(map->ext);
+}
+
+static struct zio_extent *zio_extents_add(struct zio_extents *map)
+{
+	if (map->nr == map->cap) {
+		struct zio_extent *ext;
+
+		ext = kmalloc_array(2 * map->cap, sizeof(*ext), GFP_KERNEL);
+		if (!ext)
+			return NULL;
+		memcpy(ext, map->ext, map->nr * sizeof(*ext));
+		zio_extents_free(map);
+		map->ext = ext;
+		map->cap *= 2;
+	}
+	return &map->ext[map->nr++];
+}
+
+/**
+ * zio_map_range() - describe a user range as extents of zio VMAs
+ * @file: the open the VMAs must map
+ * @addr: the start of the range
+ * @len: its length
+ * @flags: VM_READ or VM_WRITE, which every VMA must have
+ * @map: an initialized extent list, filled in
+ * @spacep: the space the VMAs belong to; set if NULL, else checked
+ *
+ * Called with the caller's mmap_lock held.
+ *
+ * Return: 0, -EFAULT when part of the range is not in such a VMA, or
+ * -ENOMEM.
+ */
+int zio_map_range(struct file *file, unsigned long addr,
+		  unsigned long len, unsigned long flags,
+		  struct zio_extents *map, struct zio_space **spacep)
+{
+	unsigned long end = addr + len, cur = addr;
+
+	while (cur < end) {
+		struct vm_area_struct *vma = vma_lookup(current->mm, cur);
+		struct zio_extent *ext;
+
+		if (!vma || vma->vm_ops != &zio_vm_ops || vma->vm_file != file ||
+		    !vma->vm_private_data || (vma->vm_flags & flags) != flags)
+			return -EFAULT;
+		if (*spacep && *spacep != vma->vm_private_data)
+			return -EFAULT;
+		ext = zio_extents_add(map);
+		if (!ext)
+			return -ENOMEM;
+		*spacep = vma->vm_private_data;
+
+		ext->start = cur;
+		ext->end = min(end, vma->vm_end);
+		ext->pgoff = vma->vm_pgoff + ((cur - vma->vm_start) >> PAGE_SHIFT);
+		cur = ext->end;
+	}
+	return 0;
+}
+
+/**
+ * zio_map_extent() - the extent holding an address
+ * @map: the extent list; lookups start where the last one ended
+ * @addr: an address in the range @map describes
+ *
+ * Return: the extent.
+ */
+const struct zio_extent *zio_map_extent(struct zio_extents *map,
+					unsigned long addr)
+{
+	unsigned int i, n = map->nr;
+
+	for (i = 0; i < n; i++) {
+		const struct zio_extent *ext = &map->ext[(map->hint + i) % n];
+
+		if (addr >= ext->start && addr < ext->end) {
+			map->hint = (map->hint + i) % n;
+			return ext;
+		}
+	}
+	WARN_ON_ONCE(1);
+	return &map->ext[0];
+}
+
+/**
+ * zio_map_pgoff() - the slot of the page holding an address
+ * @map: the extent list
+ * @addr: an address in the range @map describes
+ *
+ * Return: the slot's page offset.
+ */
+pgoff_t zio_map_pgoff(struct zio_extents *map, unsigned long addr)
+{
+	const struct zio_extent *ext = zio_map_extent(map, addr);
+
+	return ext->pgoff + (addr >> PAGE_SHIFT) - (ext->start >> PAGE_SHIFT);
+}

@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ZIO_IOC_WRITE and ZIO_IOC_READ: data between zio buffers and pipes, files,
+ * TCP, UDP and Unix sockets, byte for byte, with the results write() and
+ * read() would give.
+ */
+#include <netinet/in.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "zio_test.h"
+
+#define MAP_PAGES	64
+#define PG		4096UL
+
+FIXTURE(io) {
+	int fd;
+	unsigned char *map;
+	size_t len;
+};
+
+FIXTURE_SETUP(io)
+{
+	self->fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	self->len = MAP_PAGES * PG;
+	self->map = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 self->fd, 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+}
+
+FIXTURE_TEARDOWN(io)
+{
+	munmap(self->map, self->len);
+	close(self->fd);
+}
+
+static long zio_io(int zfd, unsigned long cmd, int fd, void *addr, size_t len,
+		   unsigned long long offset, unsigned long long msg_flags)
+{
+	struct zio_io io = {
+		.fd = fd, .addr = (unsigned long)addr, .len = len,
+		.offset = offset, .msg_flags = msg_flags,
+	};
+	long ret = ioctl(zfd, cmd, &io);
+
+	return ret < 0 ? -errno : ret;
+}
+
+static void fill(unsigned char *p, size_t len, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (unsigned char)(seed * 131 + i * 7 + (i >> 12));
+}
+
+static int check(const unsigned char *p, size_t len, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != (unsigned char)(seed * 131 + i * 7 + (i >> 12)))
+			return 0;
+	return 1;
+}
+
+/* Read exactly @len bytes from @fd with plain read(). */
+static int read_all(int fd, unsigned char *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = read(fd, buf + done, len - done);
+
+		if (n <= 0)
+			return -1;
+		done += n;
+	}
+	return 0;
+}
+
+TEST_F(io, pipe_write_from_shared_and_pending_pages)
+{
+	unsigned char *src = self->map, *dst = self->map + 16 * PG;
+	unsigned char *out = malloc(8 * PG);
+	struct zio_copy c = { 0 };
+	int p[2];
+
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(8 * PG, (size_t)fcntl(p[1], F_SETPIPE_SZ, 8 * PG));
+	fill(src, 9 * PG, 1);
+	/* A pending copy (unaligned source): never touched before the write. */
+	c.dst = (unsigned long)dst;
+	c.src = (unsigned long)src + 100;
+	c.len = 8 * PG;
+	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_COPY, &c));
+	EXPECT_EQ(8 * PG, c.bytes_deferred);
+	EXPECT_EQ(8 * PG, zio_io(self->fd, ZIO_IOC_WRITE, p[1], dst, 8 * PG,
+				 ZIO_IO_FILE_POS, 0));
+	ASSERT_EQ(0, read_all(p[0], out, 8 * PG));
+	EXPECT_EQ(0, memcmp(out, src + 100, 8 * PG));
+	close(p[0]);
+	close(p[1]);
+	free(out);
+}
+
+TEST_F(io, pipe_read_into_buffer_unaligned)
+{
+	unsigned char *in = malloc(8 * PG), *buf = self->map + 3 * PG + 123;
+	int p[2];
+
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(8 * PG, (size_t)fcntl(p[1], F_SETPIPE_SZ, 8 * PG));
+	memset(self->map, 0x5a, 16 * PG);
+	fill(in, 5 * PG, 2);
+	ASSERT_EQ(5 * PG, (size_t)write(p[1], in, 5 * PG));
+	EXPECT_EQ(5 * PG, zio_io(self->fd, ZIO_IOC_READ, p[0], buf, 5 * PG,
+				 ZIO_IO_FILE_POS, 0));
+	EXPECT_EQ(0, memcmp(buf, in, 5 * PG));
+	/* Bytes around the buffer are untouched. */
+	for (unsigned char *q = self->map; q < buf; q++)
+		ASSERT_EQ(0x5a, *q);
+	for (unsigned char *q = buf + 5 * PG; q < self->map + 16 * PG; q++)
+		ASSERT_EQ(0x5a, *q);
+	close(p[0]);
+	close(p[1]);
+	free(in);
+}
+
+TEST_F(io, short_read_keeps_the_rest)
+{
+	unsigned char *buf = self->map;
+	unsigned char in[1000];
+	int p[2];
+
+	ASSERT_EQ(0, pipe(p));
+	memset(buf, 0x77, 8 * PG);
+	fill(in, sizeof(in), 3);
+	ASSERT_EQ((ssize_t)sizeof(in), write(p[1], in, sizeof(in)));
+	EXPECT_EQ((long)sizeof(in), zio_io(self->fd, ZIO_IOC_READ, p[0], buf,
+					   8 * PG, ZIO_IO_FILE_POS, 0));
+	EXPECT_EQ(0, memcmp(buf, in, sizeof(in)));
+	for (size_t i = sizeof(in); i < 8 * PG; i++)
+		ASSERT_EQ(0x77, buf[i]);
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST_F(io, nonblocking_eagain_and_eof)
+{
+	int p[2];
+
+	ASSERT_EQ(0, pipe2(p, O_NONBLOCK));
+	EXPECT_EQ(-EAGAIN, zio_io(self->fd, ZIO_IOC_READ, p[0], self->map, PG,
+				  ZIO_IO_FILE_POS, 0));
+	close(p[1]);
+	EXPECT_EQ(0, zio_io(self->fd, ZIO_IOC_READ, p[0], self->map, PG,
+			    ZIO_IO_FILE_POS, 0));
+	close(p[0]);
+}
+
+static volatile sig_atomic_t got_sigpipe;
+
+static void on_sigpipe(int sig)
+{
+	(void)sig;
+	got_sigpipe = 1;
+}
+
+TEST_F(io, epipe_and_sigpipe)
+{
+	struct sigaction sa = { .sa_handler = on_sigpipe }, old;
+	int p[2];
+
+	ASSERT_EQ(0, sigaction(SIGPIPE, &sa, &old));
+	ASSERT_EQ(0, pipe(p));
+	close(p[0]);
+	got_sigpipe = 0;
+	EXPECT_EQ(-EPIPE, zio_io(self->fd, ZIO_IOC_WRITE, p[1], self->map, PG,
+				 ZIO_IO_FILE_POS, 0));
+	EXPECT_EQ(1, got_sigpipe);
+	close(p[1]);
+	sigaction(SIGPIPE, &old, NULL);
+}
+
+TEST_F(io, file_position_and_offsets)
+{
+	char path[] = "/tmp/zio-io-XXXXXX";
+	unsigned char *back = malloc(12 * PG);
+	int f = mkstemp(path);
+
+	ASSERT_LE(0, f);
+	unlink(path);
+	fill(self->map, 12 * PG, 4);
+	/* write() semantics: the position advances. */
+	EXPECT_EQ(4 * PG, zio_io(self->fd, ZIO_IOC_WRITE, f, self->map, 4 * PG,
+				 ZIO_IO_FILE_POS, 0));
+	EXPECT_EQ((off_t)(4 * PG), lseek(f, 0, SEEK_CUR));
+	EXPECT_EQ(4 * PG + 10, zio_io(self->fd, ZIO_IOC_WRITE, f,
+				      self->map + 4 * PG, 4 * PG + 10,
+				      ZIO_IO_FILE_POS, 0));
+	/* pwrite() semantics: the position stays. */
+	EXPECT_EQ(PG, zio_io(self->fd, ZIO_IOC_WRITE, f, self->map + 11 * PG, PG,
+			     20 * PG, 0));
+	EXPECT_EQ((off_t)(8 * PG + 10), lseek(f, 0, SEEK_CUR));
+	ASSERT_EQ((ssize_t)(8 * PG + 10), pread(f, back, 8 * PG + 10, 0));
+	EXPECT_EQ(0, memcmp(back, self->map, 8 * PG + 10));
+	ASSERT_EQ((ssize_t)PG, pread(f, back, PG, 20 * PG));
+	EXPECT_EQ(0, memcmp(back, self->map + 11 * PG, PG));
+
+	/* read() and pread() semantics into another part of the buffer. */
+	ASSERT_EQ(0, (int)lseek(f, 0, SEEK_SET));
+	EXPECT_EQ(3 * PG, zio_io(self->fd, ZIO_IOC_READ, f, self->map + 40 * PG,
+				 3 * PG, ZIO_IO_FILE_POS, 0));
+	EXPECT_EQ((off_t)(3 * PG), lseek(f, 0, SEEK_CUR));
+	EXPECT_EQ(0, memcmp(self->map + 40 * PG, self->map, 3 * PG));
+	EXPECT_EQ(2 * PG, zio_io(self->fd, ZIO_IOC_READ, f, self->map + 50 * PG + 7,
+				 2 * PG, PG, 0));
+	EXPECT_EQ(0, memcmp(self->map + 50 * PG + 7, self->map + PG, 2 * PG));
+	EXPECT_EQ((off_t)(3 * PG), lseek(f, 0, SEEK_CUR));
+	close(f);
+	free(back);
+}
+
+TEST_F(io, tcp_loopback_both_ways)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(addr);
+	size_t len = 24 * PG, got = 0;
+	int l, a, b;
+
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_LE(0, l);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT_EQ(0, bind(l, (struct sockaddr *)&addr, sizeof(addr)));
+	ASSERT_EQ(0, listen(l, 1));
+	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&addr, &alen));
+	a = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, connect(a, (struct sockaddr *)&addr, sizeof(addr)));
+	b = accept(l, NULL, NULL);
+	ASSERT_LE(0, b);
+
+	fill(self->map, len, 5);
+	EXPECT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, self->map, len,
+				    ZIO_IO_FILE_POS, MSG_NOSIGNAL));
+	/* Overwritten as soon as send() returns: the peer gets what was sent. */
+	memset(self->map, 0xee, len);
+	while (got < len) {
+		long n = zio_io(self->fd, ZIO_IOC_READ, b, self->map + 32 * PG + got,
+				len - got, ZIO_IO_FILE_POS, 0);
+
+		ASSERT_LT(0, n);
+		got += n;
+	}
+	EXPECT_TRUE(check(self->map + 32 * PG, len, 5));
+	/* recv() flags: peek, then nonblocking with nothing left. */
+	ASSERT_EQ(5, write(a, "hello", 5));
+	EXPECT_EQ(5, zio_io(self->fd, ZIO_IOC_READ, b, self->map, PG,
+			    ZIO_IO_FILE_POS, MSG_PEEK));
+	EXPECT_EQ(5, zio_io(self->fd, ZIO_IOC_READ, b, self->map + PG, PG,
+			    ZIO_IO_FILE_POS, 0));
+	EXPECT_EQ(0, memcmp(self->map, "hello", 5));
+	EXPECT_EQ(0, memcmp(self->map + PG, "hello", 5));
+	EXPECT_EQ(-EAGAIN, zio_io(self->fd, ZIO_IOC_READ, b, self->map, PG,
+				  ZIO_IO_FILE_POS, MSG_DONTWAIT));
+	/* send() on a closed peer: EPIPE, no signal with MSG_NOSIGNAL. */
+	close(b);
+	close(l);
+	for (int i = 0; i < 50; i++) {
+		long n = zio_io(self->fd, ZIO_IOC_WRITE, a, self->map, PG,
+				ZIO_IO_FILE_POS, MSG_NOSIGNAL);
+		if (n < 0) {
+			EXPECT_TRUE(n == -EPIPE || n == -ECONNRESET);
+			break;
+		}
+		usleep(1000);
+	}
+	close(a);
+}
+
+TEST_F(io, partial_write_on_a_full_socket)
+{
+	unsigned char *back = malloc(self->len);
+	int sv[2], small = 4096;
+	size_t got = 0;
+	long n;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv));
+	ASSERT_EQ(0, setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)));
+	fill(self->map, self->len, 9);
+	/* Like write(): a short count on a nonblocking socket that fills up. */
+	n = zio_io(self->fd, ZIO_IOC_WRITE, sv[0], self->map, self->len,
+		   ZIO_IO_FILE_POS, 0);
+	ASSERT_LT(0, n);
+	ASSERT_GT((long)self->len, n);
+	EXPECT_EQ(-EAGAIN, zio_io(self->fd, ZIO_IOC_WRITE, sv[0], self->map + n,
+				  self->len - n, ZIO_IO_FILE_POS, 0));
+	/* Exactly those bytes arrive, and no more. */
+	while (got < (size_t)n) {
+		ssize_t r = read(sv[1], back + got, n - got);
+
+		ASSERT_LT(0, r);
+		got += r;
+	}
+	EXPECT_TRUE(check(back, n, 9));
+	EXPECT_EQ(-1, read(sv[1], back, 1));
+	EXPECT_EQ(EAGAIN, errno);
+	close(sv[0]);
+	close(sv[1]);
+	free(back);
+}
+
+TEST_F(io, udp_datagram_is_whole)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(addr);
+	int r, s;
+
+	r = socket(AF_INET, SOCK_DGRAM, 0);
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT_EQ(0, bind(r, (struct sockaddr *)&addr, sizeof(addr)));
+	ASSERT_EQ(0, getsockname(r, (struct sockaddr *)&addr, &alen));
+	ASSERT_EQ(0, connect(s, (struct sockaddr *)&addr, sizeof(addr)));
+	fill(self->map + 50, 3 * PG, 6);
+	/* One datagram over four pages of the buffer. */
+	EXPECT_EQ(3 * PG, zio_io(self->fd, ZIO_IOC_WRITE, s, self->map + 50,
+				 3 * PG, ZIO_IO_FILE_POS, 0));
+	EXPECT_EQ(3 * PG, zio_io(self->fd, ZIO_IOC_READ, r, self->map + 20 * PG,
+				 8 * PG, ZIO_IO_FILE_POS, 0));
+	EXPECT_TRUE(check(self->map + 20 * PG, 3 * PG, 6));
+	/* MSG_TRUNC: the datagram's real length; only what fits lands. */
+	memset(self->map + 30 * PG, 0, 2 * PG);
+	EXPECT_EQ(3 * PG, zio_io(self->fd, ZIO_IOC_WRITE, s, self->map + 50,
+				 3 * PG, ZIO_IO_FILE_POS, 0));
+	EXPECT_EQ(3 * PG, zio_io(self->fd, ZIO_IOC_READ, r, self->map + 30 * PG,
+				 PG, ZIO_IO_FILE_POS, MSG_TRUNC));
+	EXPECT_TRUE(check(self->map + 30 * PG, PG, 6));
+	EXPECT_EQ(0, self->map[31 * PG]);
+	close(r);
+	close(s);
+}
+
+TEST_F(io, unix_socketpair)
+{
+	int sv[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	fill(self->map, 6 * PG, 7);
+	EXPECT_EQ(6 * PG, zio_io(self->fd, ZIO_IOC_WRITE, sv[0], self->map,
+				 6 * PG, ZIO_IO_FILE_POS, 0));
+	EXPECT_EQ(0, read_all(sv[1], self->map + 10 * PG, 6 * PG));
+	EXPECT_TRUE(check(self->map + 10 * PG, 6 * PG, 7));
+	close(sv[0]);
+	close(sv[1]);
+}
+
+TEST_F(io, write_then_overwrite_buffer)
+{
+	unsigned char *out = malloc(4 * PG);
+	int sv[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	fill(self->map, 4 * PG, 8);
+	EXPECT_EQ(4 * PG, zio_io(self->fd, ZIO_IOC_WRITE, sv[0], self->map,
+				 4 * PG, ZIO_IO_FILE_POS, 0));
+	/* Overwritten at once: the peer still gets what was sent. */
+	memset(self->map, 0xee, 4 * PG);
+	EXPECT_EQ(0, read_all(sv[1], out, 4 * PG));
+	EXPECT_TRUE(check(out, 4 * PG, 8));
+	close(sv[0]);
+	close(sv[1]);
+	free(out);
+}
+
+TEST_F(io, bad_input)
+{
+	unsigned char local[PG];
+	struct zio_io io = { .fd = 0, .addr = (unsigned long)self->map, .len = PG,
+			     .offset = ZIO_IO_FILE_POS, .reserved = { 1 } };
+	int p[2], f;
+
+	ASSERT_EQ(0, pipe(p));
+	EXPECT_EQ(-EINVAL, zio_ioctl(self->fd, ZIO_IOC_WRITE, &io));
+	EXPECT_EQ(-EBADF, zio_io(self->fd, ZIO_IOC_WRITE, 12345, self->map, PG,
+				 ZIO_IO_FILE_POS, 0));
+	EXPECT_EQ(-EBADF, zio_io(self->fd, ZIO_IOC_WRITE, -1, self->map, PG,
+				 ZIO_IO_FILE_POS, 0));
+	/* Wrong direction of the descriptor. */
+	EXPECT_EQ(-EBADF, zio_io(self->fd, ZIO_IOC_WRITE, p[0], self->map, PG,
+				 ZIO_IO_FILE_POS, 0));
+	EXPECT_EQ(-EBADF, zio_io(self->fd, ZIO_IOC_READ, p[1], self->map, PG,
+				 ZIO_IO_FILE_POS, 0));
+	/* A buffer outside zio mappings, a kernel address, an overflow. */
+	EXPECT_EQ(-EFAULT, zio_io(self->fd, ZIO_IOC_WRITE, p[1], local, PG,
+				  ZIO_IO_FILE_POS, 0));
+	EXPECT_EQ(-EFAULT, zio_io(self->fd, ZIO_IOC_WRITE, p[1],
+				  (void *)0xffff888000000000ULL, PG,
+				  ZIO_IO_FILE_POS, 0));
+	EXPECT_EQ(-EFAULT, zio_io(self->fd, ZIO_IOC_WRITE, p[1],
+				  self->map + self->len - PG, 2 * PG,
+				  ZIO_IO_FILE_POS, 0));
+	EXPECT_EQ(-EOVERFLOW, zio_io(self->fd, ZIO_IOC_WRITE, p[1],
+				     (void *)~0UL, 2, ZIO_IO_FILE_POS, 0));
+	/* Socket flags on a pipe; an offset on a pipe. */
+	EXPECT_EQ(-ENOTSOCK, zio_io(self->fd, ZIO_IOC_WRITE, p[1], self->map, PG,
+				    ZIO_IO_FILE_POS, MSG_DONTWAIT));
+	EXPECT_EQ(-ESPIPE, zio_io(self->fd, ZIO_IOC_WRITE, p[1], self->map, PG,
+				  0, 0));
+	/* A read into a read-only mapping. */
+	ASSERT_EQ(0, mprotect(self->map, PG, PROT_READ));
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	EXPECT_EQ(-EFAULT, zio_io(self->fd, ZIO_IOC_READ, p[0], self->map, PG,
+				  ZIO_IO_FILE_POS, 0));
+	ASSERT_EQ(0, mprotect(self->map, PG, PROT_READ | PROT_WRITE));
+	/* Zero length: nothing, like write(fd, buf, 0). */
+	EXPECT_EQ(0, zio_io(self->fd, ZIO_IOC_WRITE, p[1], self->map, 0,
+			    ZIO_IO_FILE_POS, 0));
+	f = open("/dev/null", O_WRONLY);
+	EXPECT_EQ(PG, zio_io(self->fd, ZIO_IOC_WRITE, f, self->map, PG,
+			     ZIO_IO_FILE_POS, 0));
+	close(f);
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST(counters_and_nothing_left)
+{
+	struct zio_stats before = { .flags = ZIO_STATS_GLOBAL };
+	struct zio_stats after = { .flags = ZIO_STATS_GLOBAL };
+	int fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC), null, p[2];
+	unsigned char *map;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, pipe(p));
+	null = open("/dev/null", O_WRONLY);
+	ASSERT_LE(0, null);
+	map = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+
+	ASSERT_EQ(0, zio_ioctl(fd, ZIO_IOC_STATS, &before));
+	EXPECT_EQ(3 * PG, zio_io(fd, ZIO_IOC_WRITE, null, map, 3 * PG,
+				 ZIO_IO_FILE_POS, 0));
+	ASSERT_EQ(100, write(p[1], map, 100));
+	EXPECT_EQ(100, zio_io(fd, ZIO_IOC_READ, p[0], map + PG, 2 * PG,
+			      ZIO_IO_FILE_POS, 0));
+	ASSERT_EQ(0, zio_ioctl(fd, ZIO_IOC_STATS, &after));
+	EXPECT_EQ(3 * PG, after.counters.io_bytes_written -
+			  before.counters.io_bytes_written);
+	EXPECT_EQ(100, after.counters.io_bytes_read - before.counters.io_bytes_read);
+
+	munmap(map, 4 * PG);
+	close(fd);
+	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, zio_ioctl(fd, ZIO_IOC_STATS, &after));
+	EXPECT_EQ(0, after.counters.pages_live);
+	EXPECT_EQ(0, after.counters.pages_pending);
+	close(fd);
+	close(null);
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST_HARNESS_MAIN

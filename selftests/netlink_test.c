@@ -1,0 +1,795 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The "zio" generic netlink family, the tracepoints and zioctl: numbers
+ * match what the test did, settings need CAP_NET_ADMIN and are checked,
+ * bad attributes get their extack message, events arrive, tracepoints fire.
+ *
+ * Talks netlink through libnl-genl-3. Each test runs in its own process
+ * (the harness forks), and the tests of this program run one at a time, so
+ * the spaces of the test's pid are the test's own.
+ */
+#include <grp.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <linux/netlink.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+#include <netlink/netlink.h>
+
+#include "zio_test.h"
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+#define PAGE		4096UL
+#define NOBODY		65534
+#define MAX_SPACES	1024
+#define MAX_EVENTS	64
+
+/* ---- a small libnl client ---- */
+
+struct nl {
+	struct nl_sock *sk;
+	int family;
+};
+
+struct space {
+	uint64_t id;
+	uint32_t pid, uid;
+	bool has_uid;
+	uint64_t c[ZIO_COUNTER_MAX + 1];
+};
+
+struct stats {
+	uint64_t space_limit, copy_threshold;
+	uint32_t max_records, nr_spaces, page_size;
+	uint8_t enabled;
+	uint64_t c[ZIO_COUNTER_MAX + 1];
+};
+
+struct event {
+	uint8_t cmd;
+	uint64_t id, mmap_end, space_limit;
+	uint32_t pid, uid, ppid;
+};
+
+struct req {
+	bool done;
+	int error;
+	char msg[256];
+	unsigned int nr;		/* replies */
+	struct stats *stats;
+	struct space *spaces;		/* MAX_SPACES of them */
+};
+
+static int zt_nl_open(struct nl *nl)
+{
+	int one = 1;
+
+	nl->sk = nl_socket_alloc();
+	if (!nl->sk)
+		return -ENOMEM;
+	if (genl_connect(nl->sk))
+		return -EIO;
+	setsockopt(nl_socket_get_fd(nl->sk), SOL_NETLINK, NETLINK_EXT_ACK,
+		   &one, sizeof(one));
+	nl->family = genl_ctrl_resolve(nl->sk, ZIO_GENL_NAME);
+	return nl->family < 0 ? -ENOENT : 0;
+}
+
+static void zt_nl_close(struct nl *nl)
+{
+	nl_socket_free(nl->sk);
+}
+
+static void parse_counters(struct nlattr *nest, uint64_t *c)
+{
+	struct nlattr *tb[ZIO_COUNTER_MAX + 1];
+	int i;
+
+	memset(c, 0xff, sizeof(*c) * (ZIO_COUNTER_MAX + 1));
+	if (!nest || nla_parse_nested(tb, ZIO_COUNTER_MAX, nest, NULL) < 0)
+		return;
+	for (i = 0; i <= ZIO_COUNTER_MAX; i++)
+		if (tb[i])
+			c[i] = nla_get_u64(tb[i]);
+}
+
+static int req_valid(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct genlmsghdr *gnlh = nlmsg_data(nlh);
+	struct nlattr *tb[ZIO_ATTR_MAX + 1];
+	struct req *req = arg;
+
+	if (genlmsg_parse(nlh, 0, tb, ZIO_ATTR_MAX, NULL) < 0)
+		return NL_SKIP;
+	if (gnlh->cmd == ZIO_CMD_GET_STATS && req->stats) {
+		struct stats *st = req->stats;
+
+		st->space_limit = nla_get_u64(tb[ZIO_ATTR_SPACE_LIMIT]);
+		st->copy_threshold = nla_get_u64(tb[ZIO_ATTR_COPY_THRESHOLD]);
+		st->max_records = nla_get_u32(tb[ZIO_ATTR_MAX_RECORDS]);
+		st->nr_spaces = nla_get_u32(tb[ZIO_ATTR_NR_SPACES]);
+		st->page_size = nla_get_u32(tb[ZIO_ATTR_PAGE_SIZE]);
+		st->enabled = nla_get_u8(tb[ZIO_ATTR_ENABLED]);
+		parse_counters(tb[ZIO_ATTR_COUNTERS], st->c);
+	}
+	if (gnlh->cmd == ZIO_CMD_GET_SPACE && req->spaces && req->nr < MAX_SPACES) {
+		struct space *sp = &req->spaces[req->nr];
+
+		sp->id = nla_get_u64(tb[ZIO_ATTR_SPACE_ID]);
+		sp->pid = nla_get_u32(tb[ZIO_ATTR_PID]);
+		sp->has_uid = tb[ZIO_ATTR_UID];
+		sp->uid = sp->has_uid ? nla_get_u32(tb[ZIO_ATTR_UID]) : 0;
+		parse_counters(tb[ZIO_ATTR_COUNTERS], sp->c);
+	}
+	req->nr++;
+	return NL_OK;
+}
+
+static int req_finish(struct nl_msg *msg __attribute__((unused)), void *arg)
+{
+	((struct req *)arg)->done = true;
+	return NL_STOP;
+}
+
+static int req_error(struct sockaddr_nl *nla __attribute__((unused)),
+		     struct nlmsgerr *err, void *arg)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)((char *)err - NLMSG_HDRLEN);
+	struct req *req = arg;
+	struct nlattr *attr;
+	size_t off = sizeof(*err);
+	int len, rem;
+
+	req->done = true;
+	req->error = err->error;
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return NL_STOP;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += err->msg.nlmsg_len - NLMSG_HDRLEN;
+	len = (int)(nlh->nlmsg_len - NLMSG_HDRLEN - off);
+	if (len > 0)
+		nla_for_each_attr(attr, (struct nlattr *)((char *)err + off), len, rem)
+			if (nla_type(attr) == NLMSGERR_ATTR_MSG)
+				snprintf(req->msg, sizeof(req->msg), "%.*s",
+					 nla_len(attr), (char *)nla_data(attr));
+	return NL_STOP;
+}
+
+/* Send @msg, collect the answers in @req; returns the kernel's -errno. */
+static int nl_run(struct nl *nl, struct nl_msg *msg, struct req *req)
+{
+	struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
+	int ret;
+
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, req_valid, req);
+	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, req_finish, req);
+	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, req_finish, req);
+	nl_cb_err(cb, NL_CB_CUSTOM, req_error, req);
+	ret = nl_send_auto(nl->sk, msg);
+	nlmsg_free(msg);
+	if (ret < 0) {
+		nl_cb_put(cb);
+		return -EIO;
+	}
+	while (!req->done)
+		if (nl_recvmsgs(nl->sk, cb) < 0 && !req->done) {
+			req->error = -EIO;
+			break;
+		}
+	nl_cb_put(cb);
+	return req->error;
+}
+
+static struct nl_msg *nl_msg(struct nl *nl, uint8_t cmd, int flags)
+{
+	struct nl_msg *msg = nlmsg_alloc();
+
+	genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, nl->family, 0, flags, cmd,
+		    ZIO_GENL_VERSION);
+	return msg;
+}
+
+static int get_stats(struct nl *nl, struct stats *st)
+{
+	struct req req = { .stats = st };
+
+	return nl_run(nl, nl_msg(nl, ZIO_CMD_GET_STATS, 0), &req);
+}
+
+/* Dump the spaces into @sp; returns how many, or -errno. */
+static int get_spaces(struct nl *nl, struct space *sp)
+{
+	struct req req = { .spaces = sp };
+	int ret;
+
+	ret = nl_run(nl, nl_msg(nl, ZIO_CMD_GET_SPACE, NLM_F_DUMP), &req);
+	return ret ? ret : (int)req.nr;
+}
+
+/* The spaces of @pid, from a dump. */
+static int find_spaces(struct nl *nl, pid_t pid, struct space *out, int max)
+{
+	static struct space all[MAX_SPACES];
+	int n, i, found = 0;
+
+	n = get_spaces(nl, all);
+	for (i = 0; i < n; i++)
+		if (all[i].pid == (uint32_t)pid && found < max)
+			out[found++] = all[i];
+	return n < 0 ? n : found;
+}
+
+/* SET with one attribute; @msgbuf gets the extack message. */
+static int set_attr(struct nl *nl, int type, int len, uint64_t value,
+		    char *msgbuf)
+{
+	struct nl_msg *msg = nl_msg(nl, ZIO_CMD_SET, 0);
+	struct req req = { 0 };
+	int ret;
+
+	if (len == 8)
+		nla_put_u64(msg, type, value);
+	else if (len == 4)
+		nla_put_u32(msg, type, value);
+	else if (len == 1)
+		nla_put_u8(msg, type, value);
+	ret = nl_run(nl, msg, &req);
+	if (msgbuf)
+		strcpy(msgbuf, req.msg);
+	return ret;
+}
+
+/* ---- zio helpers ---- */
+
+static void *zmap(int fd, unsigned long pages, unsigned long pgoff)
+{
+	return mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		    pgoff * PAGE);
+}
+
+static int zcopy(int fd, void *dst, void *src, size_t len,
+		 struct zio_copy *out)
+{
+	struct zio_copy c = {
+		.dst = (uintptr_t)dst, .src = (uintptr_t)src, .len = len,
+	};
+	int ret = zio_ioctl(fd, ZIO_IOC_COPY, &c);
+
+	if (out)
+		*out = c;
+	return ret;
+}
+
+/* ZIO_IOC_WRITE or ZIO_IOC_READ of @len bytes at @addr, through @pipefd. */
+static long zio_pipe_io(int fd, unsigned long cmd, int pipefd, void *addr,
+			size_t len)
+{
+	struct zio_io io = {
+		.fd = pipefd, .addr = (uintptr_t)addr, .len = len,
+		.offset = ZIO_IO_FILE_POS,
+	};
+	long ret = ioctl(fd, cmd, &io);
+
+	return ret < 0 ? -errno : ret;
+}
+
+static void drop_privileges(void)
+{
+	if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+	    setresuid(NOBODY, NOBODY, NOBODY))
+		_exit(90);
+}
+
+FIXTURE(nl) {
+	struct nl nl;
+	int fd;
+};
+
+FIXTURE_SETUP(nl)
+{
+	self->fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, zt_nl_open(&self->nl)) {
+		TH_LOG("no generic netlink family \"%s\"", ZIO_GENL_NAME);
+	}
+}
+
+FIXTURE_TEARDOWN(nl)
+{
+	zt_nl_close(&self->nl);
+	close(self->fd);
+}
+
+/* Counters, module-wide and per space, count exactly what the test did. */
+TEST_F(nl, counters_match)
+{
+	const int copies = 5, pages = 8;
+	struct stats before, after;
+	struct space sp[4];
+	struct zio_copy c;
+	char *src, *dst, *p;
+	int i;
+
+	src = zmap(self->fd, 16, 0);
+	dst = zmap(self->fd, 16, 16);
+	ASSERT_NE(MAP_FAILED, src);
+	ASSERT_NE(MAP_FAILED, dst);
+	for (i = 0; i < 16; i++)
+		src[i * PAGE] = i + 1;
+
+	ASSERT_EQ(0, get_stats(&self->nl, &before));
+	for (i = 0; i < copies; i++) {
+		ASSERT_EQ(0, zcopy(self->fd, dst, src, pages * PAGE, &c));
+		ASSERT_EQ(pages * PAGE, c.bytes_deferred);
+	}
+	ASSERT_EQ(0, get_stats(&self->nl, &after));
+	EXPECT_EQ(copies, after.c[ZIO_COUNTER_COPIES] - before.c[ZIO_COUNTER_COPIES]);
+	EXPECT_EQ(copies * pages * PAGE, after.c[ZIO_COUNTER_BYTES_DEFERRED] -
+					 before.c[ZIO_COUNTER_BYTES_DEFERRED]);
+	EXPECT_EQ(before.c[ZIO_COUNTER_BYTES_COPIED], after.c[ZIO_COUNTER_BYTES_COPIED]);
+	EXPECT_LE(1, after.nr_spaces);
+	EXPECT_EQ(PAGE, after.page_size);
+	/* Module-wide counters carry no per-space record count. */
+	EXPECT_EQ(UINT64_MAX, after.c[ZIO_COUNTER_RECORDS]);
+
+	ASSERT_EQ(1, find_spaces(&self->nl, getpid(), sp, 4));
+	EXPECT_TRUE(sp[0].has_uid);
+	EXPECT_EQ(getuid(), sp[0].uid);
+	EXPECT_EQ(copies, sp[0].c[ZIO_COUNTER_COPIES]);
+	EXPECT_EQ(copies * pages * PAGE, sp[0].c[ZIO_COUNTER_BYTES_DEFERRED]);
+	EXPECT_EQ(0, sp[0].c[ZIO_COUNTER_BYTES_COPIED]);
+	EXPECT_EQ(16 + pages, sp[0].c[ZIO_COUNTER_PAGES_LIVE]);
+	EXPECT_EQ(2 * pages, sp[0].c[ZIO_COUNTER_PAGES_SHARED]);
+	EXPECT_EQ(0, sp[0].c[ZIO_COUNTER_PAGES_PENDING]);
+	EXPECT_EQ(copies, sp[0].c[ZIO_COUNTER_RECORDS]);
+	EXPECT_EQ(0, sp[0].c[ZIO_COUNTER_PAGES_COW]);
+
+	/* A write to a shared page copies it: one copy-on-write. */
+	dst[0] = 42;
+	/* A copy from mid-page makes the destination page pending... */
+	ASSERT_EQ(0, zcopy(self->fd, dst + 8 * PAGE, src + 100, PAGE, &c));
+	ASSERT_EQ(PAGE, c.bytes_deferred);
+	ASSERT_EQ(1, find_spaces(&self->nl, getpid(), sp, 4));
+	EXPECT_EQ(1, sp[0].c[ZIO_COUNTER_PAGES_COW]);
+	EXPECT_EQ(1, sp[0].c[ZIO_COUNTER_PAGES_PENDING]);
+	EXPECT_EQ(0, sp[0].c[ZIO_COUNTER_PAGES_MATERIALIZED]);
+	/* ... until it is touched. */
+	p = dst + 8 * PAGE;
+	EXPECT_EQ(src[PAGE], p[PAGE - 100]);
+	ASSERT_EQ(1, find_spaces(&self->nl, getpid(), sp, 4));
+	EXPECT_EQ(0, sp[0].c[ZIO_COUNTER_PAGES_PENDING]);
+	EXPECT_EQ(1, sp[0].c[ZIO_COUNTER_PAGES_MATERIALIZED]);
+	EXPECT_EQ(copies + 1, sp[0].c[ZIO_COUNTER_COPIES]);
+	EXPECT_LE(3, sp[0].c[ZIO_COUNTER_FAULTS]);
+	EXPECT_EQ(0, sp[0].c[ZIO_COUNTER_IO_BYTES_WRITTEN]);
+
+	/* I/O: 3 pages out to a pipe from the source, back into dst. */
+	{
+		int pfd[2];
+
+		ASSERT_EQ(0, pipe(pfd));
+		EXPECT_EQ(3 * PAGE, zio_pipe_io(self->fd, ZIO_IOC_WRITE, pfd[1],
+						src, 3 * PAGE));
+		EXPECT_EQ(3 * PAGE, zio_pipe_io(self->fd, ZIO_IOC_READ, pfd[0],
+						dst + 12 * PAGE, 3 * PAGE));
+		close(pfd[0]);
+		close(pfd[1]);
+	}
+	ASSERT_EQ(1, find_spaces(&self->nl, getpid(), sp, 4));
+	EXPECT_EQ(3 * PAGE, sp[0].c[ZIO_COUNTER_IO_BYTES_WRITTEN]);
+	EXPECT_EQ(3 * PAGE, sp[0].c[ZIO_COUNTER_IO_BYTES_READ]);
+	EXPECT_EQ(src[2 * PAGE], dst[14 * PAGE]);
+
+	munmap(src, 16 * PAGE);
+	munmap(dst, 16 * PAGE);
+	/* Gone with its last mapping. */
+	EXPECT_EQ(0, find_spaces(&self->nl, getpid(), sp, 4));
+}
+
+/* Many spaces: the dump is paged, each space reported once, in order. */
+TEST_F(nl, dump_pages)
+{
+	static struct space sp[MAX_SPACES];
+	const int nr = 600;
+	int fds[600], i, n;
+
+	for (i = 0; i < nr; i++) {
+		fds[i] = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+		ASSERT_LE(0, fds[i]);
+		ASSERT_NE(MAP_FAILED, zmap(fds[i], 1, 0));
+	}
+	n = find_spaces(&self->nl, getpid(), sp, MAX_SPACES);
+	ASSERT_EQ(nr, n);
+	for (i = 1; i < n; i++)
+		ASSERT_LT(sp[i - 1].id, sp[i].id);
+}
+
+/* Settings change through netlink and take effect. */
+TEST_F(nl, set_settings)
+{
+	struct stats st, now;
+	struct zio_info info = { 0 };
+	char *p;
+
+	ASSERT_EQ(0, get_stats(&self->nl, &st));
+	ASSERT_EQ(0, set_attr(&self->nl, ZIO_ATTR_COPY_THRESHOLD, 8, 128 << 10, NULL));
+	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_INFO, &info));
+	EXPECT_EQ(128 << 10, info.copy_threshold);
+
+	ASSERT_EQ(0, set_attr(&self->nl, ZIO_ATTR_MAX_RECORDS, 4, 7, NULL));
+	ASSERT_EQ(0, get_stats(&self->nl, &now));
+	EXPECT_EQ(7, now.max_records);
+
+	/* space_limit: a mapping beyond it is refused. */
+	ASSERT_EQ(0, set_attr(&self->nl, ZIO_ATTR_SPACE_LIMIT, 8, 16 * PAGE, NULL));
+	p = zmap(self->fd, 17, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(ENOMEM, errno);
+	p = zmap(self->fd, 16, 0);
+	ASSERT_NE(MAP_FAILED, p);
+
+	/* enabled: copies are refused while off. */
+	ASSERT_EQ(0, set_attr(&self->nl, ZIO_ATTR_ENABLED, 1, 0, NULL));
+	EXPECT_EQ(-EOPNOTSUPP, zcopy(self->fd, p + 8 * PAGE, p, 4 * PAGE, NULL));
+	ASSERT_EQ(0, set_attr(&self->nl, ZIO_ATTR_ENABLED, 1, 1, NULL));
+	EXPECT_EQ(0, zcopy(self->fd, p + 8 * PAGE, p, 4 * PAGE, NULL));
+
+	EXPECT_EQ(0, set_attr(&self->nl, ZIO_ATTR_SPACE_LIMIT, 8, st.space_limit, NULL));
+	EXPECT_EQ(0, set_attr(&self->nl, ZIO_ATTR_COPY_THRESHOLD, 8, st.copy_threshold, NULL));
+	EXPECT_EQ(0, set_attr(&self->nl, ZIO_ATTR_MAX_RECORDS, 4, st.max_records, NULL));
+	ASSERT_EQ(0, get_stats(&self->nl, &now));
+	EXPECT_EQ(st.space_limit, now.space_limit);
+	EXPECT_EQ(st.copy_threshold, now.copy_threshold);
+	EXPECT_EQ(st.max_records, now.max_records);
+	EXPECT_EQ(1, now.enabled);
+}
+
+/* Malformed attributes are rejected with their extack message. */
+TEST_F(nl, bad_attributes)
+{
+	struct stats st, now;
+	struct nl_msg *msg;
+	struct req req = { 0 };
+	char text[256];
+
+	ASSERT_EQ(0, get_stats(&self->nl, &st));
+
+	EXPECT_EQ(-EINVAL, set_attr(&self->nl, ZIO_ATTR_SPACE_LIMIT, 8, 3 * PAGE + 1, text));
+	EXPECT_STREQ("space_limit must be a multiple of the page size", text);
+	EXPECT_EQ(-ERANGE, set_attr(&self->nl, ZIO_ATTR_SPACE_LIMIT, 8, 100, text));
+	EXPECT_STREQ("integer out of range", text);
+	EXPECT_EQ(-ERANGE, set_attr(&self->nl, ZIO_ATTR_COPY_THRESHOLD, 8, 0, text));
+	EXPECT_STREQ("integer out of range", text);
+	EXPECT_EQ(-ERANGE, set_attr(&self->nl, ZIO_ATTR_ENABLED, 1, 2, text));
+	EXPECT_STREQ("integer out of range", text);
+	EXPECT_EQ(-ERANGE, set_attr(&self->nl, ZIO_ATTR_MAX_RECORDS, 4,
+				    ZIO_MAX_RECORDS_MAX + 1, text));
+	EXPECT_STREQ("integer out of range", text);
+	EXPECT_EQ(-EINVAL, set_attr(&self->nl, ZIO_ATTR_NR_SPACES, 4, 1, text));
+	EXPECT_STREQ("nr_spaces is output only", text);
+	EXPECT_EQ(-EINVAL, set_attr(&self->nl, ZIO_ATTR_MAX + 1, 4, 1, text));
+	EXPECT_STREQ("Unknown attribute type", text);
+	EXPECT_EQ(-EINVAL, set_attr(&self->nl, 0, 0, 0, text));
+	EXPECT_STREQ("no setting to change", text);
+
+	/* Strict policy on the read commands too. */
+	msg = nl_msg(&self->nl, ZIO_CMD_GET_STATS, 0);
+	nla_put_u64(msg, ZIO_ATTR_SPACE_ID, 1);
+	EXPECT_EQ(-EINVAL, nl_run(&self->nl, msg, &req));
+	EXPECT_STREQ("space_id is output only", req.msg);
+
+	/* A refused command changed nothing, not even the valid part. */
+	msg = nl_msg(&self->nl, ZIO_CMD_SET, 0);
+	nla_put_u64(msg, ZIO_ATTR_COPY_THRESHOLD, 1 << 20);
+	nla_put_u64(msg, ZIO_ATTR_SPACE_LIMIT, PAGE + 1);
+	memset(&req, 0, sizeof(req));
+	EXPECT_EQ(-EINVAL, nl_run(&self->nl, msg, &req));
+	ASSERT_EQ(0, get_stats(&self->nl, &now));
+	EXPECT_EQ(st.space_limit, now.space_limit);
+	EXPECT_EQ(st.copy_threshold, now.copy_threshold);
+	EXPECT_EQ(st.enabled, now.enabled);
+	EXPECT_EQ(st.max_records, now.max_records);
+}
+
+/*
+ * Without CAP_NET_ADMIN: settings and events are refused, the stats are
+ * open, and the dump shows only the caller's own uid's spaces.
+ */
+TEST_F(nl, unprivileged)
+{
+	char *mine;
+	pid_t pid;
+	int status;
+
+	/* A space of root's, which nobody must not see. */
+	mine = zmap(self->fd, 1, 0);
+	ASSERT_NE(MAP_FAILED, mine);
+	mine[0] = 1;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		static struct space sp[MAX_SPACES];
+		struct stats st;
+		struct nl nl;
+		char text[256];
+		int fd, n, i, grp;
+
+		zt_nl_close(&self->nl);
+		drop_privileges();
+		if (zt_nl_open(&nl))
+			_exit(10);
+		if (set_attr(&nl, ZIO_ATTR_ENABLED, 1, 1, text) != -EPERM)
+			_exit(11);
+		if (get_stats(&nl, &st))
+			_exit(12);
+		fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+		if (fd < 0 || zmap(fd, 1, 0) == MAP_FAILED)
+			_exit(13);
+		n = get_spaces(&nl, sp);
+		if (n < 1)
+			_exit(14);
+		for (i = 0; i < n; i++)
+			if (sp[i].uid != NOBODY || sp[i].pid != (uint32_t)getpid())
+				_exit(15);
+		grp = genl_ctrl_resolve_grp(nl.sk, ZIO_GENL_NAME, ZIO_GENL_MCGRP_EVENTS);
+		if (grp < 0)
+			_exit(16);
+		if (nl_socket_add_membership(nl.sk, grp) != -NLE_PERM)
+			_exit(17);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) {
+		TH_LOG("child step %d failed (11: set not refused, 14/15: dump, 17: events)",
+		       WEXITSTATUS(status));
+	}
+}
+
+static int event_valid(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct genlmsghdr *gnlh = nlmsg_data(nlh);
+	struct nlattr *tb[ZIO_ATTR_MAX + 1];
+	struct event *ev = arg;
+
+	while (ev->cmd)
+		ev++;
+	if (ev - (struct event *)arg >= MAX_EVENTS - 1)
+		return NL_STOP;
+	if (genlmsg_parse(nlh, 0, tb, ZIO_ATTR_MAX, NULL) < 0)
+		return NL_SKIP;
+	ev->cmd = gnlh->cmd;
+	if (tb[ZIO_ATTR_SPACE_ID])
+		ev->id = nla_get_u64(tb[ZIO_ATTR_SPACE_ID]);
+	if (tb[ZIO_ATTR_PID])
+		ev->pid = nla_get_u32(tb[ZIO_ATTR_PID]);
+	if (tb[ZIO_ATTR_UID])
+		ev->uid = nla_get_u32(tb[ZIO_ATTR_UID]);
+	if (tb[ZIO_ATTR_PARENT_PID])
+		ev->ppid = nla_get_u32(tb[ZIO_ATTR_PARENT_PID]);
+	if (tb[ZIO_ATTR_MMAP_END])
+		ev->mmap_end = nla_get_u64(tb[ZIO_ATTR_MMAP_END]);
+	if (tb[ZIO_ATTR_SPACE_LIMIT])
+		ev->space_limit = nla_get_u64(tb[ZIO_ATTR_SPACE_LIMIT]);
+	return NL_OK;
+}
+
+/* Space created, forked, freed, and an mmap past space_limit: all arrive. */
+TEST_F(nl, events)
+{
+	static struct event ev[MAX_EVENTS];
+	struct event *new = NULL, *del = NULL, *limit = NULL, *fork_new = NULL;
+	struct stats st;
+	struct pollfd pfd;
+	pid_t pid, grandchild = 0;
+	int grp, status, i;
+
+	ASSERT_EQ(0, get_stats(&self->nl, &st));
+	grp = genl_ctrl_resolve_grp(self->nl.sk, ZIO_GENL_NAME, ZIO_GENL_MCGRP_EVENTS);
+	ASSERT_LE(0, grp);
+	ASSERT_EQ(0, nl_socket_add_membership(self->nl.sk, grp));
+	nl_socket_disable_seq_check(self->nl.sk);
+	nl_socket_modify_cb(self->nl.sk, NL_CB_VALID, NL_CB_CUSTOM, event_valid, ev);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+		char *p = zmap(fd, 2, 0);
+		pid_t c;
+
+		if (p == MAP_FAILED)
+			_exit(10);
+		p[0] = 1;
+		c = fork();		/* the grandchild's space: a snapshot */
+		if (!c)
+			_exit(0);
+		waitpid(c, NULL, 0);
+		munmap(p, 2 * PAGE);	/* frees the child's space */
+		/* Past the limit: refused, and reported. */
+		if (zmap(fd, 1, st.space_limit / PAGE) != MAP_FAILED)
+			_exit(11);
+		_exit(c > 0 ? c & 0xff : 12);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+
+	pfd.fd = nl_socket_get_fd(self->nl.sk);
+	pfd.events = POLLIN;
+	while (poll(&pfd, 1, 1000) == 1)
+		nl_recvmsgs_default(self->nl.sk);
+
+	for (i = 0; i < MAX_EVENTS && ev[i].cmd; i++) {
+		if (ev[i].cmd == ZIO_CMD_SPACE_NEW && ev[i].pid == (uint32_t)pid)
+			new = &ev[i];
+		if (ev[i].cmd == ZIO_CMD_SPACE_NEW && ev[i].ppid == (uint32_t)pid)
+			fork_new = &ev[i];
+		if (ev[i].cmd == ZIO_CMD_SPACE_DEL && new && ev[i].id == new->id)
+			del = &ev[i];
+		if (ev[i].cmd == ZIO_CMD_LIMIT && ev[i].pid == (uint32_t)pid)
+			limit = &ev[i];
+	}
+	ASSERT_NE(NULL, new);
+	EXPECT_EQ(0, new->uid);
+	ASSERT_NE(NULL, del);
+	EXPECT_EQ(pid, del->pid);
+	ASSERT_NE(NULL, fork_new);
+	EXPECT_NE(new->id, fork_new->id);
+	/* The grandchild's space is freed at its exit, named by its pid. */
+	for (i = 0; i < MAX_EVENTS && ev[i].cmd; i++)
+		if (ev[i].cmd == ZIO_CMD_SPACE_DEL && ev[i].id == fork_new->id)
+			grandchild = ev[i].pid;
+	EXPECT_EQ(WEXITSTATUS(status), grandchild & 0xff);
+	EXPECT_NE(pid, grandchild);
+	ASSERT_NE(NULL, limit);
+	EXPECT_EQ(st.space_limit + PAGE, limit->mmap_end);
+	EXPECT_EQ(st.space_limit, limit->space_limit);
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+/* Every zio tracepoint fires, in tracefs. */
+TEST_F(nl, tracepoints)
+{
+	static const char *const events[] = {
+		"zio_copy: ", "zio_share: ", "zio_materialize: ", "zio_cow: ",
+		"zio_discard: ", "zio_io: ",
+	};
+	static char trace[1 << 16];
+	struct zio_range range;
+	char *p;
+	size_t len = 0;
+	ssize_t n;
+	unsigned int i;
+	int fd;
+
+	if (access("/sys/kernel/tracing/events/zio", F_OK))
+		SKIP(return, "no zio events in tracefs");
+	ASSERT_EQ(0, write_file("/sys/kernel/tracing/trace", ""));
+	ASSERT_EQ(0, write_file("/sys/kernel/tracing/events/zio/enable", "1"));
+
+	p = zmap(self->fd, 8, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	p[0] = 1;
+	p[PAGE] = 2;
+	ASSERT_EQ(0, zcopy(self->fd, p + 4 * PAGE, p, 2 * PAGE, NULL));	/* share */
+	ASSERT_EQ(0, zcopy(self->fd, p + 6 * PAGE, p + 1, PAGE, NULL));	/* pending */
+	EXPECT_EQ(2, p[7 * PAGE - 1]);				/* materialize */
+	p[4 * PAGE] = 3;					/* cow */
+	range = (struct zio_range){ .addr = (uintptr_t)p, .len = 2 * PAGE };
+	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_DISCARD, &range));
+	{
+		int pfd[2];
+
+		ASSERT_EQ(0, pipe(pfd));
+		EXPECT_EQ(PAGE, zio_pipe_io(self->fd, ZIO_IOC_WRITE, pfd[1],
+					    p + 4 * PAGE, PAGE));	/* io */
+		close(pfd[0]);
+		close(pfd[1]);
+	}
+
+	ASSERT_EQ(0, write_file("/sys/kernel/tracing/events/zio/enable", "0"));
+	fd = open("/sys/kernel/tracing/trace", O_RDONLY);
+	ASSERT_LE(0, fd);
+	while ((n = read(fd, trace + len, sizeof(trace) - 1 - len)) > 0)
+		len += n;
+	close(fd);
+	trace[len] = 0;
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+		bool found = strstr(trace, events[i]);
+
+		if (!found)
+			fprintf(stderr, "# %s missing from the trace\n", events[i]);
+		EXPECT_TRUE(found);
+	}
+	EXPECT_NE(NULL, strstr(trace, "deferred=8192 copied=0 ret=0"));
+	EXPECT_NE(NULL, strstr(trace, "pages=2"));
+	EXPECT_NE(NULL, strstr(trace, " write fd="));
+}
+
+/* Run zioctl (from the initramfs); its output in @out. Returns its status. */
+static int zioctl(const char *args, bool nobody, char *out, size_t size)
+{
+	char cmd[256];
+	int status, fd;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(cmd, sizeof(cmd), "zioctl %s >/tmp/zioctl.out 2>&1", args);
+	pid = fork();
+	if (!pid) {
+		if (nobody)
+			drop_privileges();
+		execl("/bin/sh", "sh", "-c", cmd, NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	fd = open("/tmp/zioctl.out", O_RDONLY);
+	n = fd < 0 ? -1 : read(fd, out, size - 1);
+	out[n < 0 ? 0 : n] = 0;
+	close(fd);
+	unlink("/tmp/zioctl.out");
+	return WEXITSTATUS(status);
+}
+
+/* zioctl end to end: JSON, permission message, extack message. */
+TEST_F(nl, zioctl)
+{
+	static char out[1 << 16];
+	char want[64], *p;
+
+	if (system("command -v zioctl >/dev/null 2>&1"))
+		SKIP(return, "zioctl is not installed in this system");
+
+	p = zmap(self->fd, 4, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, zcopy(self->fd, p + 2 * PAGE, p, 2 * PAGE, NULL));
+
+	ASSERT_EQ(0, zioctl("stats --json", false, out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "\"counters\": {\"pages_live\": "));
+	ASSERT_EQ(0, zioctl("stats", false, out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "space_limit"));
+	ASSERT_EQ(0, zioctl("spaces --json", false, out, sizeof(out)));
+	snprintf(want, sizeof(want), "\"pid\": %d, \"uid\": 0", getpid());
+	EXPECT_NE(NULL, strstr(out, want)) {
+		TH_LOG("%s not in: %s", want, out);
+	}
+	EXPECT_NE(NULL, strstr(out, "\"bytes_deferred\": 8192"));
+
+	EXPECT_EQ(1, zioctl("set enabled 1", true, out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "permission denied")) {
+		TH_LOG("%s", out);
+	}
+	EXPECT_EQ(1, zioctl("set space_limit 5000", false, out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "space_limit must be a multiple of the page size")) {
+		TH_LOG("%s", out);
+	}
+	EXPECT_EQ(1, zioctl("monitor", true, out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "permission denied"));
+	EXPECT_EQ(2, zioctl("set nonsense 1", false, out, sizeof(out)));
+}
+
+TEST_HARNESS_MAIN
