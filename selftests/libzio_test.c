@@ -207,13 +207,16 @@ static double timed(const char *const *env)
 	return atof(buf);
 }
 
-TEST_F_TIMEOUT(lib, policy_overhead, 120)
+TEST_F_TIMEOUT(lib, policy_overhead, 180)
 {
 	const char *plain[] = { "ZIO_DISABLE=1", NULL };
 	double t_plain = 1e9, t_zio = 1e9;
 
-	/* Best of three each, alternating, against the noise of TCG. */
-	for (int i = 0; i < 3; i++) {
+	/*
+	 * Best of five each, alternating, against the noise of TCG (single
+	 * runs of the same loop vary by 40% there).
+	 */
+	for (int i = 0; i < 5; i++) {
 		double a = timed(plain), b = timed(NULL);
 
 		ASSERT_LT(0, a);
