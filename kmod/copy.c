@@ -133,8 +133,9 @@ static void zio_copy_release(struct zio_copy_ctx *c)
 static void zio_copy_zap(struct zio_copy_ctx *c)
 {
 	zio_copy_release(c);
-	if (c->dzap && c->dmapped)
-		zio_space_zap(c->space, c->dzap_first, c->dzap_last);
+	if (c->dzap)
+		zio_space_zap_released(c->space, c->dzap_first, c->dzap_last,
+				       c->dmapped);
 	if (c->szap) {
 		zio_space_zap(c->space, c->szap_first, c->szap_last);
 		zio_slot_clear_writable(c->space, c->szap_first, c->szap_last);

@@ -278,8 +278,8 @@ static int zio_io_install(struct zio_io_ctx *io, size_t done)
 		flush_dcache_page(page);
 		put_page(page);
 	}
-	if (mapped)
-		zio_space_zap(space, first, last);
+	if (first <= last)
+		zio_space_zap_released(space, first, last, mapped);
 	mutex_unlock(&space->lock);
 	return ret;
 }

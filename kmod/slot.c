@@ -536,31 +536,37 @@ void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last)
 {
 	XA_STATE(xas, &space->slots, first);
 	void *batch[ZIO_DISCARD_BATCH];
+	pgoff_t next = first;
 	unsigned int nr, i;
 	unsigned long n = 0;
 	bool mapped = false;
 	void *entry;
 
 	do {
+		/*
+		 * Each batch starts afresh at the index after the last one
+		 * emptied: storing NULL may free the node the walk is in,
+		 * after which xas_pause() would skip the rest of its parent.
+		 */
 		nr = 0;
+		xas_set(&xas, next);
 		xas_lock(&xas);
 		xas_for_each(&xas, entry, last) {
 			batch[nr++] = entry;
+			next = xas.xa_index + 1;
 			xas_store(&xas, NULL);
-			if (nr == ZIO_DISCARD_BATCH) {
-				xas_pause(&xas);
+			if (nr == ZIO_DISCARD_BATCH)
 				break;
-			}
 		}
 		xas_unlock(&xas);
 		for (i = 0; i < nr; i++)
 			zio_slot_release(batch[i], &mapped);
 		n += nr;
 		cond_resched();
-	} while (nr == ZIO_DISCARD_BATCH);
+	} while (nr == ZIO_DISCARD_BATCH && next && next <= last);
 
-	if (mapped)
-		zio_space_zap(space, first, last);
+	if (n)
+		zio_space_zap_released(space, first, last, mapped);
 	zio_records_forget(space, first, last);
 	zio_space_count(space, ZIO_EV_DISCARDS, n);
 	trace_zio_discard(space, first, last, n);

@@ -19,6 +19,7 @@
  */
 #include <linux/fs.h>
 #include <linux/memcontrol.h>
+#include <linux/mm_inline.h>
 #include <linux/mm.h>
 #include <linux/mount.h>
 #include <linux/pid_namespace.h>
@@ -129,6 +130,28 @@ void zio_space_zap(struct zio_space *space, pgoff_t first, pgoff_t last)
 	unmap_mapping_range(space->zfile->inode->i_mapping,
 			    (loff_t)first << PAGE_SHIFT,
 			    (loff_t)(last - first + 1) << PAGE_SHIFT, 0);
+}
+
+/**
+ * zio_space_zap_released() - zap slots whose pages zio released
+ * @space: the space
+ * @first: the first slot
+ * @last: the last slot
+ * @mapped: whether a released page was still mapped (zio_slot_release())
+ *
+ * A page that is no longer mapped may still be in a TLB: MADV_DONTNEED and
+ * munmap clear PTEs first and flush later, with a TLB flush pending on the
+ * mm meanwhile. A zap of ours that overlaps theirs forces that flush before
+ * it returns, so the zap is skipped only when no page was mapped and no
+ * flush is pending.
+ */
+void zio_space_zap_released(struct zio_space *space, pgoff_t first,
+			    pgoff_t last, bool mapped)
+{
+	/* Order the mapcount reads before the pending flush count. */
+	smp_mb();
+	if (mapped || mm_tlb_flush_pending(space->mm))
+		zio_space_zap(space, first, last);
 }
 
 /* Called with zfile->lock held. */

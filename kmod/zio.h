@@ -219,6 +219,8 @@ void zio_space_count(struct zio_space *space, enum zio_event event, u64 n);
 void zio_global_counters(struct zio_counters *counters);
 void zio_space_counters(struct zio_space *space, struct zio_counters *counters);
 void zio_space_zap(struct zio_space *space, pgoff_t first, pgoff_t last);
+void zio_space_zap_released(struct zio_space *space, pgoff_t first,
+			    pgoff_t last, bool mapped);
 
 /**
  * struct zio_space_info - what the netlink dump reports of one space

@@ -184,12 +184,16 @@ TEST_F(io, epipe_and_sigpipe)
 	sigaction(SIGPIPE, &old, NULL);
 }
 
-TEST_F(io, file_position_and_offsets)
+/* write()/pwrite() and read()/pread() semantics on a file in @dir. */
+static void file_io(struct __test_metadata *_metadata, FIXTURE_DATA(io) *self,
+		    const char *dir)
 {
-	char path[] = "/tmp/zio-io-XXXXXX";
 	unsigned char *back = malloc(12 * PG);
-	int f = mkstemp(path);
+	char path[64];
+	int f;
 
+	snprintf(path, sizeof(path), "%s/zio-io-XXXXXX", dir);
+	f = mkstemp(path);
 	ASSERT_LE(0, f);
 	unlink(path);
 	fill(self->map, 12 * PG, 4);
@@ -204,6 +208,7 @@ TEST_F(io, file_position_and_offsets)
 	EXPECT_EQ(PG, zio_io(self->fd, ZIO_IOC_WRITE, f, self->map + 11 * PG, PG,
 			     20 * PG, 0));
 	EXPECT_EQ((off_t)(8 * PG + 10), lseek(f, 0, SEEK_CUR));
+	ASSERT_EQ(0, fsync(f));
 	ASSERT_EQ((ssize_t)(8 * PG + 10), pread(f, back, 8 * PG + 10, 0));
 	EXPECT_EQ(0, memcmp(back, self->map, 8 * PG + 10));
 	ASSERT_EQ((ssize_t)PG, pread(f, back, PG, 20 * PG));
@@ -219,8 +224,25 @@ TEST_F(io, file_position_and_offsets)
 				 2 * PG, PG, 0));
 	EXPECT_EQ(0, memcmp(self->map + 50 * PG + 7, self->map + PG, 2 * PG));
 	EXPECT_EQ((off_t)(3 * PG), lseek(f, 0, SEEK_CUR));
+	/* Reading at the end: 0, like read() at end of file. */
+	EXPECT_EQ(0, zio_io(self->fd, ZIO_IOC_READ, f, self->map, PG, 30 * PG, 0));
 	close(f);
 	free(back);
+}
+
+TEST_F(io, file_on_tmpfs)
+{
+	file_io(_metadata, self, "/tmp");
+}
+
+TEST_F(io, file_on_ext4)
+{
+	struct stat st;
+
+	/* scripts/check gives the VM an ext4 disk mounted there. */
+	if (stat("/mnt/ext4", &st) || stat("/mnt/ext4/lost+found", &st))
+		SKIP(return, "no ext4 file system at /mnt/ext4");
+	file_io(_metadata, self, "/mnt/ext4");
 }
 
 TEST_F(io, tcp_loopback_both_ways)
