@@ -30,7 +30,12 @@ KTOOLS_FILES := tools/testing/selftests/kselftest_harness.h \
 
 CC := gcc
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iuapi -Ilib
-LIB_SRCS := lib/device.c
+# libzio.so: the interposer, the arena, the policy and the explicit API.
+LIB_SRCS := lib/device.c lib/preload.c lib/arena.c lib/policy.c lib/api.c
+LIB_HDRS := lib/zio.h lib/internal.h uapi/linux/zio.h
+# zioctl only talks to the device: no interposed allocator in it.
+ZIOCTL_SRCS := lib/zioctl.c lib/device.c
+VERSION := 0.1
 
 export KERNEL
 
@@ -51,18 +56,20 @@ endif
 
 lib: $(BUILD)/lib/libzio.so
 
-$(BUILD)/lib/libzio.so: $(LIB_SRCS) lib/zio.h uapi/linux/zio.h
+$(BUILD)/lib/libzio.so: $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden -Wl,-soname,libzio.so.1 -o $@ $(LIB_SRCS)
+	$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden -fno-builtin -pthread \
+		-Wl,-soname,libzio.so.1 -Wl,-z,now -o $@ $(LIB_SRCS)
+	ln -sf libzio.so $(@D)/libzio.so.1
 
 tools: $(BUILD)/bin/zioctl
 
 LIBNL_CFLAGS := $(shell pkg-config --cflags libnl-genl-3.0)
 LIBNL_LIBS := $(shell pkg-config --libs libnl-genl-3.0)
 
-$(BUILD)/bin/zioctl: lib/zioctl.c $(LIB_SRCS) lib/zio.h uapi/linux/zio.h
+$(BUILD)/bin/zioctl: $(ZIOCTL_SRCS) lib/zio.h uapi/linux/zio.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LIBNL_CFLAGS) -o $@ lib/zioctl.c $(LIB_SRCS) $(LIBNL_LIBS)
+	$(CC) $(CFLAGS) $(LIBNL_CFLAGS) -o $@ $(ZIOCTL_SRCS) $(LIBNL_LIBS)
 
 BENCH_PROGS := $(BUILD)/bin/copy_bench $(BUILD)/bin/chain_bench
 
@@ -72,7 +79,7 @@ $(BUILD)/bin/%_bench: bench/%_bench.c uapi/linux/zio.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $<
 
-selftests: $(KTOOLS)/.extracted
+selftests: $(KTOOLS)/.extracted lib
 	@mkdir -p $(BUILD)/selftests
 	@$(MAKE) -s -C selftests OUTPUT=$(abspath $(BUILD)/selftests) \
 		KSFT_DIR=$(abspath $(KTOOLS))/tools/testing/selftests
@@ -98,6 +105,9 @@ install: lib tools
 	install -D -m 0755 $(BUILD)/lib/libzio.so $(DESTDIR)$(PREFIX)/lib/libzio.so.1
 	ln -sf libzio.so.1 $(DESTDIR)$(PREFIX)/lib/libzio.so
 	install -D -m 0644 lib/zio.h $(DESTDIR)$(PREFIX)/include/zio.h
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' lib/zio.pc.in \
+		>$(DESTDIR)$(PREFIX)/lib/pkgconfig/zio.pc
 	install -D -m 0644 uapi/linux/zio.h $(DESTDIR)$(PREFIX)/include/linux/zio.h
 	install -D -m 0755 $(BUILD)/bin/zioctl $(DESTDIR)$(PREFIX)/bin/zioctl
 	install -D -m 0644 lib/zioctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/zioctl.8

@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The zio arena: one MAP_SHARED mapping of /dev/zio per process, carved into
+ * page-aligned blocks by a first-fit bitmap allocator whose metadata lives
+ * in anonymous memory outside the arena, so that a buffer never shares a
+ * page with anything but itself.
+ *
+ * Invariant (while zio_arena.zero_free holds): every page not in a block
+ * reads as zero, because fresh pages of the device are zero and a block's
+ * pages are discarded before they become free again. calloc() relies on it;
+ * a failed discard clears zero_free for good and calloc() memsets again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct zio_arena zio_arena = {
+	.fd = -1,
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/* The smallest arena worth having, and the fd number the device moves to. */
+#define ZIO_ARENA_MIN	(64UL << 20)
+#define ZIO_FD_MIN	512
+
+void zio_debug(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	if (!zio_settings.debug)
+		return;
+	n = snprintf(buf, sizeof(buf), "libzio[%d]: ", (int)getpid());
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof(buf) - 1)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	if (write(STDERR_FILENO, buf, n) < 0)
+		return;
+}
+
+static void *meta_alloc(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/*
+ * Open the device and map the arena. Any failure leaves the arena empty:
+ * the library then passes everything to the next allocator and libc.
+ */
+void zio_arena_init(void)
+{
+	struct zio_arena *a = &zio_arena;
+	struct zio_info info = { 0 };
+	size_t len, words;
+	void *base;
+	int fd, hi;
+
+	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		zio_debug("%s: %s: passthrough", ZIO_DEVICE_PATH, strerror(errno));
+		return;
+	}
+	if (ioctl(fd, ZIO_IOC_INFO, &info)) {
+		zio_debug("ZIO_IOC_INFO: %s: passthrough", strerror(errno));
+		goto out_close;
+	}
+	if (!(info.features & ZIO_FEATURE_COPY)) {
+		zio_debug("the module has no ZIO_FEATURE_COPY (features 0x%llx): passthrough",
+			  (unsigned long long)info.features);
+		goto out_close;
+	}
+	if (!info.enabled) {
+		zio_debug("copies are turned off in the module: passthrough");
+		goto out_close;
+	}
+	if (info.page_size != (unsigned long)sysconf(_SC_PAGESIZE) ||
+	    info.page_size & (info.page_size - 1)) {
+		zio_debug("page size %llu unsupported: passthrough",
+			  (unsigned long long)info.page_size);
+		goto out_close;
+	}
+
+	/* Keep clear of the low numbers a program may expect to get. */
+	hi = fcntl(fd, F_DUPFD_CLOEXEC, ZIO_FD_MIN);
+	if (hi >= 0) {
+		close(fd);
+		fd = hi;
+	}
+
+	a->page_size = info.page_size;
+	a->page_shift = __builtin_ctzl(a->page_size);
+	/* A whole number of bitmap words (64 pages). */
+	len = info.space_limit & ~((a->page_size << 6) - 1);
+	if (len > (size_t)UINT32_MAX << a->page_shift)
+		len = (size_t)UINT32_MAX << a->page_shift;
+	for (base = MAP_FAILED; len >= ZIO_ARENA_MIN; len /= 2) {
+		base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_NORESERVE, fd, 0);
+		if (base != MAP_FAILED)
+			break;
+	}
+	if (base == MAP_FAILED) {
+		zio_debug("mmap of the arena failed: %s: passthrough", strerror(errno));
+		goto out_close;
+	}
+
+	a->npages = len >> a->page_shift;
+	words = a->npages / 64;
+	a->used = meta_alloc(words * sizeof(*a->used));
+	a->blocks = meta_alloc(a->npages * sizeof(*a->blocks));
+	if (!a->used || !a->blocks) {
+		zio_debug("no memory for the arena's metadata: passthrough");
+		if (a->used)
+			munmap(a->used, words * sizeof(*a->used));
+		if (a->blocks)
+			munmap(a->blocks, a->npages * sizeof(*a->blocks));
+		munmap(base, len);
+		goto out_close;
+	}
+	a->fd = fd;
+	a->copy_threshold = info.copy_threshold;
+	a->copy_ok = true;
+	a->stats_ok = !!(info.features & ZIO_FEATURE_STATS);
+	a->zero_free = true;
+	/* Publish last: zio_in_arena() reads base and len without a lock. */
+	a->base = (uintptr_t)base;
+	__atomic_store_n(&a->len, len, __ATOMIC_RELEASE);
+	zio_debug("arena of %zu MiB at %p, features 0x%llx", len >> 20, base,
+		  (unsigned long long)info.features);
+	return;
+
+out_close:
+	close(fd);
+}
+
+/* Bitmap helpers; the caller holds zio_arena.lock. */
+
+static size_t next_bit(size_t i, bool set)
+{
+	const struct zio_arena *a = &zio_arena;
+	size_t w = i / 64, words = a->npages / 64;
+	uint64_t bits;
+
+	if (i >= a->npages)
+		return a->npages;
+	bits = (set ? a->used[w] : ~a->used[w]) & (~0ULL << (i % 64));
+	while (!bits) {
+		if (++w >= words)
+			return a->npages;
+		bits = set ? a->used[w] : ~a->used[w];
+	}
+	return w * 64 + __builtin_ctzll(bits);
+}
+
+static void set_bits(size_t i, size_t n, bool set)
+{
+	uint64_t *used = zio_arena.used;
+
+	while (n) {
+		size_t bit = i % 64, k = 64 - bit < n ? 64 - bit : n;
+		uint64_t mask = (k == 64 ? ~0ULL : ((1ULL << k) - 1)) << bit;
+
+		if (set)
+			used[i / 64] |= mask;
+		else
+			used[i / 64] &= ~mask;
+		i += k;
+		n -= k;
+	}
+}
+
+static size_t find_free(size_t npg, size_t align_pg)
+{
+	struct zio_arena *a = &zio_arena;
+	size_t i = a->hint * 64;
+
+	while (i < a->npages) {
+		size_t start = next_bit(i, false), end, at;
+
+		if (start >= a->npages)
+			break;
+		end = next_bit(start, true);
+		at = (start + align_pg - 1) & ~(align_pg - 1);
+		if (at < end && end - at >= npg)
+			return at;
+		i = end;
+	}
+	return SIZE_MAX;
+}
+
+static size_t pages_of(size_t size)
+{
+	size_t pages = (size >> zio_arena.page_shift) +
+		       !!(size & (zio_arena.page_size - 1));
+
+	return pages ? pages : 1;
+}
+
+static bool discard(uintptr_t addr, size_t len)
+{
+	struct zio_range r = { .addr = addr, .len = len };
+
+	if (!ioctl(zio_arena.fd, ZIO_IOC_DISCARD, &r))
+		return true;
+	zio_debug("ZIO_IOC_DISCARD %#lx+%zu: %s", (unsigned long)addr, len,
+		  strerror(errno));
+	zio_count(discards_failed, 1);
+	__atomic_store_n(&zio_arena.zero_free, false, __ATOMIC_RELAXED);
+	return false;
+}
+
+/* Release pages [idx, idx + n) that are already discarded (or dirty). */
+static void release_pages(size_t idx, size_t n)
+{
+	struct zio_arena *a = &zio_arena;
+
+	set_bits(idx, n, false);
+	a->pages_used -= n;
+	if (idx / 64 < a->hint)
+		a->hint = idx / 64;
+}
+
+/**
+ * zio_arena_alloc() - a block of the arena
+ * @size: bytes, rounded up to whole pages
+ * @align: 0, or a power of two: the block's alignment (at least a page)
+ * @zero: the caller needs the block's bytes to read as zero
+ *
+ * Return: the block, or NULL when the arena is missing or full.
+ */
+void *zio_arena_alloc(size_t size, size_t align, bool zero)
+{
+	struct zio_arena *a = &zio_arena;
+	size_t npg, align_pg = 1, idx;
+	bool dirty;
+	void *p;
+
+	if (!__atomic_load_n(&a->len, __ATOMIC_ACQUIRE) || size > a->len)
+		return NULL;
+	npg = pages_of(size);
+	if (align > a->page_size)
+		align_pg = align >> a->page_shift;
+
+	pthread_mutex_lock(&a->lock);
+	idx = find_free(npg, align_pg);
+	if (idx == SIZE_MAX) {
+		pthread_mutex_unlock(&a->lock);
+		zio_count(arena_fallbacks, 1);
+		return NULL;
+	}
+	set_bits(idx, npg, true);
+	a->blocks[idx] = npg;
+	a->pages_used += npg;
+	if (idx / 64 == a->hint)
+		a->hint = next_bit(a->hint * 64, false) / 64;
+	dirty = !__atomic_load_n(&a->zero_free, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&a->lock);
+
+	p = (void *)(a->base + (idx << a->page_shift));
+	if (zero && dirty)
+		memset(p, 0, npg << a->page_shift);
+	zio_count(arena_allocs, 1);
+	return p;
+}
+
+/* The block that starts at @ptr, in pages; 0 when @ptr starts none. */
+static size_t block_pages(const void *ptr, size_t *idx)
+{
+	struct zio_arena *a = &zio_arena;
+	uintptr_t off = (uintptr_t)ptr - a->base;
+
+	if (off & (a->page_size - 1))
+		return 0;
+	*idx = off >> a->page_shift;
+	return __atomic_load_n(&a->blocks[*idx], __ATOMIC_RELAXED);
+}
+
+/**
+ * zio_arena_free() - discard a block's pages and make them free
+ * @ptr: a block's start; anything else in the arena is a bad free (ignored)
+ */
+void zio_arena_free(void *ptr)
+{
+	struct zio_arena *a = &zio_arena;
+	size_t idx, npg = block_pages(ptr, &idx);
+
+	if (!npg) {
+		zio_debug("free(%p): not an arena block, ignored", ptr);
+		return;
+	}
+	zio_policy_before_free();
+	discard((uintptr_t)ptr, npg << a->page_shift);
+
+	pthread_mutex_lock(&a->lock);
+	a->blocks[idx] = 0;
+	release_pages(idx, npg);
+	pthread_mutex_unlock(&a->lock);
+	zio_count(arena_frees, 1);
+}
+
+/** zio_arena_usable() - the usable size of the block at @ptr */
+size_t zio_arena_usable(const void *ptr)
+{
+	size_t idx;
+
+	return block_pages(ptr, &idx) << zio_arena.page_shift;
+}
+
+/*
+ * Copy @len bytes with the module, @dst and @src in the arena. Returns what
+ * the module did, from the start of the range when @dst <= @src, from its
+ * end otherwise; 0 when it refused.
+ */
+static size_t module_copy(uintptr_t dst, uintptr_t src, size_t len, uintptr_t tag)
+{
+	struct zio_copy c = { .dst = dst, .src = src, .len = len, .tag = tag };
+	size_t done;
+
+	if (ioctl(zio_arena.fd, ZIO_IOC_COPY, &c)) {
+		int err = errno;
+
+		zio_count(copies_failed, 1);
+		zio_debug("ZIO_IOC_COPY %#lx <- %#lx +%zu: %s", (unsigned long)dst,
+			  (unsigned long)src, len, strerror(err));
+		if (err == EBADF || err == ENOTTY || err == EOPNOTSUPP) {
+			/*
+			 * The fd is gone (closed by the program), or the
+			 * administrator turned copies off: stop trying.
+			 */
+			__atomic_store_n(&zio_copy_min, SIZE_MAX, __ATOMIC_RELAXED);
+			__atomic_store_n(&zio_arena.copy_ok, false, __ATOMIC_RELAXED);
+		}
+		return 0;
+	}
+	done = c.bytes_deferred + c.bytes_copied;
+	if (done > len)
+		done = len;
+	zio_count(copies_module, 1);
+	zio_count(bytes_deferred, c.bytes_deferred);
+	zio_count(bytes_kernel, c.bytes_copied);
+	if (done < len)
+		zio_count(copies_short, 1);
+	zio_policy_copied();
+	return done;
+}
+
+/*
+ * memmove() with the whole destination pages of [dst, dst + n) done by the
+ * module. Forward (dst < src): head, pages, rest; backward: tail, pages,
+ * rest. Each part only writes bytes that no later part reads, so overlap
+ * is safe. The module itself works backward only when its ranges overlap
+ * and dst > src: a short module copy leaves the tail of the pages
+ * (forward) or their head (backward), which memmove() then completes.
+ */
+static void split_copy(uintptr_t d, uintptr_t s, size_t n, uintptr_t tag)
+{
+	size_t page = zio_arena.page_size;
+	size_t head = ((d + page - 1) & ~(page - 1)) - d, mid, tail, done;
+
+	if (head > n)
+		head = n;
+	mid = (n - head) & ~(page - 1);
+	tail = n - head - mid;
+	if (!mid) {
+		zio_next.memmove((void *)d, (const void *)s, n);
+		return;
+	}
+	if (d < s) {
+		zio_next.memmove((void *)d, (const void *)s, head);
+		done = module_copy(d + head, s + head, mid, tag);
+		zio_next.memmove((void *)(d + head + done), (const void *)(s + head + done),
+				 mid - done + tail);
+	} else {
+		zio_next.memmove((void *)(d + head + mid), (const void *)(s + head + mid), tail);
+		done = module_copy(d + head, s + head, mid, tag);
+		if (d - s < mid) {
+			/* Overlapping pages: the module went backward. */
+			zio_next.memmove((void *)d, (const void *)s, head + mid - done);
+		} else {
+			/* Apart: forward; none of this overlaps the head's source. */
+			zio_next.memmove((void *)(d + head + done), (const void *)(s + head + done),
+					 mid - done);
+			zio_next.memmove((void *)d, (const void *)s, head);
+		}
+	}
+}
+
+/**
+ * zio_move() - memmove() that sends whole pages to the module when it can
+ * @dst: destination
+ * @src: source
+ * @n: bytes
+ * @tag: the call site, for the module's copy records and the policy
+ * @policy: ask the policy whether @tag's copies still go to the module
+ *
+ * Return: @dst.
+ */
+void *zio_move(void *dst, const void *src, size_t n, uintptr_t tag, bool policy)
+{
+	if (!zio_in_arena(dst, n) || !zio_in_arena(src, n) || dst == src ||
+	    !__atomic_load_n(&zio_arena.copy_ok, __ATOMIC_RELAXED))
+		return zio_next.memmove(dst, src, n);
+	if (policy && !zio_policy_allow(tag)) {
+		zio_count(copies_policy, 1);
+		return zio_next.memmove(dst, src, n);
+	}
+	split_copy((uintptr_t)dst, (uintptr_t)src, n, tag);
+	return dst;
+}
+
+/* A tag no return address has: the records of realloc() moves. */
+#define ZIO_TAG_REALLOC	1
+
+/**
+ * zio_arena_realloc() - resize an arena block, in place when it can
+ * @ptr: the block
+ * @size: the new size, at least zio_alloc_min
+ *
+ * Return: the block, moved or not; NULL when a new block is needed and the
+ * arena has none (the caller then falls back, @ptr untouched).
+ */
+void *zio_arena_realloc(void *ptr, size_t size)
+{
+	struct zio_arena *a = &zio_arena;
+	size_t idx, old = block_pages(ptr, &idx), npg;
+	void *p;
+
+	if (!old || size > a->len)
+		return NULL;
+	npg = pages_of(size);
+	if (npg == old)
+		return ptr;
+	if (npg < old) {
+		discard((uintptr_t)ptr + (npg << a->page_shift),
+			(old - npg) << a->page_shift);
+		pthread_mutex_lock(&a->lock);
+		a->blocks[idx] = npg;
+		release_pages(idx + npg, old - npg);
+		pthread_mutex_unlock(&a->lock);
+		zio_count(realloc_in_place, 1);
+		return ptr;
+	}
+
+	pthread_mutex_lock(&a->lock);
+	if (idx + npg <= a->npages && next_bit(idx + old, true) >= idx + npg) {
+		set_bits(idx + old, npg - old, true);
+		a->blocks[idx] = npg;
+		a->pages_used += npg - old;
+		pthread_mutex_unlock(&a->lock);
+		zio_count(realloc_in_place, 1);
+		return ptr;
+	}
+	pthread_mutex_unlock(&a->lock);
+
+	p = zio_arena_alloc(size, 0, false);
+	if (!p)
+		return NULL;
+	if (__atomic_load_n(&a->copy_ok, __ATOMIC_RELAXED))
+		split_copy((uintptr_t)p, (uintptr_t)ptr, old << a->page_shift, ZIO_TAG_REALLOC);
+	else
+		zio_next.memcpy(p, ptr, old << a->page_shift);
+	zio_arena_free(ptr);
+	zio_count(realloc_moved, 1);
+	return p;
+}
+
+/** zio_module_stats() - ZIO_IOC_STATS on the arena's fd; 0 or -errno */
+int zio_module_stats(struct zio_stats *st)
+{
+	if (!__atomic_load_n(&zio_arena.len, __ATOMIC_ACQUIRE) || !zio_arena.stats_ok)
+		return -ENODEV;
+	return ioctl(zio_arena.fd, ZIO_IOC_STATS, st) ? -errno : 0;
+}
+
+/** zio_arena_atfork() - lock or unlock the allocator around fork() */
+void zio_arena_atfork_prepare(void)
+{
+	pthread_mutex_lock(&zio_arena.lock);
+}
+
+void zio_arena_atfork_release(void)
+{
+	pthread_mutex_unlock(&zio_arena.lock);
+}

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libzio internals, shared by the library's source files only.
+ *
+ * Locking: zio_arena.lock (the page allocator) and zio_policy_lock (the
+ * evaluation of copy records) are never held together, never held across
+ * a call to the next allocator, and both are taken by the pthread_atfork()
+ * handlers in that order. memcpy() never takes zio_arena.lock and only
+ * ever try-locks zio_policy_lock, so a large copy from a signal handler
+ * cannot deadlock.
+ */
+#ifndef ZIO_INTERNAL_H
+#define ZIO_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zio.h"
+
+#define ZIO_EXPORT	__attribute__((visibility("default")))
+#define ZIO_HIDDEN	__attribute__((visibility("hidden")))
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+
+/* The allocator and libc functions that come after libzio. */
+struct zio_next {
+	void *(*malloc)(size_t size);
+	void *(*calloc)(size_t n, size_t size);
+	void *(*realloc)(void *ptr, size_t size);
+	void (*free)(void *ptr);
+	int (*posix_memalign)(void **ptr, size_t align, size_t size);
+	void *(*aligned_alloc)(size_t align, size_t size);
+	void *(*memalign)(size_t align, size_t size);
+	size_t (*malloc_usable_size)(void *ptr);
+	void *(*memcpy)(void *dst, const void *src, size_t n);
+	void *(*memmove)(void *dst, const void *src, size_t n);
+};
+
+extern struct zio_next zio_next ZIO_HIDDEN;
+
+/*
+ * The one arena: a MAP_SHARED mapping of /dev/zio, carved into page-aligned
+ * blocks. Its metadata (bitmap of used pages, block lengths) lives in
+ * anonymous memory outside the arena. base/len are 0 until the arena is up,
+ * and never change afterwards, so ownership tests need no lock.
+ */
+struct zio_arena {
+	uintptr_t base;
+	size_t len;
+	size_t page_size;
+	unsigned int page_shift;
+	size_t npages;
+	int fd;
+	size_t copy_threshold;	/* the module's advice (struct zio_info) */
+	bool copy_ok;		/* ZIO_IOC_COPY usable */
+	bool stats_ok;		/* ZIO_IOC_STATS with records usable */
+	bool zero_free;		/* every free page reads as zero */
+	pthread_mutex_t lock;	/* protects used, blocks, hint, pages_used */
+	uint64_t *used;		/* bit per page: allocated */
+	uint32_t *blocks;	/* at a block's first page: its length in pages */
+	size_t hint;		/* no free page below this word of used[] */
+	size_t pages_used;
+};
+
+extern struct zio_arena zio_arena ZIO_HIDDEN;
+
+/* Settings (environment, read once at start-up). */
+struct zio_settings {
+	size_t threshold;	/* 0: not set, the module's copy_threshold */
+	bool disable;
+	bool stats;
+	bool debug;
+	bool policy;
+};
+
+extern struct zio_settings zio_settings ZIO_HIDDEN;
+
+/*
+ * Smallest size that the allocator serves from the arena and that
+ * memcpy() sends to the module; SIZE_MAX while disabled.
+ */
+extern size_t zio_alloc_min ZIO_HIDDEN;
+extern size_t zio_copy_min ZIO_HIDDEN;
+
+/* Counters of the library, for zio_lib_stats() and ZIO_STATS=1. */
+struct zio_counts {
+	unsigned long arena_allocs;
+	unsigned long arena_frees;
+	unsigned long arena_fallbacks;
+	unsigned long realloc_in_place;
+	unsigned long realloc_moved;
+	unsigned long copies_module;
+	unsigned long copies_short;
+	unsigned long copies_failed;
+	unsigned long copies_policy;
+	unsigned long bytes_deferred;
+	unsigned long bytes_kernel;
+	unsigned long discards_failed;
+	unsigned long evaluations;
+};
+
+extern struct zio_counts zio_counts ZIO_HIDDEN;
+
+#define zio_count(field, n) __atomic_fetch_add(&zio_counts.field, (n), __ATOMIC_RELAXED)
+
+static inline bool zio_in_arena(const void *p, size_t n)
+{
+	uintptr_t off = (uintptr_t)p - zio_arena.base;
+
+	return off < zio_arena.len && n <= zio_arena.len - off;
+}
+
+void zio_debug(const char *fmt, ...) ZIO_HIDDEN __attribute__((format(printf, 1, 2)));
+
+/* arena.c */
+void zio_arena_init(void) ZIO_HIDDEN;
+void *zio_arena_alloc(size_t size, size_t align, bool zero) ZIO_HIDDEN;
+void zio_arena_free(void *ptr) ZIO_HIDDEN;
+void *zio_arena_realloc(void *ptr, size_t size) ZIO_HIDDEN;
+size_t zio_arena_usable(const void *ptr) ZIO_HIDDEN;
+void *zio_move(void *dst, const void *src, size_t n, uintptr_t tag, bool policy) ZIO_HIDDEN;
+int zio_module_stats(struct zio_stats *st) ZIO_HIDDEN;
+void zio_arena_atfork_prepare(void) ZIO_HIDDEN;
+void zio_arena_atfork_release(void) ZIO_HIDDEN;
+
+/* policy.c */
+bool zio_policy_allow(uintptr_t tag) ZIO_HIDDEN;
+void zio_policy_copied(void) ZIO_HIDDEN;
+void zio_policy_before_free(void) ZIO_HIDDEN;
+void zio_policy_sites(unsigned int *sites, unsigned int *disabled) ZIO_HIDDEN;
+void zio_policy_atfork_prepare(void) ZIO_HIDDEN;
+void zio_policy_atfork_release(void) ZIO_HIDDEN;
+
+#endif /* ZIO_INTERNAL_H */

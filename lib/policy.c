@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The learning policy: call sites (return addresses of memcpy() and
+ * friends) whose deferred copies get materialized anyway stop sending their
+ * copies to the module, as in zIO.
+ *
+ * The module keeps a bounded list of copy records, each with the caller's
+ * tag, the pages it deferred and how many of those were materialized since.
+ * Now and then (every ZIO_EVAL_COPIES module copies, and on a sample of the
+ * frees that follow copies, before their discard drops the records) the
+ * library reads the records and sums them per site: a site whose pages were
+ * (nearly) all materialized is switched off. A switched-off site still
+ * sends one copy in `interval` to the module as a probe, with the interval
+ * doubling while the probes confirm the decision, and is switched on again
+ * when they show that most of its pages stay shared.
+ *
+ * The site table is lock-free (insertion by compare-and-swap, at most
+ * ZIO_PROBES slots tried): memcpy() never blocks on it. zio_policy_lock
+ * only serializes evaluations, and is only ever try-locked outside fork.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define ZIO_SITES		256	/* power of two */
+#define ZIO_PROBES		8
+#define ZIO_RECORDS		256
+#define ZIO_EVAL_COPIES		64
+#define ZIO_EVAL_FREES		8	/* power of two */
+#define ZIO_MIN_PAGES		16
+#define ZIO_PROBE_FIRST		512
+#define ZIO_PROBE_MAX		65536
+
+struct zio_site {
+	uintptr_t tag;		/* 0: free slot; set once */
+	unsigned int off;	/* copies go to libc, but for probes */
+	unsigned int calls;	/* calls since switched off */
+	unsigned int interval;	/* calls between probes */
+	unsigned int next_probe;	/* calls at which the next probe goes */
+	unsigned int probed;	/* a probe went out, not judged yet */
+	unsigned long long off_since;	/* CLOCK_MONOTONIC ns when switched off */
+	unsigned long long judged;	/* the newest record judged */
+};
+
+static struct zio_site sites[ZIO_SITES];
+static pthread_mutex_t zio_policy_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long copies;	/* module copies, ever */
+static unsigned long eval_mark;	/* copies at the last evaluation */
+static unsigned long frees;
+
+/* Under zio_policy_lock. */
+static struct zio_record records[ZIO_RECORDS];
+static unsigned long long deferred[ZIO_SITES], materialized[ZIO_SITES], newest[ZIO_SITES];
+
+static void evaluate(bool skip_newest);
+
+static unsigned long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static bool policy_on(void)
+{
+	return zio_settings.policy && zio_arena.stats_ok;
+}
+
+static struct zio_site *lookup(uintptr_t tag, bool insert)
+{
+	size_t h = (size_t)((tag >> 2) * 0x9e3779b97f4a7c15ULL >> 32);
+
+	for (unsigned int i = 0; i < ZIO_PROBES; i++) {
+		struct zio_site *s = &sites[(h + i) & (ZIO_SITES - 1)];
+		uintptr_t t = __atomic_load_n(&s->tag, __ATOMIC_ACQUIRE);
+
+		if (t == tag)
+			return s;
+		if (t)
+			continue;
+		if (!insert)
+			return NULL;
+		if (__atomic_compare_exchange_n(&s->tag, &t, tag, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ||
+		    t == tag)
+			return s;
+	}
+	return NULL;
+}
+
+/**
+ * zio_policy_allow() - may this call site send its copy to the module?
+ * @tag: the call site
+ */
+bool zio_policy_allow(uintptr_t tag)
+{
+	struct zio_site *s;
+	unsigned int n, interval;
+
+	if (!policy_on())
+		return true;
+	s = lookup(tag, true);
+	if (!s || !__atomic_load_n(&s->off, __ATOMIC_RELAXED))
+		return true;
+	n = __atomic_add_fetch(&s->calls, 1, __ATOMIC_RELAXED);
+	if (__atomic_exchange_n(&s->probed, 0, __ATOMIC_RELAXED)) {
+		/* The last probe has been used by now: judge it. */
+		evaluate(false);
+		if (!__atomic_load_n(&s->off, __ATOMIC_RELAXED))
+			return true;
+	}
+	if (n < __atomic_load_n(&s->next_probe, __ATOMIC_RELAXED))
+		return false;
+	interval = __atomic_load_n(&s->interval, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->next_probe, n + interval, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->probed, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+/*
+ * Read the records and decide. @skip_newest: the newest record is the copy
+ * that triggered this evaluation, not touched yet: do not count it.
+ */
+static void evaluate(bool skip_newest)
+{
+	struct zio_stats st = { 0 };
+
+	if (pthread_mutex_trylock(&zio_policy_lock))
+		return;
+	st.records = (uintptr_t)records;
+	st.records_cap = ZIO_RECORDS;
+	if (zio_module_stats(&st))
+		goto out_unlock;
+	zio_count(evaluations, 1);
+	eval_mark = __atomic_load_n(&copies, __ATOMIC_RELAXED);
+	memset(deferred, 0, sizeof(deferred));
+	memset(materialized, 0, sizeof(materialized));
+	memset(newest, 0, sizeof(newest));
+	for (size_t i = skip_newest; i < st.records_count && i < ZIO_RECORDS; i++) {
+		struct zio_site *s = lookup(records[i].tag, false);
+		unsigned long long t = records[i].time_ns;
+
+		if (!s)
+			continue;
+		/* A site switched off is judged by its probes, each once. */
+		if (s->off && (t <= s->off_since || t <= s->judged))
+			continue;
+		deferred[s - sites] += records[i].pages_deferred;
+		materialized[s - sites] += records[i].pages_materialized;
+		if (t > newest[s - sites])
+			newest[s - sites] = t;
+	}
+	for (size_t i = 0; i < ZIO_SITES; i++) {
+		struct zio_site *s = &sites[i];
+		unsigned long long def = deferred[i], mat = materialized[i];
+
+		if (def < ZIO_MIN_PAGES)
+			continue;
+		if (!s->off) {
+			if (mat * 8 >= def * 7) {
+				s->off_since = now_ns();
+				s->judged = 0;
+				__atomic_store_n(&s->interval, ZIO_PROBE_FIRST, __ATOMIC_RELAXED);
+				__atomic_store_n(&s->next_probe, ZIO_PROBE_FIRST, __ATOMIC_RELAXED);
+				__atomic_store_n(&s->probed, 0, __ATOMIC_RELAXED);
+				__atomic_store_n(&s->calls, 0, __ATOMIC_RELAXED);
+				__atomic_store_n(&s->off, 1, __ATOMIC_RELAXED);
+				zio_debug("policy: site %#lx off (%llu of %llu pages materialized)",
+					  (unsigned long)s->tag, mat, def);
+			}
+			continue;
+		}
+		s->judged = newest[i];
+		if (mat * 4 < def) {
+			__atomic_store_n(&s->off, 0, __ATOMIC_RELAXED);
+			zio_debug("policy: site %#lx on again (%llu of %llu pages materialized)",
+				  (unsigned long)s->tag, mat, def);
+		} else if (s->interval < ZIO_PROBE_MAX) {
+			__atomic_store_n(&s->interval, s->interval * 2, __ATOMIC_RELAXED);
+		}
+	}
+out_unlock:
+	pthread_mutex_unlock(&zio_policy_lock);
+}
+
+/** zio_policy_copied() - the module did a copy */
+void zio_policy_copied(void)
+{
+	unsigned long n;
+
+	if (!policy_on())
+		return;
+	n = __atomic_add_fetch(&copies, 1, __ATOMIC_RELAXED);
+	/* Learn fast at first (copies 8, 16, 32), then every 64 copies. */
+	if (n % ZIO_EVAL_COPIES == 0 || (n < ZIO_EVAL_COPIES && n >= 8 && !(n & (n - 1))))
+		evaluate(true);
+}
+
+/** zio_policy_before_free() - an arena block is about to be discarded */
+void zio_policy_before_free(void)
+{
+	if (!policy_on())
+		return;
+	if (__atomic_load_n(&copies, __ATOMIC_RELAXED) ==
+	    __atomic_load_n(&eval_mark, __ATOMIC_RELAXED))
+		return;
+	if ((__atomic_fetch_add(&frees, 1, __ATOMIC_RELAXED) & (ZIO_EVAL_FREES - 1)) == 0)
+		evaluate(false);
+}
+
+/** zio_policy_sites() - how many call sites are known, how many are off */
+void zio_policy_sites(unsigned int *known, unsigned int *disabled)
+{
+	*known = 0;
+	*disabled = 0;
+	for (size_t i = 0; i < ZIO_SITES; i++) {
+		if (!__atomic_load_n(&sites[i].tag, __ATOMIC_RELAXED))
+			continue;
+		(*known)++;
+		if (__atomic_load_n(&sites[i].off, __ATOMIC_RELAXED))
+			(*disabled)++;
+	}
+}
+
+void zio_policy_atfork_prepare(void)
+{
+	pthread_mutex_lock(&zio_policy_lock);
+}
+
+void zio_policy_atfork_release(void)
+{
+	pthread_mutex_unlock(&zio_policy_lock);
+}
