@@ -30,8 +30,9 @@ KTOOLS_FILES := tools/testing/selftests/kselftest_harness.h \
 
 CC := gcc
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iuapi -Ilib
-# libzio.so: the interposer, the arena, the policy and the explicit API.
-LIB_SRCS := lib/device.c lib/preload.c lib/arena.c lib/policy.c lib/api.c
+# libzio.so: the interposer, the arena, the policy, the I/O calls and the
+# explicit API.
+LIB_SRCS := lib/device.c lib/preload.c lib/arena.c lib/policy.c lib/io.c lib/api.c
 LIB_HDRS := lib/zio.h lib/internal.h uapi/linux/zio.h
 # zioctl only talks to the device: no interposed allocator in it.
 ZIOCTL_SRCS := lib/zioctl.c lib/device.c

@@ -231,15 +231,17 @@ out_end:
 
 /*
  * Put what a read brought into the buffer: whole pages into their slots,
- * the bytes of partial pages into the pages the slots hold.
+ * the bytes of partial pages into the pages the slots hold. Returns the
+ * bytes put in place, from the start; less than @done only when memory ran
+ * out, and then the fresh pages from there on are still in io->bvec.
  */
-static int zio_io_install(struct zio_io_ctx *io, size_t done)
+static size_t zio_io_install(struct zio_io_ctx *io, size_t done)
 {
 	struct zio_space *space = io->space;
 	pgoff_t first = ULONG_MAX, last = 0;
+	size_t placed = 0;
 	bool mapped = false;
 	unsigned int i;
-	int ret = 0;
 
 	mutex_lock(&space->lock);
 	for (i = 0; i < io->nr_pages; i++) {
@@ -257,18 +259,16 @@ static int zio_io_install(struct zio_io_ctx *io, size_t done)
 
 		if (len == PAGE_SIZE) {
 			old = xa_store(&space->slots, pgoff, fresh, GFP_KERNEL);
-			if (xa_is_err(old)) {
-				ret = xa_err(old);
+			if (xa_is_err(old))
 				break;
-			}
 			io->bvec[i].bv_page = NULL;	/* the slot has it */
 			zio_slot_release(old, &mapped);
 			first = min(first, pgoff);
 			last = max(last, pgoff);
+			placed += len;
 			continue;
 		}
-		ret = zio_slot_get_exclusive(space, pgoff, &page);
-		if (ret)
+		if (zio_slot_get_exclusive(space, pgoff, &page))
 			break;
 		kaddr = kmap_local_page(page);
 		from = kmap_local_page(fresh);
@@ -277,11 +277,46 @@ static int zio_io_install(struct zio_io_ctx *io, size_t done)
 		kunmap_local(kaddr);
 		flush_dcache_page(page);
 		put_page(page);
+		placed += len;
 	}
 	if (first <= last)
 		zio_space_zap_released(space, first, last, mapped);
 	mutex_unlock(&space->lock);
-	return ret;
+	return placed;
+}
+
+/*
+ * The bytes [@placed, @done) of a read that zio_io_install() could not put
+ * in place: copied into the buffer as read() would, through the mapping.
+ * The bytes have left the file already, so this is the last chance to
+ * hand them over. Returns the bytes copied.
+ */
+static size_t zio_io_copy_out(struct zio_io_ctx *io, size_t placed, size_t done)
+{
+	size_t copied = 0;
+	unsigned int i;
+
+	for (i = 0; i < io->nr_pages; i++) {
+		unsigned long addr;
+		unsigned int offset, len;
+		size_t at, left;
+		void *from;
+
+		zio_io_page_part(io, i, &addr, &offset, &len);
+		at = addr - io->args.addr;
+		if (at < placed)
+			continue;
+		if (at >= done)
+			break;
+		len = min_t(size_t, len, done - at);
+		from = kmap_local_page(io->bvec[i].bv_page);
+		left = copy_to_user((void __user *)addr, from + offset, len);
+		kunmap_local(from);
+		copied += len - left;
+		if (left)
+			break;
+	}
+	return copied;
 }
 
 /**
@@ -295,9 +330,9 @@ long zio_ioctl_read(struct file *zfile, struct zio_io __user *uarg)
 {
 	struct zio_io_ctx io = {};
 	struct iov_iter iter;
+	size_t got, placed;
 	unsigned int i;
 	ssize_t ret;
-	int err;
 
 	ret = zio_io_start(zfile, uarg, VM_WRITE, ZIO_RECV_FLAGS, &io);
 	if (ret || !io.args.len)
@@ -322,12 +357,13 @@ long zio_ioctl_read(struct file *zfile, struct zio_io __user *uarg)
 	trace_zio_io(io.space, false, io.args.fd, io.args.addr, io.args.len, ret);
 	if (ret > 0) {
 		/* MSG_TRUNC reports the datagram's length, not what fit. */
-		err = zio_io_install(&io, min_t(size_t, ret, io.args.len));
-		if (err)
-			ret = err;
-		else
-			zio_space_count(io.space, ZIO_EV_IO_READ,
-					min_t(size_t, ret, io.args.len));
+		got = min_t(size_t, ret, io.args.len);
+		placed = zio_io_install(&io, got);
+		zio_space_count(io.space, ZIO_EV_IO_READ, placed);
+		if (placed < got) {
+			placed += zio_io_copy_out(&io, placed, got);
+			ret = placed ? placed : -EFAULT;
+		}
 	}
 
 out_free_pages:

@@ -62,6 +62,11 @@ ZIO_EXPORT int zio_lib_stats(struct zio_lib_stats *st)
 	GET(bytes_deferred);
 	GET(bytes_kernel);
 	GET(discards_failed);
+	GET(io_writes);
+	GET(io_reads);
+	GET(io_bytes_written);
+	GET(io_bytes_read);
+	GET(io_fallbacks);
 #undef GET
 	zio_policy_sites(&sites, &disabled);
 	st->sites = sites;

@@ -136,6 +136,7 @@ void zio_arena_init(void)
 	a->copy_threshold = info.copy_threshold;
 	a->copy_ok = true;
 	a->stats_ok = !!(info.features & ZIO_FEATURE_STATS);
+	a->io_ok = !!(info.features & ZIO_FEATURE_IO);
 	a->zero_free = true;
 	/* Publish last: zio_in_arena() reads base and len without a lock. */
 	a->base = (uintptr_t)base;

@@ -16,6 +16,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "zio.h"
 
@@ -36,6 +39,22 @@ struct zio_next {
 	size_t (*malloc_usable_size)(void *ptr);
 	void *(*memcpy)(void *dst, const void *src, size_t n);
 	void *(*memmove)(void *dst, const void *src, size_t n);
+	ssize_t (*read)(int fd, void *buf, size_t n);
+	ssize_t (*write)(int fd, const void *buf, size_t n);
+	ssize_t (*pread)(int fd, void *buf, size_t n, off_t offset);
+	ssize_t (*pwrite)(int fd, const void *buf, size_t n, off_t offset);
+	ssize_t (*readv)(int fd, const struct iovec *iov, int cnt);
+	ssize_t (*writev)(int fd, const struct iovec *iov, int cnt);
+	ssize_t (*preadv)(int fd, const struct iovec *iov, int cnt, off_t offset);
+	ssize_t (*pwritev)(int fd, const struct iovec *iov, int cnt, off_t offset);
+	ssize_t (*recv)(int fd, void *buf, size_t n, int flags);
+	ssize_t (*send)(int fd, const void *buf, size_t n, int flags);
+	ssize_t (*recvfrom)(int fd, void *buf, size_t n, int flags,
+			    struct sockaddr *from, socklen_t *fromlen);
+	ssize_t (*sendto)(int fd, const void *buf, size_t n, int flags,
+			  const struct sockaddr *to, socklen_t tolen);
+	ssize_t (*recvmsg)(int fd, struct msghdr *msg, int flags);
+	ssize_t (*sendmsg)(int fd, const struct msghdr *msg, int flags);
 };
 
 extern struct zio_next zio_next ZIO_HIDDEN;
@@ -56,6 +75,7 @@ struct zio_arena {
 	size_t copy_threshold;	/* the module's advice (struct zio_info) */
 	bool copy_ok;		/* ZIO_IOC_COPY usable */
 	bool stats_ok;		/* ZIO_IOC_STATS with records usable */
+	bool io_ok;		/* ZIO_IOC_WRITE and ZIO_IOC_READ usable */
 	bool zero_free;		/* every free page reads as zero */
 	pthread_mutex_t lock;	/* protects used, blocks, hint, pages_used */
 	uint64_t *used;		/* bit per page: allocated */
@@ -73,6 +93,7 @@ struct zio_settings {
 	bool stats;
 	bool debug;
 	bool policy;
+	bool io;
 };
 
 extern struct zio_settings zio_settings ZIO_HIDDEN;
@@ -83,6 +104,8 @@ extern struct zio_settings zio_settings ZIO_HIDDEN;
  */
 extern size_t zio_alloc_min ZIO_HIDDEN;
 extern size_t zio_copy_min ZIO_HIDDEN;
+/* Smallest arena buffer that read(), write()... hand to the module. */
+extern size_t zio_io_min ZIO_HIDDEN;
 
 /* Counters of the library, for zio_lib_stats() and ZIO_STATS=1. */
 struct zio_counts {
@@ -99,6 +122,11 @@ struct zio_counts {
 	unsigned long bytes_kernel;
 	unsigned long discards_failed;
 	unsigned long evaluations;
+	unsigned long io_writes;
+	unsigned long io_reads;
+	unsigned long io_bytes_written;
+	unsigned long io_bytes_read;
+	unsigned long io_fallbacks;
 };
 
 extern struct zio_counts zio_counts ZIO_HIDDEN;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -162,6 +163,48 @@ static void *boot_memmove(void *dst, const void *src, size_t n)
 	return resolved ? zio_next.memmove(dst, src, n) : boot_copy(dst, src, n);
 }
 
+/*
+ * The I/O calls before resolve(): the system calls themselves (send and
+ * recv are sendto and recvfrom without an address).
+ */
+#define BOOT_IO(name, params, args, sysargs)			\
+static ssize_t boot_##name params				\
+{								\
+	resolve();						\
+	if (resolved)						\
+		return zio_next.name args;			\
+	return syscall sysargs;					\
+}
+
+BOOT_IO(read, (int fd, void *buf, size_t n), (fd, buf, n), (SYS_read, fd, buf, n))
+BOOT_IO(write, (int fd, const void *buf, size_t n), (fd, buf, n), (SYS_write, fd, buf, n))
+BOOT_IO(pread, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off),
+	(SYS_pread64, fd, buf, n, off))
+BOOT_IO(pwrite, (int fd, const void *buf, size_t n, off_t off), (fd, buf, n, off),
+	(SYS_pwrite64, fd, buf, n, off))
+BOOT_IO(readv, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt),
+	(SYS_readv, fd, iov, cnt))
+BOOT_IO(writev, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt),
+	(SYS_writev, fd, iov, cnt))
+BOOT_IO(preadv, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off),
+	(SYS_preadv, fd, iov, cnt, off, 0L))
+BOOT_IO(pwritev, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off),
+	(SYS_pwritev, fd, iov, cnt, off, 0L))
+BOOT_IO(recv, (int fd, void *buf, size_t n, int flags), (fd, buf, n, flags),
+	(SYS_recvfrom, fd, buf, n, flags, NULL, NULL))
+BOOT_IO(send, (int fd, const void *buf, size_t n, int flags), (fd, buf, n, flags),
+	(SYS_sendto, fd, buf, n, flags, NULL, 0))
+BOOT_IO(recvfrom, (int fd, void *buf, size_t n, int flags, struct sockaddr *from,
+		   socklen_t *fromlen), (fd, buf, n, flags, from, fromlen),
+	(SYS_recvfrom, fd, buf, n, flags, from, fromlen))
+BOOT_IO(sendto, (int fd, const void *buf, size_t n, int flags, const struct sockaddr *to,
+		 socklen_t tolen), (fd, buf, n, flags, to, tolen),
+	(SYS_sendto, fd, buf, n, flags, to, tolen))
+BOOT_IO(recvmsg, (int fd, struct msghdr *msg, int flags), (fd, msg, flags),
+	(SYS_recvmsg, fd, msg, flags))
+BOOT_IO(sendmsg, (int fd, const struct msghdr *msg, int flags), (fd, msg, flags),
+	(SYS_sendmsg, fd, msg, flags))
+
 struct zio_next zio_next = {
 	.malloc = boot_malloc,
 	.calloc = boot_calloc,
@@ -173,6 +216,20 @@ struct zio_next zio_next = {
 	.malloc_usable_size = boot_malloc_usable_size,
 	.memcpy = boot_memcpy,
 	.memmove = boot_memmove,
+	.read = boot_read,
+	.write = boot_write,
+	.pread = boot_pread,
+	.pwrite = boot_pwrite,
+	.readv = boot_readv,
+	.writev = boot_writev,
+	.preadv = boot_preadv,
+	.pwritev = boot_pwritev,
+	.recv = boot_recv,
+	.send = boot_send,
+	.recvfrom = boot_recvfrom,
+	.sendto = boot_sendto,
+	.recvmsg = boot_recvmsg,
+	.sendmsg = boot_sendmsg,
 };
 
 #define NEXT(name) do {						\
@@ -205,11 +262,24 @@ static void resolve(void)
 	NEXT(aligned_alloc);
 	NEXT(memalign);
 	NEXT(malloc_usable_size);
+	NEXT(read);
+	NEXT(write);
+	NEXT(pread);
+	NEXT(pwrite);
+	NEXT(readv);
+	NEXT(writev);
+	NEXT(preadv);
+	NEXT(pwritev);
+	NEXT(recv);
+	NEXT(send);
+	NEXT(recvfrom);
+	NEXT(sendto);
+	NEXT(recvmsg);
+	NEXT(sendmsg);
 	if (missing) {
-		static const char msg[] = "libzio: dlsym(RTLD_NEXT) found no allocator\n";
+		static const char msg[] = "libzio: dlsym(RTLD_NEXT) found no allocator or libc\n";
 
-		if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
-			_exit(127);
+		syscall(SYS_write, STDERR_FILENO, msg, sizeof(msg) - 1);
 		_exit(127);
 	}
 	__atomic_store_n(&resolved, 1, __ATOMIC_RELEASE);
@@ -515,6 +585,7 @@ __attribute__((constructor)) static void zio_init(void)
 	zio_settings.stats = env_flag("ZIO_STATS", false);
 	zio_settings.disable = env_flag("ZIO_DISABLE", false);
 	zio_settings.policy = env_flag("ZIO_POLICY", true);
+	zio_settings.io = env_flag("ZIO_IO", true);
 	env_threshold();
 	if (zio_settings.disable) {
 		zio_debug("ZIO_DISABLE is set: passthrough");
@@ -535,6 +606,8 @@ __attribute__((constructor)) static void zio_init(void)
 		zio_settings.threshold = zio_arena.page_size;
 	__atomic_store_n(&zio_alloc_min, zio_settings.threshold, __ATOMIC_RELEASE);
 	__atomic_store_n(&zio_copy_min, zio_settings.threshold, __ATOMIC_RELEASE);
+	if (zio_arena.io_ok && zio_settings.io)
+		__atomic_store_n(&zio_io_min, zio_settings.threshold, __ATOMIC_RELEASE);
 }
 
 /* One line to stderr, without stdio (which may be gone at exit). */
@@ -575,6 +648,8 @@ __attribute__((destructor)) static void zio_fini(void)
 	    st.copies_module, st.copies_short, st.copies_failed, st.copies_policy,
 	    st.bytes_deferred, st.bytes_kernel, st.discards_failed);
 	say("policy: %llu call sites, %llu switched to memcpy", st.sites, st.sites_disabled);
+	say("I/O: %llu writes (%llu bytes) and %llu reads (%llu bytes) by the module, %llu left to libc",
+	    st.io_writes, st.io_bytes_written, st.io_reads, st.io_bytes_read, st.io_fallbacks);
 	if (st.module_ok)
 		say("module: copies %llu, bytes deferred %llu, bytes copied %llu, pages live %llu shared %llu pending %llu cow %llu materialized %llu fallback %llu, faults %llu, discards %llu",
 		    m->copies, m->bytes_deferred, m->bytes_copied, m->pages_live,

@@ -60,6 +60,11 @@ int zio_owns(const void *ptr);
  * @discards_failed: discards the module refused
  * @sites: copy call sites seen
  * @sites_disabled: of those, sites the policy switched to plain memcpy
+ * @io_writes: write(), send()... calls the module did (ZIO_IOC_WRITE)
+ * @io_reads: read(), recv()... calls the module did (ZIO_IOC_READ)
+ * @io_bytes_written: bytes of those writes
+ * @io_bytes_read: bytes of those reads
+ * @io_fallbacks: arena I/O the module did not take (done by libc)
  * @module_ok: 1 when @module holds this process's module counters
  * @module: the module's counters for this process (ZIO_IOC_STATS)
  */
@@ -80,6 +85,11 @@ struct zio_lib_stats {
 	unsigned long long discards_failed;
 	unsigned long long sites;
 	unsigned long long sites_disabled;
+	unsigned long long io_writes;
+	unsigned long long io_reads;
+	unsigned long long io_bytes_written;
+	unsigned long long io_bytes_read;
+	unsigned long long io_fallbacks;
 	unsigned long long module_ok;
 	struct zio_counters module;
 };

@@ -168,6 +168,41 @@ LIBCHECK(exec, "exec")
 LIBCHECK(signal, "signal")
 LIBCHECK(limits, "limits")
 
+/*
+ * read, write, send, recv... of arena buffers, done by the module
+ * (ZIO_IOC_WRITE/READ); and the same with ZIO_IO=0, done by libc, which
+ * zio_iocheck tells apart by libzio's counters.
+ */
+static int iocheck(const char *cmd, const char *io, const char *threshold)
+{
+	char io_env[32], thr_env[64];
+	const char *args[] = { cmd, NULL };
+	const char *env[] = { io_env, thr_env, NULL };
+
+	snprintf(io_env, sizeof(io_env), "ZIO_IO=%s", io);
+	snprintf(thr_env, sizeof(thr_env), "ZIO_THRESHOLD=%s", threshold);
+	return run("zio_iocheck", args, env, true, false);
+}
+
+#define IOCHECK(name, cmd, threshold)					\
+TEST_F_TIMEOUT(lib, io_##name, 120)					\
+{									\
+	int ret = iocheck(cmd, "1", threshold);				\
+									\
+	if (ret == 4)							\
+		SKIP(return, "no arena");				\
+	ASSERT_EQ(0, ret);						\
+	ASSERT_EQ(0, iocheck(cmd, "0", threshold));			\
+}
+
+IOCHECK(pipe, "pipe", "65536")
+IOCHECK(tcp, "tcp", "65536")
+IOCHECK(unix, "unix", "65536")
+IOCHECK(udp, "udp", "4096")
+IOCHECK(files, "files", "65536")
+IOCHECK(errors, "errors", "65536")
+IOCHECK(overwrite, "overwrite", "65536")
+
 /* Without LD_PRELOAD, linked with -lzio: the explicit API works too. */
 TEST_F(lib, api_linked)
 {

@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The interposed I/O calls: read and write, send and recv, in all their
+ * forms. A large buffer in the arena goes to the module's ZIO_IOC_WRITE or
+ * ZIO_IOC_READ, which move the bytes straight from or into the slot pages:
+ * the kernel does not fault in pages that hold deferred copies, and fresh
+ * pages are installed without being faulted in. Everything else goes to
+ * libc through one compare.
+ *
+ * The module returns what the libc call would, so its answer is returned
+ * as it is, with one exception: errors that tell that the module did not
+ * take the request (the buffer, the device or the descriptor kind is not
+ * what it handles) make libc do the call instead, which then gives the
+ * exact answer, errors included. The module reports no such error once
+ * bytes have moved, so nothing is moved twice.
+ *
+ * Vectors (readv, writev, sendmsg...) whose large arena parts sit next to
+ * other parts are done piece by piece only where that is invisible: stream
+ * sockets, regular files and block devices, and for writes, pipes. A
+ * piece that ends short ends the call, as a short vector call would; a
+ * socket read does not wait for the pieces after the first.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+extern void __chk_fail(void) __attribute__((noreturn));
+
+/* Not an answer of the module: libc does the call. */
+#define ZIO_IO_LIBC	(-2)
+
+size_t zio_io_min = SIZE_MAX;
+
+static bool module_takes(const void *buf, size_t n)
+{
+	return n >= zio_io_min && zio_in_arena(buf, n);
+}
+
+/* Errors of ZIO_IOC_WRITE/READ that come before any byte moved. */
+static bool not_taken(int err)
+{
+	switch (err) {
+	case EBADF:	/* the descriptor, or the device's fd closed */
+	case ENOTTY:	/* the device's fd number reused */
+	case EFAULT:	/* the buffer is not all in the arena's mapping */
+	case ENOMEM:
+	case EINVAL:	/* a file without read_iter/write_iter, a flag */
+	case EOVERFLOW:
+	case ENOTSOCK:
+	case ESPIPE:
+	case EOPNOTSUPP:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * ZIO_IOC_WRITE or ZIO_IOC_READ of @n bytes at @buf. @offset is
+ * ZIO_IO_FILE_POS or a file offset; @flags are MSG_* flags (sockets only).
+ * Returns bytes, -1 with errno, or ZIO_IO_LIBC.
+ */
+static ssize_t module_io(bool write, int fd, uintptr_t addr, size_t n,
+			 uint64_t offset, int flags)
+{
+	struct zio_io io = {
+		.fd = (uint64_t)(int64_t)fd,
+		.addr = addr,
+		.len = n,
+		.offset = offset,
+		.msg_flags = (unsigned int)flags,
+	};
+	int saved = errno, ret;
+
+	ret = ioctl(zio_arena.fd, write ? ZIO_IOC_WRITE : ZIO_IOC_READ, &io);
+	if (ret >= 0) {
+		if (write) {
+			zio_count(io_writes, 1);
+			zio_count(io_bytes_written, ret);
+		} else {
+			zio_count(io_reads, 1);
+			zio_count(io_bytes_read, ret);
+		}
+		return ret;
+	}
+	if (!not_taken(errno))
+		return -1;
+	zio_debug("ZIO_IOC_%s fd %d %#lx+%zu: %s: libc does it", write ? "WRITE" : "READ",
+		  fd, (unsigned long)addr, n, strerror(errno));
+	zio_count(io_fallbacks, 1);
+	if (errno == ENOTTY) {
+		/* The device's fd is gone: stop asking. */
+		__atomic_store_n(&zio_io_min, SIZE_MAX, __ATOMIC_RELAXED);
+	}
+	errno = saved;
+	return ZIO_IO_LIBC;
+}
+
+static uint64_t pos_of(off_t offset)
+{
+	return offset < 0 ? ZIO_IO_FILE_POS : (uint64_t)offset;
+}
+
+/* Some part of the vector is for the module. */
+static bool vector_takes(const struct iovec *iov, size_t cnt)
+{
+	if (cnt > IOV_MAX)
+		return false;
+	for (size_t i = 0; i < cnt; i++)
+		if (module_takes(iov[i].iov_base, iov[i].iov_len))
+			return true;
+	return false;
+}
+
+/* What a vector call may be split on. */
+enum zio_split { ZIO_SPLIT_NO, ZIO_SPLIT_FILE, ZIO_SPLIT_STREAM, ZIO_SPLIT_PIPE };
+
+static enum zio_split split_kind(int fd)
+{
+	struct stat st;
+	int type;
+	socklen_t len = sizeof(type);
+
+	if (fstat(fd, &st))
+		return ZIO_SPLIT_NO;
+	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+		return ZIO_SPLIT_FILE;
+	if (S_ISFIFO(st.st_mode))
+		return ZIO_SPLIT_PIPE;
+	if (S_ISSOCK(st.st_mode) &&
+	    !getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) && type == SOCK_STREAM)
+		return ZIO_SPLIT_STREAM;
+	return ZIO_SPLIT_NO;
+}
+
+/* One piece of a split vector call: libc's part. */
+static ssize_t libc_piece(bool write, bool sock, int fd, const struct iovec *iov,
+			  int cnt, off_t offset, int flags)
+{
+	if (sock) {
+		struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = cnt };
+
+		return write ? zio_next.sendmsg(fd, &msg, flags) : zio_next.recvmsg(fd, &msg, flags);
+	}
+	if (offset < 0)
+		return write ? zio_next.writev(fd, iov, cnt) : zio_next.readv(fd, iov, cnt);
+	return write ? zio_next.pwritev(fd, iov, cnt, offset) : zio_next.preadv(fd, iov, cnt, offset);
+}
+
+/*
+ * readv()/writev() and their offset and socket forms. @offset < 0: the file
+ * position. @sock: a socket call with MSG_* @flags. Returns ZIO_IO_LIBC
+ * when nothing in the vector is for the module, or the call cannot be split.
+ */
+static ssize_t vector_io(bool write, bool sock, int fd, const struct iovec *iov,
+			 int cnt, off_t offset, int flags)
+{
+	size_t done = 0;
+	int i, j;
+
+	if (!vector_takes(iov, cnt))
+		return ZIO_IO_LIBC;
+	if (cnt == 1)
+		return module_io(write, fd, (uintptr_t)iov[0].iov_base, iov[0].iov_len, pos_of(offset),
+				 flags);
+
+	switch (split_kind(fd)) {
+	case ZIO_SPLIT_FILE:
+		if (sock)
+			return ZIO_IO_LIBC;
+		break;
+	case ZIO_SPLIT_STREAM:
+		/* A piece at a time cannot peek at what comes later. */
+		if (flags & MSG_PEEK)
+			return ZIO_IO_LIBC;
+		break;
+	case ZIO_SPLIT_PIPE:
+		if (!write)
+			return ZIO_IO_LIBC;
+		break;
+	default:
+		return ZIO_IO_LIBC;
+	}
+
+	for (i = 0; i < cnt; i = j) {
+		off_t at = offset < 0 ? -1 : offset + (off_t)done;
+		size_t want = 0;
+		ssize_t ret;
+
+		if (module_takes(iov[i].iov_base, iov[i].iov_len)) {
+			j = i + 1;
+			want = iov[i].iov_len;
+			ret = module_io(write, fd, (uintptr_t)iov[i].iov_base, want, pos_of(at),
+					sock ? flags : 0);
+			if (ret == ZIO_IO_LIBC)
+				ret = libc_piece(write, sock, fd, &iov[i], 1, at, flags);
+		} else {
+			for (j = i; j < cnt && !module_takes(iov[j].iov_base, iov[j].iov_len); j++)
+				want += iov[j].iov_len;
+			ret = libc_piece(write, sock, fd, &iov[i], j - i, at, flags);
+		}
+		if (ret < 0)
+			return done ? (ssize_t)done : ret;
+		done += ret;
+		if ((size_t)ret < want)
+			break;
+		/* A stream read returns what has come: later pieces don't wait. */
+		if (!write && sock && !(flags & MSG_WAITALL))
+			flags |= MSG_DONTWAIT;
+	}
+	return done;
+}
+
+/* The single-buffer calls. */
+
+ZIO_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	if (unlikely(module_takes(buf, n))) {
+		ssize_t ret = module_io(true, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, 0);
+
+		if (ret != ZIO_IO_LIBC)
+			return ret;
+	}
+	return zio_next.write(fd, buf, n);
+}
+
+ZIO_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	if (unlikely(module_takes(buf, n))) {
+		ssize_t ret = module_io(false, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, 0);
+
+		if (ret != ZIO_IO_LIBC)
+			return ret;
+	}
+	return zio_next.read(fd, buf, n);
+}
+
+ZIO_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t offset)
+{
+	/* A negative offset is EINVAL, from libc. */
+	if (unlikely(module_takes(buf, n)) && offset >= 0) {
+		ssize_t ret = module_io(true, fd, (uintptr_t)buf, n, offset, 0);
+
+		if (ret != ZIO_IO_LIBC)
+			return ret;
+	}
+	return zio_next.pwrite(fd, buf, n, offset);
+}
+
+ZIO_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t offset)
+{
+	if (unlikely(module_takes(buf, n)) && offset >= 0) {
+		ssize_t ret = module_io(false, fd, (uintptr_t)buf, n, offset, 0);
+
+		if (ret != ZIO_IO_LIBC)
+			return ret;
+	}
+	return zio_next.pread(fd, buf, n, offset);
+}
+
+/* off_t is 64 bits wide here: the *64 names are the same calls. */
+ZIO_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t offset)
+	__attribute__((alias("pwrite")));
+ZIO_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t offset)
+	__attribute__((alias("pread")));
+
+ZIO_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	if (unlikely(module_takes(buf, n))) {
+		ssize_t ret = module_io(true, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, flags);
+
+		if (ret != ZIO_IO_LIBC)
+			return ret;
+	}
+	return zio_next.send(fd, buf, n, flags);
+}
+
+ZIO_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	if (unlikely(module_takes(buf, n))) {
+		ssize_t ret = module_io(false, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, flags);
+
+		if (ret != ZIO_IO_LIBC)
+			return ret;
+	}
+	return zio_next.recv(fd, buf, n, flags);
+}
+
+ZIO_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+			  const struct sockaddr *to, socklen_t tolen)
+{
+	/* The module has no destination address to give. */
+	if (unlikely(module_takes(buf, n)) && !to) {
+		ssize_t ret = module_io(true, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, flags);
+
+		if (ret != ZIO_IO_LIBC)
+			return ret;
+	}
+	return zio_next.sendto(fd, buf, n, flags, to, tolen);
+}
+
+ZIO_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
+			    struct sockaddr *from, socklen_t *fromlen)
+{
+	if (unlikely(module_takes(buf, n)) && !from) {
+		ssize_t ret = module_io(false, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, flags);
+
+		if (ret != ZIO_IO_LIBC)
+			return ret;
+	}
+	return zio_next.recvfrom(fd, buf, n, flags, from, fromlen);
+}
+
+/* The vector calls. */
+
+ZIO_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	ssize_t ret = vector_io(true, false, fd, iov, cnt, -1, 0);
+
+	return ret != ZIO_IO_LIBC ? ret : zio_next.writev(fd, iov, cnt);
+}
+
+ZIO_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	ssize_t ret = vector_io(false, false, fd, iov, cnt, -1, 0);
+
+	return ret != ZIO_IO_LIBC ? ret : zio_next.readv(fd, iov, cnt);
+}
+
+ZIO_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t offset)
+{
+	ssize_t ret = offset < 0 ? ZIO_IO_LIBC : vector_io(true, false, fd, iov, cnt, offset, 0);
+
+	return ret != ZIO_IO_LIBC ? ret : zio_next.pwritev(fd, iov, cnt, offset);
+}
+
+ZIO_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t offset)
+{
+	ssize_t ret = offset < 0 ? ZIO_IO_LIBC : vector_io(false, false, fd, iov, cnt, offset, 0);
+
+	return ret != ZIO_IO_LIBC ? ret : zio_next.preadv(fd, iov, cnt, offset);
+}
+
+ZIO_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t offset)
+	__attribute__((alias("pwritev")));
+ZIO_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t offset)
+	__attribute__((alias("preadv")));
+
+/* Only plain messages: no address, no ancillary data. */
+static bool plain_msg(const struct msghdr *msg)
+{
+	return !msg->msg_name && !msg->msg_controllen;
+}
+
+ZIO_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	ssize_t ret = ZIO_IO_LIBC;
+
+	if (plain_msg(msg))
+		ret = vector_io(true, true, fd, msg->msg_iov, msg->msg_iovlen, -1, flags);
+	return ret != ZIO_IO_LIBC ? ret : zio_next.sendmsg(fd, msg, flags);
+}
+
+ZIO_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t ret = ZIO_IO_LIBC;
+
+	/*
+	 * Stream sockets only: the module cannot say that a datagram was
+	 * truncated (msg_flags), and vector_io() does not check the socket
+	 * type of a single buffer.
+	 */
+	if (plain_msg(msg) && vector_takes(msg->msg_iov, msg->msg_iovlen) &&
+	    split_kind(fd) == ZIO_SPLIT_STREAM)
+		ret = vector_io(false, true, fd, msg->msg_iov, msg->msg_iovlen, -1, flags);
+	if (ret == ZIO_IO_LIBC)
+		return zio_next.recvmsg(fd, msg, flags);
+	if (ret >= 0)
+		msg->msg_flags = 0;
+	return ret;
+}
+
+/* The fortified forms (_FORTIFY_SOURCE), with their buffer checks. */
+
+ZIO_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (unlikely(n > buflen))
+		__chk_fail();
+	return read(fd, buf, n);
+}
+
+ZIO_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t offset, size_t buflen)
+{
+	if (unlikely(n > buflen))
+		__chk_fail();
+	return pread(fd, buf, n, offset);
+}
+
+ZIO_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t offset, size_t buflen)
+	__attribute__((alias("__pread_chk")));
+
+ZIO_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	if (unlikely(n > buflen))
+		__chk_fail();
+	return recv(fd, buf, n, flags);
+}
+
+ZIO_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+				  struct sockaddr *from, socklen_t *fromlen)
+{
+	if (unlikely(n > buflen))
+		__chk_fail();
+	return recvfrom(fd, buf, n, flags, from, fromlen);
+}
