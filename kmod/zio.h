@@ -66,6 +66,7 @@ extern unsigned long zio_copy_threshold;
 extern unsigned int zio_max_records;
 extern bool zio_debug_skip_barrier;
 extern unsigned int zio_debug_fault_delay_us;
+extern unsigned int zio_debug_io_install_pages;
 
 /**
  * struct zio_file - one open of /dev/zio

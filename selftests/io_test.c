@@ -147,6 +147,33 @@ TEST_F(io, short_read_keeps_the_rest)
 	close(p[1]);
 }
 
+/*
+ * A read whose pages cannot all be put in place (memory ran out; here the
+ * debug_io_install_pages parameter) still hands every byte it took from
+ * the pipe over, through the mapping.
+ */
+TEST_F(io, read_that_cannot_install_loses_nothing)
+{
+	unsigned char *in = malloc(8 * PG), *buf = self->map + PG + 50;
+	size_t len = 5 * PG + 100;
+	int p[2];
+
+	if (zio_param_get("debug_io_install_pages") < 0)
+		SKIP(return, "no debug_io_install_pages parameter");
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(8 * PG, (size_t)fcntl(p[1], F_SETPIPE_SZ, 8 * PG));
+	fill(in, len, 4);
+	ASSERT_EQ((ssize_t)len, write(p[1], in, len));
+	ASSERT_EQ(0, zio_param_set("debug_io_install_pages", 2));
+	EXPECT_EQ((long)len, zio_io(self->fd, ZIO_IOC_READ, p[0], buf, len,
+				    ZIO_IO_FILE_POS, 0));
+	ASSERT_EQ(0, zio_param_set("debug_io_install_pages", 0));
+	EXPECT_EQ(0, memcmp(buf, in, len));
+	close(p[0]);
+	close(p[1]);
+	free(in);
+}
+
 TEST_F(io, nonblocking_eagain_and_eof)
 {
 	int p[2];
