@@ -6,8 +6,12 @@
 #ifndef _ZIO_COMPAT_H
 #define _ZIO_COMPAT_H
 
+#include <linux/bvec.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/net.h>
+#include <linux/socket.h>
+#include <linux/uio.h>
 
 /* 6.3 made vma->vm_flags read-only behind helpers. */
 #ifdef ZIO_HAVE_VM_FLAGS_SET
@@ -47,6 +51,41 @@ static inline void zio_file_end_write(struct file *file)
 #else
 #define zio_file_start_write(file)	file_start_write(file)
 #define zio_file_end_write(file)	file_end_write(file)
+#endif
+
+/*
+ * Sending pages by reference rather than by copy: sendmsg() with
+ * MSG_SPLICE_PAGES since 6.5, which removed kernel_sendpage().
+ */
+#ifdef ZIO_HAVE_MSG_SPLICE_PAGES
+static inline int zio_sock_send_pages(struct socket *sock, struct bio_vec *bvec,
+				      unsigned int nr, size_t len, int flags)
+{
+	struct msghdr msg = { .msg_flags = flags | MSG_SPLICE_PAGES };
+
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bvec, nr, len);
+	return sock_sendmsg(sock, &msg);
+}
+#else
+static inline int zio_sock_send_pages(struct socket *sock, struct bio_vec *bvec,
+				      unsigned int nr, size_t len, int flags)
+{
+	int ret = 0, sent = 0;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		int more = i + 1 < nr ? MSG_SENDPAGE_NOTLAST : 0;
+
+		ret = kernel_sendpage(sock, bvec[i].bv_page, bvec[i].bv_offset,
+				      bvec[i].bv_len, flags | more);
+		if (ret <= 0)
+			break;
+		sent += ret;
+		if (ret < bvec[i].bv_len)
+			break;
+	}
+	return sent ? sent : ret;
+}
 #endif
 
 #endif /* _ZIO_COMPAT_H */

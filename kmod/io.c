@@ -5,7 +5,8 @@
  *
  * ZIO_IOC_WRITE hands the file a bvec iterator over the pages that hold the
  * buffer: pending copies are done in the kernel, no fault is taken, and
- * untouched destination pages are never mapped. ZIO_IOC_READ receives into
+ * untouched destination pages are never mapped. TCP gets the pages
+ * themselves, by reference. ZIO_IOC_READ receives into
  * fresh pages and then, under the space lock, puts the whole pages it
  * filled into their slots (as a copy would) and copies partial pages into
  * place. The space lock is never held while the file blocks.
@@ -16,10 +17,12 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/net.h>
+#include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/socket.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
+#include <net/sock.h>
 
 #include "compat.h"
 #include "trace.h"
@@ -177,6 +180,84 @@ static ssize_t zio_io_transfer(struct zio_io_ctx *io, struct iov_iter *iter,
 	return ret;
 }
 
+/*
+ * TCP sends the pages themselves when it can: the receiver's socket, or
+ * the retransmit queue, then holds them until the bytes are consumed. That
+ * is safe because zio never writes a page with references it cannot
+ * account for (zio_page_foreign_refs()): the program's next write to the
+ * buffer copies the page first. Other sockets copy anyway; empty slots
+ * (the zero page) are not worth it.
+ */
+static bool zio_io_by_reference(struct zio_io_ctx *io, struct socket *sock)
+{
+	unsigned int i;
+
+	if (!sock || !sock->sk || sock->type != SOCK_STREAM ||
+	    sock->sk->sk_protocol != IPPROTO_TCP || io->args.msg_flags & MSG_OOB)
+		return false;
+	for (i = 0; i < io->nr_pages; i++)
+		if (is_zero_page(io->bvec[i].bv_page))
+			return false;
+	return true;
+}
+
+/*
+ * Remove the writable PTEs of the pages about to be sent by reference, so
+ * that the program's next write faults and copies. The references in
+ * io->bvec already make every fault copy rather than map the page
+ * writable, so once zapped, a page stays read-only while it is in flight.
+ */
+static void zio_io_write_protect(struct zio_io_ctx *io)
+{
+	pgoff_t first = 0, last = 0, pgoff;
+	bool run = false;
+	unsigned int i;
+
+	for (i = 0; i < io->nr_pages; i++) {
+		struct page *page = io->bvec[i].bv_page;
+		unsigned long addr;
+		unsigned int offset, len;
+
+		if (!(page_private(page) & ZIO_PAGE_WRITABLE))
+			continue;
+		zio_io_page_part(io, i, &addr, &offset, &len);
+		pgoff = zio_map_pgoff(&io->map, addr);
+		if (run && pgoff == last + 1) {
+			last = pgoff;
+			continue;
+		}
+		if (run)
+			zio_space_zap(io->space, first, last);
+		first = pgoff;
+		last = pgoff;
+		run = true;
+	}
+	if (!run)
+		return;
+	zio_space_zap(io->space, first, last);
+
+	for (i = 0; i < io->nr_pages; i++) {
+		struct page *page = io->bvec[i].bv_page;
+
+		if (!(page_private(page) & ZIO_PAGE_WRITABLE))
+			continue;
+		lock_page(page);
+		set_page_private(page, page_private(page) & ~ZIO_PAGE_WRITABLE);
+		unlock_page(page);
+	}
+}
+
+static ssize_t zio_io_send_pages(struct zio_io_ctx *io, struct socket *sock)
+{
+	int flags = io->args.msg_flags;
+
+	if (io->file->f_flags & O_NONBLOCK)
+		flags |= MSG_DONTWAIT;
+	zio_io_write_protect(io);
+	return zio_sock_send_pages(sock, io->bvec, io->nr_pages, io->args.len,
+				   flags);
+}
+
 /**
  * zio_ioctl_write() - ZIO_IOC_WRITE: write a zio buffer to a file descriptor
  * @zfile: the open the buffer's mappings belong to
@@ -215,8 +296,13 @@ long zio_ioctl_write(struct file *zfile, struct zio_io __user *uarg)
 		io.bvec[i].bv_len = len;
 	}
 
-	iov_iter_bvec(&iter, ITER_SOURCE, io.bvec, io.nr_pages, io.args.len);
-	ret = zio_io_transfer(&io, &iter, true);
+	if (zio_io_by_reference(&io, sock_from_file(io.file))) {
+		ret = zio_io_send_pages(&io, sock_from_file(io.file));
+	} else {
+		iov_iter_bvec(&iter, ITER_SOURCE, io.bvec, io.nr_pages,
+			      io.args.len);
+		ret = zio_io_transfer(&io, &iter, true);
+	}
 	trace_zio_io(io.space, true, io.args.fd, io.args.addr, io.args.len, ret);
 	if (ret > 0)
 		zio_space_count(io.space, ZIO_EV_IO_WRITTEN, ret);

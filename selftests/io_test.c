@@ -272,23 +272,30 @@ TEST_F(io, file_on_ext4)
 	file_io(_metadata, self, "/mnt/ext4");
 }
 
-TEST_F(io, tcp_loopback_both_ways)
+/* A connected pair of TCP sockets on loopback: 0, or -errno. */
+static int tcp_pair(int *l, int *a, int *b)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 	socklen_t alen = sizeof(addr);
+
+	*l = socket(AF_INET, SOCK_STREAM, 0);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (*l < 0 || bind(*l, (struct sockaddr *)&addr, sizeof(addr)) ||
+	    listen(*l, 1) || getsockname(*l, (struct sockaddr *)&addr, &alen))
+		return -errno;
+	*a = socket(AF_INET, SOCK_STREAM, 0);
+	if (*a < 0 || connect(*a, (struct sockaddr *)&addr, sizeof(addr)))
+		return -errno;
+	*b = accept(*l, NULL, NULL);
+	return *b < 0 ? -errno : 0;
+}
+
+TEST_F(io, tcp_loopback_both_ways)
+{
 	size_t len = 24 * PG, got = 0;
 	int l, a, b;
 
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	ASSERT_LE(0, l);
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(0, bind(l, (struct sockaddr *)&addr, sizeof(addr)));
-	ASSERT_EQ(0, listen(l, 1));
-	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&addr, &alen));
-	a = socket(AF_INET, SOCK_STREAM, 0);
-	ASSERT_EQ(0, connect(a, (struct sockaddr *)&addr, sizeof(addr)));
-	b = accept(l, NULL, NULL);
-	ASSERT_LE(0, b);
+	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
 
 	fill(self->map, len, 5);
 	EXPECT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, self->map, len,
@@ -326,6 +333,44 @@ TEST_F(io, tcp_loopback_both_ways)
 		usleep(1000);
 	}
 	close(a);
+}
+
+/*
+ * TCP takes the pages by reference: until the peer reads them they have
+ * references zio cannot account for, so a copy from them falls back to
+ * copying (pages_fallback) and a write to them copies the page first.
+ */
+TEST_F(io, tcp_sends_pages_by_reference)
+{
+	size_t len = 16 * PG;
+	struct zio_counters before, after;
+	unsigned char *copy = self->map + 32 * PG;
+	unsigned char *out = malloc(len);
+	int l, a, b;
+
+	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
+	fill(self->map, len, 12);
+	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, self->map, len,
+				    ZIO_IO_FILE_POS, 0));
+	ASSERT_EQ(0, zio_counters(self->fd, false, &before));
+	ASSERT_EQ(0, zio_copy(self->fd, copy, self->map, len, NULL));
+	ASSERT_EQ(0, zio_counters(self->fd, false, &after));
+	EXPECT_EQ(16, after.pages_fallback - before.pages_fallback);
+	memset(self->map, 0xee, len);
+	EXPECT_EQ(0, read_all(b, out, len));
+	EXPECT_TRUE(check(out, len, 12));
+	EXPECT_TRUE(check(copy, len, 12));
+	/* Consumed: the pages are zio's alone again, and shared by a copy. */
+	fill(self->map, len, 13);
+	ASSERT_EQ(0, zio_counters(self->fd, false, &before));
+	ASSERT_EQ(0, zio_copy(self->fd, copy, self->map, len, NULL));
+	ASSERT_EQ(0, zio_counters(self->fd, false, &after));
+	EXPECT_EQ(0, after.pages_fallback - before.pages_fallback);
+	EXPECT_TRUE(check(copy, len, 13));
+	close(a);
+	close(b);
+	close(l);
+	free(out);
 }
 
 TEST_F(io, partial_write_on_a_full_socket)

@@ -211,64 +211,6 @@ TEST_F(lib, api_linked)
 	ASSERT_EQ(0, run("zio_libcheck", args, NULL, false, false));
 }
 
-/* Copies that are always written over: at most a little slower than libc. */
-static double timed(const char *const *env)
-{
-	const char *args[] = { "policy-time", NULL };
-	char out[PATH_MAX + 64];
-	int fd[2], status;
-	char buf[64] = "";
-	pid_t pid;
-
-	if (pipe(fd))
-		return -1;
-	pid = fork();
-	if (!pid) {
-		dup2(fd[1], 1);
-		close(fd[0]);
-		for (int i = 0; env && env[i]; i++)
-			putenv((char *)env[i]);
-		snprintf(out, sizeof(out), "%s/zio_libcheck", dir);
-		execv(out, (char *const *)(const char *[]){ "zio_libcheck", args[0], NULL });
-		_exit(127);
-	}
-	close(fd[1]);
-	if (read(fd[0], buf, sizeof(buf) - 1) <= 0)
-		buf[0] = 0;
-	close(fd[0]);
-	waitpid(pid, &status, 0);
-	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		return -1;
-	return atof(buf);
-}
-
-TEST_F_TIMEOUT(lib, policy_overhead, 180)
-{
-	const char *plain[] = { "ZIO_DISABLE=1", NULL };
-	double t_plain = 1e9, t_zio = 1e9;
-
-	/*
-	 * Best of five each, alternating, against the noise of TCG (single
-	 * runs of the same loop vary by 40% there).
-	 */
-	for (int i = 0; i < 5; i++) {
-		double a = timed(plain), b = timed(NULL);
-
-		ASSERT_LT(0, a);
-		ASSERT_LT(0, b);
-		t_plain = a < t_plain ? a : t_plain;
-		t_zio = b < t_zio ? b : t_zio;
-	}
-	TH_LOG("copy+write loop: libc %.3f s, libzio %.3f s (%+.1f%%)",
-	       t_plain, t_zio, (t_zio / t_plain - 1) * 100);
-	/*
-	 * One probe (a deferred copy whose pages are all written) costs
-	 * about 2% of this loop; TCG adds a few percent of its own to the
-	 * zio runs: 15% is what can be checked reliably here.
-	 */
-	ASSERT_LT(t_zio, t_plain * 1.15);
-}
-
 int main(int argc, char **argv)
 {
 	printf("# libzio_test: seed %llu (ZIO_SEED=%llu repeats it), library %s\n",

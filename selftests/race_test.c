@@ -118,12 +118,13 @@ static void run_disjoint(struct __test_metadata *_metadata,
 	}
 }
 
-TEST_F(race, disjoint_2_threads)
+/* Fixed work: under TCG on a loaded host it may take minutes. */
+TEST_F_TIMEOUT(race, disjoint_2_threads, 120)
 {
 	run_disjoint(_metadata, self, 2);
 }
 
-TEST_F(race, disjoint_4_threads)
+TEST_F_TIMEOUT(race, disjoint_4_threads, 180)
 {
 	run_disjoint(_metadata, self, 4);
 }
@@ -313,8 +314,9 @@ TEST_F_TIMEOUT(race, copiers_and_readers_on_shared_pages, 30)
 		EXPECT_EQ(0, run.reader_bad[t]) {
 			TH_LOG("reader %d saw 0x%llx", t, (unsigned long long)run.bad_value);
 		}
+		/* Enough to have raced at all, on the slowest host seen. */
 		EXPECT_LT(0, run.reader_reads[t]);
-		EXPECT_LE(50, run.copies[t]);
+		EXPECT_LE(10, run.copies[t]);
 	}
 	TH_LOG("%ld + %ld copies, %ld + %ld reads", run.copies[0], run.copies[1],
 	       run.reader_reads[0], run.reader_reads[1]);
