@@ -54,19 +54,11 @@ static inline void zio_file_end_write(struct file *file)
 #endif
 
 /*
- * Sending pages by reference rather than by copy: sendmsg() with
- * MSG_SPLICE_PAGES since 6.5, which removed kernel_sendpage().
+ * Sending pages by reference rather than by copy: kernel_sendpage() until
+ * 6.5, sendmsg() with MSG_SPLICE_PAGES since (6.1 stable defines the flag
+ * but its TCP does not act on it).
  */
-#ifdef ZIO_HAVE_MSG_SPLICE_PAGES
-static inline int zio_sock_send_pages(struct socket *sock, struct bio_vec *bvec,
-				      unsigned int nr, size_t len, int flags)
-{
-	struct msghdr msg = { .msg_flags = flags | MSG_SPLICE_PAGES };
-
-	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bvec, nr, len);
-	return sock_sendmsg(sock, &msg);
-}
-#else
+#ifdef ZIO_HAVE_KERNEL_SENDPAGE
 static inline int zio_sock_send_pages(struct socket *sock, struct bio_vec *bvec,
 				      unsigned int nr, size_t len, int flags)
 {
@@ -85,6 +77,15 @@ static inline int zio_sock_send_pages(struct socket *sock, struct bio_vec *bvec,
 			break;
 	}
 	return sent ? sent : ret;
+}
+#else
+static inline int zio_sock_send_pages(struct socket *sock, struct bio_vec *bvec,
+				      unsigned int nr, size_t len, int flags)
+{
+	struct msghdr msg = { .msg_flags = flags | MSG_SPLICE_PAGES };
+
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bvec, nr, len);
+	return sock_sendmsg(sock, &msg);
 }
 #endif
 
