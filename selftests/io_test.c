@@ -10,7 +10,9 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include "zio_test.h"
 
@@ -193,6 +195,67 @@ static void on_sigpipe(int sig)
 {
 	(void)sig;
 	got_sigpipe = 1;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* A signal 50 ms from now, whose handler does not restart system calls. */
+static void alarm_soon(bool restart)
+{
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = restart ? SA_RESTART : 0 };
+	struct itimerval it = { .it_value = { .tv_usec = 50000 } };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/*
+ * Blocked and interrupted: EINTR, as read() and write() give, and nothing
+ * moved; with SA_RESTART the call goes on and completes.
+ */
+TEST_F(io, eintr_and_restart)
+{
+	unsigned char *buf = self->map;
+	int p[2], status;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(16 * PG, (size_t)fcntl(p[1], F_SETPIPE_SZ, 16 * PG));
+	memset(buf, 0x33, 32 * PG);
+	alarm_soon(false);
+	EXPECT_EQ(-EINTR, zio_io(self->fd, ZIO_IOC_READ, p[0], buf, 4 * PG,
+				 ZIO_IO_FILE_POS, 0));
+	for (size_t i = 0; i < 4 * PG; i++)
+		ASSERT_EQ(0x33, buf[i]);
+
+	/* A full pipe: the write blocks, then is interrupted. */
+	ASSERT_EQ(16 * PG, zio_io(self->fd, ZIO_IOC_WRITE, p[1], buf, 16 * PG,
+				  ZIO_IO_FILE_POS, 0));
+	alarm_soon(false);
+	EXPECT_EQ(-EINTR, zio_io(self->fd, ZIO_IOC_WRITE, p[1], buf, 4 * PG,
+				 ZIO_IO_FILE_POS, 0));
+
+	/* Restarted: a child drains the pipe a while after the signal. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		static unsigned char sink[20 * PG];
+
+		usleep(300000);
+		_exit(read_all(p[0], sink, 20 * PG) ? 1 : 0);
+	}
+	alarm_soon(true);
+	EXPECT_EQ(4 * PG, zio_io(self->fd, ZIO_IOC_WRITE, p[1], buf, 4 * PG,
+				 ZIO_IO_FILE_POS, 0));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	signal(SIGALRM, SIG_DFL);
+	close(p[0]);
+	close(p[1]);
 }
 
 TEST_F(io, epipe_and_sigpipe)
