@@ -31,23 +31,36 @@ struct zio_arena zio_arena = {
 #define ZIO_ARENA_MIN	(64UL << 20)
 #define ZIO_FD_MIN	512
 
-void zio_debug(const char *fmt, ...)
+/**
+ * zio_vsay() - write "libzio[PID]: " and a formatted line to stderr
+ * @fmt: printf format
+ * @ap: its arguments
+ *
+ * Without stdio, which may be gone at exit or locked in a signal handler.
+ */
+void zio_vsay(const char *fmt, va_list ap)
 {
-	char buf[256];
-	va_list ap;
+	char buf[512];
 	int n;
 
-	if (!zio_settings.debug)
-		return;
 	n = snprintf(buf, sizeof(buf), "libzio[%d]: ", (int)getpid());
-	va_start(ap, fmt);
 	n += vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
-	va_end(ap);
 	if (n >= (int)sizeof(buf) - 1)
 		n = sizeof(buf) - 2;
 	buf[n++] = '\n';
 	if (write(STDERR_FILENO, buf, n) < 0)
 		return;
+}
+
+void zio_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!zio_settings.debug)
+		return;
+	va_start(ap, fmt);
+	zio_vsay(fmt, ap);
+	va_end(ap);
 }
 
 static void *meta_alloc(size_t bytes)

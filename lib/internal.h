@@ -13,6 +13,7 @@
 #define ZIO_INTERNAL_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -140,6 +141,7 @@ static inline bool zio_in_arena(const void *p, size_t n)
 	return off < zio_arena.len && n <= zio_arena.len - off;
 }
 
+void zio_vsay(const char *fmt, va_list ap) ZIO_HIDDEN __attribute__((format(printf, 1, 0)));
 void zio_debug(const char *fmt, ...) ZIO_HIDDEN __attribute__((format(printf, 1, 2)));
 
 /* arena.c */

@@ -610,23 +610,14 @@ __attribute__((constructor)) static void zio_init(void)
 		__atomic_store_n(&zio_io_min, zio_settings.threshold, __ATOMIC_RELEASE);
 }
 
-/* One line to stderr, without stdio (which may be gone at exit). */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
-	int n;
 
-	n = snprintf(buf, sizeof(buf), "libzio[%d]: ", (int)getpid());
 	va_start(ap, fmt);
-	n += vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	zio_vsay(fmt, ap);
 	va_end(ap);
-	if (n >= (int)sizeof(buf) - 1)
-		n = sizeof(buf) - 2;
-	buf[n++] = '\n';
-	if (write(STDERR_FILENO, buf, n) < 0)
-		return;
 }
 
 __attribute__((destructor)) static void zio_fini(void)

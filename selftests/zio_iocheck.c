@@ -27,44 +27,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <zio.h>
-
-#define KiB (1UL << 10)
-#define MiB (1UL << 20)
-
-#define CHECK(cond) do {							\
-	if (!(cond)) {								\
-		fprintf(stderr, "zio_iocheck: %s:%d: %s (errno %d)\n",		\
-			__func__, __LINE__, #cond, errno);			\
-		exit(1);							\
-	}									\
-} while (0)
+#include "libzio_check.h"
 
 static bool io_on;	/* ZIO_IO is not 0: the module must do the I/O */
-
-static void fill(unsigned char *p, size_t n, unsigned int seed)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (unsigned char)(i * 13 + seed + (i >> 12));
-}
-
-static bool same(const unsigned char *p, size_t n, unsigned int seed)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != (unsigned char)(i * 13 + seed + (i >> 12))) {
-			fprintf(stderr, "zio_iocheck: byte %zu of %zu differs\n", i, n);
-			return false;
-		}
-	return true;
-}
-
-static struct zio_lib_stats stats(void)
-{
-	struct zio_lib_stats st;
-
-	CHECK(zio_lib_stats(&st) == 0);
-	return st;
-}
 
 /* An arena buffer of @n bytes (the module's pages), filled with @seed. */
 static unsigned char *buffer(size_t n, unsigned int seed)
@@ -462,10 +427,7 @@ static int cmd_overwrite(void)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(void);
-	} cmds[] = {
+	static const struct check_cmd cmds[] = {
 		{ "pipe", cmd_pipe },
 		{ "tcp", cmd_tcp },
 		{ "unix", cmd_unix },
@@ -477,10 +439,5 @@ int main(int argc, char **argv)
 	const char *io = getenv("ZIO_IO");
 
 	io_on = !io || strcmp(io, "0");
-	if (argc == 2)
-		for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-			if (!strcmp(argv[1], cmds[i].name))
-				return cmds[i].fn();
-	fprintf(stderr, "usage: zio_iocheck COMMAND\n");
-	return 2;
+	return check_main(argc, argv, cmds, sizeof(cmds) / sizeof(cmds[0]));
 }

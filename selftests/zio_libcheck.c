@@ -22,40 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <zio.h>
-
-#define MiB (1UL << 20)
+#include "libzio_check.h"
 
 static void *(*volatile p_memcpy)(void *, const void *, size_t) = memcpy;
-
-#define CHECK(cond) do {							\
-	if (!(cond)) {								\
-		fprintf(stderr, "zio_libcheck: %s:%d: %s\n", __func__, __LINE__, #cond); \
-		exit(1);							\
-	}									\
-} while (0)
-
-static void fill(unsigned char *p, size_t n, unsigned int seed)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (unsigned char)(i * 31 + seed + (i >> 12));
-}
-
-static bool same(const unsigned char *p, size_t n, unsigned int seed)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != (unsigned char)(i * 31 + seed + (i >> 12)))
-			return false;
-	return true;
-}
-
-static struct zio_lib_stats stats(void)
-{
-	struct zio_lib_stats st;
-
-	CHECK(zio_lib_stats(&st) == 0);
-	return st;
-}
 
 static double now(void)
 {
@@ -377,10 +346,7 @@ static int cmd_limits(void)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(void);
-	} cmds[] = {
+	static const struct check_cmd cmds[] = {
 		{ "defer", cmd_defer },
 		{ "realloc", cmd_realloc },
 		{ "calloc", cmd_calloc },
@@ -393,10 +359,5 @@ int main(int argc, char **argv)
 		{ "limits", cmd_limits },
 	};
 
-	if (argc == 2)
-		for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-			if (!strcmp(argv[1], cmds[i].name))
-				return cmds[i].fn();
-	fprintf(stderr, "usage: zio_libcheck COMMAND\n");
-	return 2;
+	return check_main(argc, argv, cmds, sizeof(cmds) / sizeof(cmds[0]));
 }
