@@ -7,7 +7,8 @@
  * test (malloc, calloc, realloc, posix_memalign...: large ones come from the
  * zio arena) and a shadow copy in anonymous memory that libzio never
  * manages. Random operations (allocations, frees, reallocs, copies between
- * buffers at any alignment, overlapping memmove, writes, forks whose child
+ * buffers at any alignment, overlapping memmove, writes, copies through a
+ * file with write/read, pwrite/pread and writev/readv, forks whose child
  * checks and scribbles on its snapshot) are applied to both, and the buffer
  * is compared with its shadow byte for byte. Every thread's sequence depends
  * only on the seed, so a failure is reproduced with the seed it prints.
@@ -25,6 +26,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -36,6 +38,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +59,8 @@ struct worker {
 	struct slot slots[SLOTS];
 	unsigned long forks;
 	unsigned long copies, bytes;
+	unsigned long ios;
+	int file;	/* a tmpfs file of its own, for do_io() */
 };
 
 static uint64_t seed = 1;
@@ -372,6 +377,85 @@ static int do_write(struct worker *w)
 	return check(w, i, off, len, "after write") ? 0 : -1;
 }
 
+/* Write all of [p, p + n) at @off (-1: the file position), or fail. */
+static bool io_all(int fd, unsigned char *p, size_t n, off_t off, bool out, int how)
+{
+	unsigned char head[100];
+
+	while (n) {
+		ssize_t r;
+
+		if (how == 0) {
+			r = out ? write(fd, p, n) : read(fd, p, n);
+		} else if (how == 1) {
+			r = out ? pwrite(fd, p, n, off) : pread(fd, p, n, off);
+		} else {
+			/* A small first part that lies outside the buffer. */
+			size_t h = n < sizeof(head) ? n : sizeof(head);
+			struct iovec iov[2] = { { head, h }, { p + h, n - h } };
+
+			if (out)
+				memcpy(head, p, h);
+			r = out ? pwritev(fd, iov, 2, off) : preadv(fd, iov, 2, off);
+			if (r > 0 && !out)
+				memcpy(p, head, (size_t)r < h ? (size_t)r : h);
+			if (r > 0 && (size_t)r < h)
+				return false;
+		}
+		if (r <= 0)
+			return false;
+		p += r;
+		n -= r;
+		off += r;
+	}
+	return true;
+}
+
+/*
+ * A copy through the thread's file: libzio sends arena buffers to the
+ * module's ZIO_IOC_WRITE and ZIO_IOC_READ, the rest to libc.
+ */
+static int do_io(struct worker *w)
+{
+	uint64_t *s = &w->rng;
+	int a = below(s, SLOTS), b = below(s, SLOTS), how = below(s, 3);
+	struct slot *d = &w->slots[a], *src = &w->slots[b];
+	size_t doff, soff, len, max;
+
+	if (!d->p || !src->p || w->file < 0)
+		return 0;
+	doff = below(s, d->size);
+	soff = below(s, 2) ? (doff % 4096) + 4096 * below(s, src->size / 4096 + 1) :
+			     below(s, src->size);
+	if (soff >= src->size)
+		soff = below(s, src->size);
+	max = d->size - doff < src->size - soff ? d->size - doff : src->size - soff;
+	len = below(s, 2) ? below(s, max + 1) : max;
+	if (!len)
+		return 0;
+	if (how == 0 && lseek(w->file, 0, SEEK_SET)) {
+		fail(w, "lseek", b, soff, len);
+		return -1;
+	}
+	if (!io_all(w->file, src->p + soff, len, 0, true, how)) {
+		fail(w, "write to the file", b, soff, len);
+		return -1;
+	}
+	if (how == 0 && lseek(w->file, 0, SEEK_SET)) {
+		fail(w, "lseek", a, doff, len);
+		return -1;
+	}
+	if (!io_all(w->file, d->p + doff, len, 0, false, how)) {
+		fail(w, "read from the file", a, doff, len);
+		return -1;
+	}
+	memmove(d->shadow + doff, src->shadow + soff, len);
+	w->ios++;
+	if (!check(w, a, doff >= 4096 ? doff - 4096 : 0, len + 8192, "after I/O"))
+		return -1;
+	return check(w, b, soff, len, "I/O source") ? 0 : -1;
+}
+
 /* fork: the child sees its snapshot and scribbles; the parent must not see it. */
 static int do_fork(struct worker *w)
 {
@@ -509,6 +593,8 @@ static void *run(void *arg)
 			ret = do_fork(w);
 		else if (op < 83)
 			ret = check(w, below(s, SLOTS), 0, SIZE_MAX, "check") ? 0 : -1;
+		else if (op < 88)
+			ret = do_io(w);
 		else
 			ret = do_small(w);
 	}
@@ -521,7 +607,7 @@ static void *run(void *arg)
 int main(int argc, char **argv)
 {
 	struct worker *workers;
-	unsigned long ops = 0, forks = 0, copies = 0;
+	unsigned long ops = 0, forks = 0, copies = 0, ios = 0;
 	double bytes = 0;
 	int opt;
 
@@ -579,6 +665,7 @@ int main(int argc, char **argv)
 
 		w->id = t;
 		w->rng = seed * 0x9e3779b97f4a7c15ULL + t + 1;
+		w->file = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 		for (int i = 0; i < SLOTS; i++) {
 			/* Room for a slot at its largest, plus the calloc factor. */
 			w->slots[i].shadow = mmap(NULL, max_size + 65536, PROT_READ | PROT_WRITE,
@@ -596,14 +683,15 @@ int main(int argc, char **argv)
 		forks += workers[t].forks;
 		copies += workers[t].copies;
 		bytes += workers[t].bytes;
+		ios += workers[t].ios;
 	}
 	if (alarm_us) {
 		struct itimerval it = { 0 };
 
 		setitimer(ITIMER_REAL, &it, NULL);
 	}
-	printf("# zio_fuzz: seed %" PRIu64 ": %lu operations (%lu copies, %.0f MiB, %lu forks, %lu signals) in %.1f s: %s\n",
-	       seed, ops, copies, bytes / (1 << 20), forks, alarms, elapsed(),
+	printf("# zio_fuzz: seed %" PRIu64 ": %lu operations (%lu copies, %.0f MiB, %lu through a file, %lu forks, %lu signals) in %.1f s: %s\n",
+	       seed, ops, copies, bytes / (1 << 20), ios, forks, alarms, elapsed(),
 	       failed ? "MISMATCH" : "all equal");
 	return failed ? 1 : 0;
 }
