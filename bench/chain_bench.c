@@ -5,7 +5,9 @@
  * process. A child process feeds the message and reads it back at the other
  * end, checking every byte of the first and last round of each N.
  *
- * Prints CSV: n,libc_ns,zio_ns,speedup (medians over the rounds).
+ * Each round times libc and zio back to back and gives one speedup,
+ * libc/zio. Prints CSV: n,libc_ns,zio_ns,speedup,speedup_min,speedup_max
+ * (ns: medians of the rounds; speedup: median, min and max of the rounds').
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,6 +45,13 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -191,21 +200,25 @@ int main(void)
 	setsockopt(in, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(out, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
-	printf("n,libc_ns,zio_ns,speedup\n");
+	printf("n,libc_ns,zio_ns,speedup,speedup_min,speedup_max\n");
 	for (int n = 0; n <= MAX_CHAIN; n++) {
 		uint64_t tl[ROUNDS], tz[ROUNDS];
+		double sp[ROUNDS];
 
 		for (int r = 0; r < ROUNDS; r++) {
 			int check = r == 0 || r == ROUNDS - 1;
 
 			tl[r] = round_trip(in, out, libc_bufs, n, 0, check);
 			tz[r] = round_trip(in, out, zio_bufs, n, 1, check);
+			sp[r] = (double)tl[r] / tz[r];
 		}
+		qsort(sp, ROUNDS, sizeof(sp[0]), cmp_double);
 		qsort(tl, ROUNDS, sizeof(tl[0]), cmp_u64);
 		qsort(tz, ROUNDS, sizeof(tz[0]), cmp_u64);
-		printf("%d,%llu,%llu,%.2f\n", n, (unsigned long long)tl[ROUNDS / 2],
+		printf("%d,%llu,%llu,%.3f,%.3f,%.3f\n", n,
+		       (unsigned long long)tl[ROUNDS / 2],
 		       (unsigned long long)tz[ROUNDS / 2],
-		       (double)tl[ROUNDS / 2] / tz[ROUNDS / 2]);
+		       sp[ROUNDS / 2], sp[0], sp[ROUNDS - 1]);
 		fflush(stdout);
 	}
 	close(in);
