@@ -8,6 +8,10 @@
  * Each round times libc and zio back to back and gives one speedup,
  * libc/zio. Prints CSV: n,libc_ns,zio_ns,speedup,speedup_min,speedup_max
  * (ns: medians of the rounds; speedup: median, min and max of the rounds').
+ *
+ * "chain_bench libc" runs the libc variant alone (malloc'd buffers, read,
+ * memcpy, write) and prints n,libc_ns: run with and without
+ * LD_PRELOAD=libzio.so, it measures what the library does transparently.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -158,14 +162,22 @@ static uint64_t round_trip(int in, int out, unsigned char **bufs, int n,
 	return now_ns() - t0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 	socklen_t alen = sizeof(addr);
 	unsigned char *libc_bufs[MAX_CHAIN + 1], *zio_bufs[MAX_CHAIN + 1], *zmap;
 	int l, in, out, one = 1;
 	pid_t child;
+	int libc_only = argc > 1 && !strcmp(argv[1], "libc");
 
+	if (libc_only) {
+		for (int i = 0; i <= MAX_CHAIN; i++) {
+			libc_bufs[i] = malloc(MSG_LEN);
+			memset(libc_bufs[i], 0, MSG_LEN);
+		}
+		goto sockets;
+	}
 	zio_fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	if (zio_fd < 0)
 		die(ZIO_DEVICE_PATH);
@@ -179,6 +191,7 @@ int main(void)
 		zio_bufs[i] = zmap + i * MSG_LEN;
 	}
 
+sockets:
 	l = socket(AF_INET, SOCK_STREAM, 0);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(l, (struct sockaddr *)&addr, sizeof(addr)) || listen(l, 2) ||
@@ -200,6 +213,19 @@ int main(void)
 	setsockopt(in, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(out, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
+	if (libc_only) {
+		printf("n,libc_ns\n");
+		for (int n = 0; n <= MAX_CHAIN; n++) {
+			uint64_t tl[ROUNDS];
+
+			for (int r = 0; r < ROUNDS; r++)
+				tl[r] = round_trip(in, out, libc_bufs, n, 0,
+						   r == 0 || r == ROUNDS - 1);
+			qsort(tl, ROUNDS, sizeof(tl[0]), cmp_u64);
+			printf("%d,%llu\n", n, (unsigned long long)tl[ROUNDS / 2]);
+		}
+		goto done;
+	}
 	printf("n,libc_ns,zio_ns,speedup,speedup_min,speedup_max\n");
 	for (int n = 0; n <= MAX_CHAIN; n++) {
 		uint64_t tl[ROUNDS], tz[ROUNDS];
@@ -221,6 +247,7 @@ int main(void)
 		       sp[ROUNDS / 2], sp[0], sp[ROUNDS - 1]);
 		fflush(stdout);
 	}
+done:
 	close(in);
 	close(out);
 	waitpid(child, NULL, 0);
