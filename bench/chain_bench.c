@@ -33,7 +33,7 @@
 
 #define MSG_LEN		(512UL << 10)
 #define MAX_CHAIN	12
-#define ROUNDS		15
+#define ROUNDS		31
 
 static int zio_fd;
 

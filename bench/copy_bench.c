@@ -15,6 +15,9 @@
  *   write100     copy, then one write to every destination page: the
  *                ioctl without the library's policy, for reference (the
  *                policy's figure comes from policy_bench)
+ *   over0        copy over a destination that holds the previous copy
+ *                (from the other of two sources; not discarded, not
+ *                mapped), nothing touched: a buffer reused, as in a chain
  *
  * libc: memcpy() between two faulted-in anonymous buffers, then the same
  * touches. zio: ZIO_IOC_COPY between two page-aligned buffers of one zio
@@ -123,38 +126,46 @@ struct bench_case {
 	const char *name;
 	int pct;
 	int write;
+	int keep;	/* do not discard the destination first */
 };
 
 static const struct bench_case cases[] = {
-	{ "read0", 0, 0 },
-	{ "read10", 10, 0 },
-	{ "read50", 50, 0 },
-	{ "read100", 100, 0 },
-	{ "write100", 100, 1 },
+	{ "read0", 0, 0, 0 },
+	{ "read10", 10, 0, 0 },
+	{ "read50", 50, 0, 0 },
+	{ "read100", 100, 0, 0 },
+	{ "write100", 100, 1, 0 },
+	{ "over0", 0, 0, 1 },
 };
 
 #define NR_CASES (sizeof(cases) / sizeof(cases[0]))
 
-static unsigned char *asrc, *adst, *zsrc, *zdst;
+static unsigned char *asrc, *adst, *zsrc, *zdst, *asrc2, *zsrc2;
 
-/* One sample: @reps operations of @size, each timed; the sum. */
-static uint64_t sample(const struct bench_case *c, size_t size, int reps,
+/* One sample: @reps operations of @size, each timed; ns per operation. */
+static double sample(const struct bench_case *c, size_t size, int reps,
 		       int use_zio, int verify)
 {
 	uint64_t sum = 0;
 
+	/* keep: even number of operations, the last from the first source. */
+	if (c->keep)
+		reps += reps & 1;
 	for (int i = 0; i < reps; i++) {
+		int other = c->keep && !(i & 1);
 		uint64_t t0;
 
 		if (use_zio) {
-			zio_discard(zdst, size);
+			if (!c->keep)
+				zio_discard(zdst, size);
 			t0 = now_ns();
-			zio_copy(zdst, zsrc, size);
+			zio_copy(zdst, other ? zsrc2 : zsrc, size);
 			touch(zdst, size, c->pct, c->write);
 		} else {
-			memset(adst, 0, size);
+			if (!c->keep)
+				memset(adst, 0, size);
 			t0 = now_ns();
-			memcpy(adst, asrc, size);
+			memcpy(adst, other ? asrc2 : asrc, size);
 			touch(adst, size, c->pct, c->write);
 		}
 		sum += now_ns() - t0;
@@ -164,7 +175,7 @@ static uint64_t sample(const struct bench_case *c, size_t size, int reps,
 		check(zdst, adst, size, c->name);
 		check(zsrc, asrc, size, "source");
 	}
-	return sum;
+	return (double)sum / reps;
 }
 
 int main(void)
@@ -174,17 +185,21 @@ int main(void)
 	zio_fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	if (zio_fd < 0)
 		die(ZIO_DEVICE_PATH);
-	asrc = mmap(NULL, 2 * MAX_SIZE, PROT_READ | PROT_WRITE,
+	asrc = mmap(NULL, 3 * MAX_SIZE, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	zsrc = mmap(NULL, 2 * MAX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+	zsrc = mmap(NULL, 3 * MAX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		    zio_fd, 0);
 	if (asrc == MAP_FAILED || zsrc == MAP_FAILED)
 		die("mmap");
 	adst = asrc + MAX_SIZE;
 	zdst = zsrc + MAX_SIZE;
+	asrc2 = asrc + 2 * MAX_SIZE;
+	zsrc2 = zsrc + 2 * MAX_SIZE;
 	srand(7);
-	for (size_t i = 0; i < MAX_SIZE; i++)
+	for (size_t i = 0; i < MAX_SIZE; i++) {
 		asrc[i] = zsrc[i] = (unsigned char)(rand() >> 7);
+		asrc2[i] = zsrc2[i] = (unsigned char)(rand() >> 7);
+	}
 
 	for (size_t size = MIN_SIZE; size <= MAX_SIZE; size *= 4) {
 		int reps = size >= SAMPLE_BYTES ? 1 : SAMPLE_BYTES / size;
@@ -194,12 +209,9 @@ int main(void)
 			double tl[ROUNDS], tz[ROUNDS];
 
 			for (int r = 0; r < ROUNDS; r++) {
-				uint64_t l = sample(&cases[k], size, reps, 0, 0);
-				uint64_t z = sample(&cases[k], size, reps, 1, r == 0);
-
-				tl[r] = (double)l / reps;
-				tz[r] = (double)z / reps;
-				ratio[r] = (double)z / l;
+				tl[r] = sample(&cases[k], size, reps, 0, 0);
+				tz[r] = sample(&cases[k], size, reps, 1, r == 0);
+				ratio[r] = tz[r] / tl[r];
 			}
 			qsort(ratio, ROUNDS, sizeof(double), cmp_double);
 			qsort(tl, ROUNDS, sizeof(double), cmp_double);
