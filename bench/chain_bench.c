@@ -6,8 +6,10 @@
  * end, checking every byte of the first and last round of each N.
  *
  * Each round times libc and zio back to back and gives one speedup,
- * libc/zio. Prints CSV: n,libc_ns,zio_ns,speedup,speedup_min,speedup_max
- * (ns: medians of the rounds; speedup: median, min and max of the rounds').
+ * libc/zio. Prints CSV:
+ *   n,libc_ns,zio_ns,speedup,speedup_min,speedup_max,libc_min_ns,zio_min_ns
+ * (ns: medians of the rounds; speedup: median, min and max of the rounds';
+ * min_ns: the fastest round, the least disturbed by the host's other load).
  *
  * "chain_bench libc" runs the libc variant alone (malloc'd buffers, read,
  * memcpy, write) and prints n,libc_ns: run with and without
@@ -226,7 +228,7 @@ sockets:
 		}
 		goto done;
 	}
-	printf("n,libc_ns,zio_ns,speedup,speedup_min,speedup_max\n");
+	printf("n,libc_ns,zio_ns,speedup,speedup_min,speedup_max,libc_min_ns,zio_min_ns\n");
 	for (int n = 0; n <= MAX_CHAIN; n++) {
 		uint64_t tl[ROUNDS], tz[ROUNDS];
 		double sp[ROUNDS];
@@ -241,10 +243,11 @@ sockets:
 		qsort(sp, ROUNDS, sizeof(sp[0]), cmp_double);
 		qsort(tl, ROUNDS, sizeof(tl[0]), cmp_u64);
 		qsort(tz, ROUNDS, sizeof(tz[0]), cmp_u64);
-		printf("%d,%llu,%llu,%.3f,%.3f,%.3f\n", n,
+		printf("%d,%llu,%llu,%.3f,%.3f,%.3f,%llu,%llu\n", n,
 		       (unsigned long long)tl[ROUNDS / 2],
 		       (unsigned long long)tz[ROUNDS / 2],
-		       sp[ROUNDS / 2], sp[0], sp[ROUNDS - 1]);
+		       sp[ROUNDS / 2], sp[0], sp[ROUNDS - 1],
+		       (unsigned long long)tl[0], (unsigned long long)tz[0]);
 		fflush(stdout);
 	}
 done:
