@@ -5,7 +5,15 @@
  * process. A child process feeds the message and reads it back at the other
  * end, checking every byte of the first and last round of each N.
  *
- * Prints CSV: n,libc_ns,zio_ns,speedup (medians over the rounds).
+ * Each round times libc and zio back to back and gives one speedup,
+ * libc/zio. Prints CSV:
+ *   n,libc_ns,zio_ns,speedup,speedup_min,speedup_max,libc_min_ns,zio_min_ns
+ * (ns: medians of the rounds; speedup: median, min and max of the rounds';
+ * min_ns: the fastest round, the least disturbed by the host's other load).
+ *
+ * "chain_bench libc" runs the libc variant alone (malloc'd buffers, read,
+ * memcpy, write) and prints n,libc_ns: run with and without
+ * LD_PRELOAD=libzio.so, it measures what the library does transparently.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,7 +35,7 @@
 
 #define MSG_LEN		(512UL << 10)
 #define MAX_CHAIN	12
-#define ROUNDS		15
+#define ROUNDS		31
 
 static int zio_fd;
 
@@ -43,6 +51,13 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -149,14 +164,22 @@ static uint64_t round_trip(int in, int out, unsigned char **bufs, int n,
 	return now_ns() - t0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET };
 	socklen_t alen = sizeof(addr);
 	unsigned char *libc_bufs[MAX_CHAIN + 1], *zio_bufs[MAX_CHAIN + 1], *zmap;
 	int l, in, out, one = 1;
 	pid_t child;
+	int libc_only = argc > 1 && !strcmp(argv[1], "libc");
 
+	if (libc_only) {
+		for (int i = 0; i <= MAX_CHAIN; i++) {
+			libc_bufs[i] = malloc(MSG_LEN);
+			memset(libc_bufs[i], 0, MSG_LEN);
+		}
+		goto sockets;
+	}
 	zio_fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	if (zio_fd < 0)
 		die(ZIO_DEVICE_PATH);
@@ -170,6 +193,7 @@ int main(void)
 		zio_bufs[i] = zmap + i * MSG_LEN;
 	}
 
+sockets:
 	l = socket(AF_INET, SOCK_STREAM, 0);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(l, (struct sockaddr *)&addr, sizeof(addr)) || listen(l, 2) ||
@@ -191,23 +215,42 @@ int main(void)
 	setsockopt(in, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(out, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
-	printf("n,libc_ns,zio_ns,speedup\n");
+	if (libc_only) {
+		printf("n,libc_ns\n");
+		for (int n = 0; n <= MAX_CHAIN; n++) {
+			uint64_t tl[ROUNDS];
+
+			for (int r = 0; r < ROUNDS; r++)
+				tl[r] = round_trip(in, out, libc_bufs, n, 0,
+						   r == 0 || r == ROUNDS - 1);
+			qsort(tl, ROUNDS, sizeof(tl[0]), cmp_u64);
+			printf("%d,%llu\n", n, (unsigned long long)tl[ROUNDS / 2]);
+		}
+		goto done;
+	}
+	printf("n,libc_ns,zio_ns,speedup,speedup_min,speedup_max,libc_min_ns,zio_min_ns\n");
 	for (int n = 0; n <= MAX_CHAIN; n++) {
 		uint64_t tl[ROUNDS], tz[ROUNDS];
+		double sp[ROUNDS];
 
 		for (int r = 0; r < ROUNDS; r++) {
 			int check = r == 0 || r == ROUNDS - 1;
 
 			tl[r] = round_trip(in, out, libc_bufs, n, 0, check);
 			tz[r] = round_trip(in, out, zio_bufs, n, 1, check);
+			sp[r] = (double)tl[r] / tz[r];
 		}
+		qsort(sp, ROUNDS, sizeof(sp[0]), cmp_double);
 		qsort(tl, ROUNDS, sizeof(tl[0]), cmp_u64);
 		qsort(tz, ROUNDS, sizeof(tz[0]), cmp_u64);
-		printf("%d,%llu,%llu,%.2f\n", n, (unsigned long long)tl[ROUNDS / 2],
+		printf("%d,%llu,%llu,%.3f,%.3f,%.3f,%llu,%llu\n", n,
+		       (unsigned long long)tl[ROUNDS / 2],
 		       (unsigned long long)tz[ROUNDS / 2],
-		       (double)tl[ROUNDS / 2] / tz[ROUNDS / 2]);
+		       sp[ROUNDS / 2], sp[0], sp[ROUNDS - 1],
+		       (unsigned long long)tl[0], (unsigned long long)tz[0]);
 		fflush(stdout);
 	}
+done:
 	close(in);
 	close(out);
 	waitpid(child, NULL, 0);

@@ -1,16 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * copy_bench: the cost of a zio copy against memcpy(), in one process.
+ * copy_bench: the cost of a zio copy against memcpy(), in one process,
+ * through the explicit ioctl path (ZIO_IOC_COPY, no library, no policy).
  *
- * For each size, the median time (over ROUNDS) of:
- *   memcpy       memcpy() between two faulted-in anonymous buffers
- *   zio          ZIO_IOC_COPY between two zio buffers, the destination
- *                discarded before each round (nothing mapped there)
- *   zio+read     the same, then one read of every destination page
- *   memcpy+read  memcpy(), then one read of every destination page
- *   zio+write    ZIO_IOC_COPY, then one write to every destination page
- * Every result is checked byte for byte. Prints CSV: size,case,ns,ratio
- * where ratio is against memcpy (and memcpy+read for zio+read).
+ * For each size (4 KiB to 4 MiB, times 4) and each case, ROUNDS rounds; a
+ * round times the libc variant and the zio variant back to back and gives
+ * one ratio zio/libc. Each variant is the sum of REPS(size) individually
+ * timed operations, so that small sizes are not lost in the clock.
+ *
+ *   read0        copy, nothing touched afterwards
+ *   read10       copy, then one read of 10% of the destination pages
+ *   read50       ... 50% of the pages
+ *   read100      ... every page
+ *   write100     copy, then one write to every destination page: the
+ *                ioctl without the library's policy, for reference (the
+ *                policy's figure comes from policy_bench)
+ *   over0        copy over a destination that holds the previous copy
+ *                (from the other of two sources; not discarded, not
+ *                mapped), nothing touched: a buffer reused, as in a chain
+ *
+ * libc: memcpy() between two faulted-in anonymous buffers, then the same
+ * touches. zio: ZIO_IOC_COPY between two page-aligned buffers of one zio
+ * mapping, the destination discarded before each operation (nothing mapped
+ * there), then the touches. The first round of each case is checked byte
+ * for byte.
+ *
+ * Prints CSV: size,case,libc_ns,zio_ns,ratio,ratio_min,ratio_max
+ * (ns: medians of one operation; ratio: median of the rounds' zio/libc).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,8 +42,11 @@
 #include <linux/zio.h>
 
 #define ROUNDS		31
+#define MIN_SIZE	(4UL << 10)
 #define MAX_SIZE	(4UL << 20)
 #define PAGE		4096UL
+/* Bytes copied per sample: small sizes repeat the operation. */
+#define SAMPLE_BYTES	(1UL << 20)
 
 static int zio_fd;
 
@@ -39,17 +58,11 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int cmp_double(const void *a, const void *b)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-static uint64_t median(uint64_t *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return v[n / 2];
 }
 
 static void die(const char *what)
@@ -82,16 +95,22 @@ static void zio_discard(void *addr, size_t len)
 
 static volatile unsigned char sink;
 
-static void read_pages(const unsigned char *p, size_t len)
+/*
+ * Touch @pct percent of the pages of [@p, @p + @len), spread evenly (at
+ * least one page when @pct > 0): one read, or one write, per page.
+ */
+static void touch(unsigned char *p, size_t len, int pct, int write)
 {
-	for (size_t off = 0; off < len; off += PAGE)
-		sink += p[off];
-}
+	size_t pages = len / PAGE, k = (pages * pct + 99) / 100;
 
-static void write_pages(unsigned char *p, size_t len)
-{
-	for (size_t off = 0; off < len; off += PAGE)
-		p[off] = (unsigned char)off;
+	for (size_t j = 0; j < k; j++) {
+		size_t off = j * pages / k * PAGE;
+
+		if (write)
+			p[off] = (unsigned char)(j + 1);
+		else
+			sink += p[off];
+	}
 }
 
 static void check(const unsigned char *got, const unsigned char *want,
@@ -103,82 +122,104 @@ static void check(const unsigned char *got, const unsigned char *want,
 	}
 }
 
-enum { MEMCPY, MEMCPY_READ, ZIO, ZIO_READ, ZIO_WRITE, NR_CASES };
-static const char *const case_names[NR_CASES] = {
-	"memcpy", "memcpy+read", "zio", "zio+read", "zio+write",
+struct bench_case {
+	const char *name;
+	int pct;
+	int write;
+	int keep;	/* do not discard the destination first */
 };
 
-int main(int argc, char **argv)
-{
-	unsigned char *asrc, *adst, *zsrc, *zdst;
-	size_t size, min = PAGE, max = MAX_SIZE;
-	uint64_t t[NR_CASES][ROUNDS], med[NR_CASES];
+static const struct bench_case cases[] = {
+	{ "read0", 0, 0, 0 },
+	{ "read10", 10, 0, 0 },
+	{ "read50", 50, 0, 0 },
+	{ "read100", 100, 0, 0 },
+	{ "write100", 100, 1, 0 },
+	{ "over0", 0, 0, 1 },
+};
 
-	if (argc == 3) {
-		min = strtoul(argv[1], NULL, 0);
-		max = strtoul(argv[2], NULL, 0);
+#define NR_CASES (sizeof(cases) / sizeof(cases[0]))
+
+static unsigned char *asrc, *adst, *zsrc, *zdst, *asrc2, *zsrc2;
+
+/* One sample: @reps operations of @size, each timed; ns per operation. */
+static double sample(const struct bench_case *c, size_t size, int reps,
+		       int use_zio, int verify)
+{
+	uint64_t sum = 0;
+
+	/* keep: even number of operations, the last from the first source. */
+	if (c->keep)
+		reps += reps & 1;
+	for (int i = 0; i < reps; i++) {
+		int other = c->keep && !(i & 1);
+		uint64_t t0;
+
+		if (use_zio) {
+			if (!c->keep)
+				zio_discard(zdst, size);
+			t0 = now_ns();
+			zio_copy(zdst, other ? zsrc2 : zsrc, size);
+			touch(zdst, size, c->pct, c->write);
+		} else {
+			if (!c->keep)
+				memset(adst, 0, size);
+			t0 = now_ns();
+			memcpy(adst, other ? asrc2 : asrc, size);
+			touch(adst, size, c->pct, c->write);
+		}
+		sum += now_ns() - t0;
 	}
+	if (verify && use_zio) {
+		/* adst holds the libc result of the same case. */
+		check(zdst, adst, size, c->name);
+		check(zsrc, asrc, size, "source");
+	}
+	return (double)sum / reps;
+}
+
+int main(void)
+{
+	printf("size,case,libc_ns,zio_ns,ratio,ratio_min,ratio_max\n");
+
 	zio_fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	if (zio_fd < 0)
 		die(ZIO_DEVICE_PATH);
-
-	asrc = mmap(NULL, 2 * MAX_SIZE, PROT_READ | PROT_WRITE,
+	asrc = mmap(NULL, 3 * MAX_SIZE, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	zsrc = mmap(NULL, 2 * MAX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+	zsrc = mmap(NULL, 3 * MAX_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		    zio_fd, 0);
 	if (asrc == MAP_FAILED || zsrc == MAP_FAILED)
 		die("mmap");
 	adst = asrc + MAX_SIZE;
 	zdst = zsrc + MAX_SIZE;
-	for (size_t i = 0; i < MAX_SIZE; i++)
+	asrc2 = asrc + 2 * MAX_SIZE;
+	zsrc2 = zsrc + 2 * MAX_SIZE;
+	srand(7);
+	for (size_t i = 0; i < MAX_SIZE; i++) {
 		asrc[i] = zsrc[i] = (unsigned char)(rand() >> 7);
+		asrc2[i] = zsrc2[i] = (unsigned char)(rand() >> 7);
+	}
 
-	printf("size,case,ns,ratio\n");
-	for (size = min; size <= max; size *= 2) {
-		for (int r = 0; r < ROUNDS; r++) {
-			uint64_t t0;
+	for (size_t size = MIN_SIZE; size <= MAX_SIZE; size *= 4) {
+		int reps = size >= SAMPLE_BYTES ? 1 : SAMPLE_BYTES / size;
 
-			memset(adst, 0, size);
-			t0 = now_ns();
-			memcpy(adst, asrc, size);
-			t[MEMCPY][r] = now_ns() - t0;
+		for (size_t k = 0; k < NR_CASES; k++) {
+			double ratio[ROUNDS];
+			double tl[ROUNDS], tz[ROUNDS];
 
-			memset(adst, 0, size);
-			t0 = now_ns();
-			memcpy(adst, asrc, size);
-			read_pages(adst, size);
-			t[MEMCPY_READ][r] = now_ns() - t0;
-
-			zio_discard(zdst, size);
-			t0 = now_ns();
-			zio_copy(zdst, zsrc, size);
-			t[ZIO][r] = now_ns() - t0;
-			check(zdst, asrc, size, "zio");
-
-			zio_discard(zdst, size);
-			t0 = now_ns();
-			zio_copy(zdst, zsrc, size);
-			read_pages(zdst, size);
-			t[ZIO_READ][r] = now_ns() - t0;
-			check(zdst, asrc, size, "zio+read");
-
-			zio_discard(zdst, size);
-			t0 = now_ns();
-			zio_copy(zdst, zsrc, size);
-			write_pages(zdst, size);
-			t[ZIO_WRITE][r] = now_ns() - t0;
-			write_pages(adst, size);
-			check(zdst, adst, size, "zio+write");
-			check(zsrc, asrc, size, "zio+write source");
-		}
-		for (int k = 0; k < NR_CASES; k++)
-			med[k] = median(t[k], ROUNDS);
-		for (int k = 0; k < NR_CASES; k++) {
-			uint64_t base = k == ZIO_READ || k == MEMCPY_READ ?
-					med[MEMCPY_READ] : med[MEMCPY];
-
-			printf("%zu,%s,%llu,%.2f\n", size, case_names[k],
-			       (unsigned long long)med[k], (double)med[k] / base);
+			for (int r = 0; r < ROUNDS; r++) {
+				tl[r] = sample(&cases[k], size, reps, 0, 0);
+				tz[r] = sample(&cases[k], size, reps, 1, r == 0);
+				ratio[r] = tz[r] / tl[r];
+			}
+			qsort(ratio, ROUNDS, sizeof(double), cmp_double);
+			qsort(tl, ROUNDS, sizeof(double), cmp_double);
+			qsort(tz, ROUNDS, sizeof(double), cmp_double);
+			printf("%zu,%s,%.0f,%.0f,%.3f,%.3f,%.3f\n", size,
+			       cases[k].name, tl[ROUNDS / 2], tz[ROUNDS / 2],
+			       ratio[ROUNDS / 2], ratio[0], ratio[ROUNDS - 1]);
+			fflush(stdout);
 		}
 	}
 	return 0;
