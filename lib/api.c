@@ -46,13 +46,15 @@ ZIO_EXPORT int zio_lib_stats(struct zio_lib_stats *st)
 	st->arena_bytes = __atomic_load_n(&zio_arena.len, __ATOMIC_ACQUIRE);
 	if (st->arena_bytes) {
 		pthread_mutex_lock(&zio_arena.lock);
-		st->arena_used = (unsigned long long)zio_arena.pages_used << zio_arena.page_shift;
+		st->arena_used = (unsigned long long)(zio_arena.pages_used -
+						      zio_arena.cached_pages) << zio_arena.page_shift;
 		pthread_mutex_unlock(&zio_arena.lock);
 	}
 #define GET(f) (st->f = __atomic_load_n(&zio_counts.f, __ATOMIC_RELAXED))
 	GET(arena_allocs);
 	GET(arena_frees);
 	GET(arena_fallbacks);
+	GET(arena_recycled);
 	GET(realloc_in_place);
 	GET(realloc_moved);
 	GET(copies_module);

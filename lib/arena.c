@@ -249,6 +249,71 @@ static void release_pages(size_t idx, size_t n)
 		a->hint = idx / 64;
 }
 
+/*
+ * The cached block that best fits @npg pages (at most a quarter more) at
+ * the alignment: taken out of the cache, still a block. Under the lock.
+ */
+static size_t cache_take(size_t npg, size_t align_pg)
+{
+	struct zio_arena *a = &zio_arena;
+	unsigned int i, best = a->nr_cached;
+	size_t idx, have;
+
+	for (i = 0; i < a->nr_cached; i++) {
+		idx = a->cached[i];
+		have = a->blocks[idx];
+		if (have < npg || have > npg + npg / 4 || idx & (align_pg - 1))
+			continue;
+		if (best == a->nr_cached || have < a->blocks[a->cached[best]])
+			best = i;
+	}
+	if (best == a->nr_cached)
+		return SIZE_MAX;
+	idx = a->cached[best];
+	a->cached_pages -= a->blocks[idx];
+	a->nr_cached--;
+	memmove(&a->cached[best], &a->cached[best + 1],
+		(a->nr_cached - best) * sizeof(a->cached[0]));
+	return idx;
+}
+
+/*
+ * Keep the block at @idx of @npg pages for reuse. Returns the oldest blocks
+ * that make room in @evicted (their count), to be discarded by the caller
+ * out of the lock, or -1 when the block is not for the cache. Under the
+ * lock.
+ */
+static int cache_put(size_t idx, size_t npg, size_t *evicted)
+{
+	struct zio_arena *a = &zio_arena;
+	int n = 0;
+
+	if (npg << a->page_shift > ZIO_CACHE_BLOCK_MAX)
+		return -1;
+	while (a->nr_cached == ZIO_CACHE_BLOCKS ||
+	       (a->cached_pages + npg) << a->page_shift > ZIO_CACHE_BYTES) {
+		evicted[n++] = a->cached[0];
+		a->cached_pages -= a->blocks[a->cached[0]];
+		a->nr_cached--;
+		memmove(&a->cached[0], &a->cached[1], a->nr_cached * sizeof(a->cached[0]));
+	}
+	a->cached[a->nr_cached++] = idx;
+	a->cached_pages += npg;
+	return n;
+}
+
+/* Discard a whole block and make its pages free. */
+static void block_release(size_t idx, size_t npg)
+{
+	struct zio_arena *a = &zio_arena;
+
+	discard(a->base + (idx << a->page_shift), npg << a->page_shift);
+	pthread_mutex_lock(&a->lock);
+	a->blocks[idx] = 0;
+	release_pages(idx, npg);
+	pthread_mutex_unlock(&a->lock);
+}
+
 /**
  * zio_arena_alloc() - a block of the arena
  * @size: bytes, rounded up to whole pages
@@ -271,6 +336,15 @@ void *zio_arena_alloc(size_t size, size_t align, bool zero)
 		align_pg = align >> a->page_shift;
 
 	pthread_mutex_lock(&a->lock);
+	if (!zero) {
+		idx = cache_take(npg, align_pg);
+		if (idx != SIZE_MAX) {
+			pthread_mutex_unlock(&a->lock);
+			zio_count(arena_allocs, 1);
+			zio_count(arena_recycled, 1);
+			return (void *)(a->base + (idx << a->page_shift));
+		}
+	}
 	idx = find_free(npg, align_pg);
 	if (idx == SIZE_MAX) {
 		pthread_mutex_unlock(&a->lock);
@@ -305,25 +379,36 @@ static size_t block_pages(const void *ptr, size_t *idx)
 }
 
 /**
- * zio_arena_free() - discard a block's pages and make them free
+ * zio_arena_free() - keep a block for reuse, or discard its pages and make
+ *	them free
  * @ptr: a block's start; anything else in the arena is a bad free (ignored)
  */
 void zio_arena_free(void *ptr)
 {
 	struct zio_arena *a = &zio_arena;
-	size_t idx, npg = block_pages(ptr, &idx);
+	size_t idx, npg = block_pages(ptr, &idx), evicted[ZIO_CACHE_BLOCKS];
+	int n;
 
 	if (!npg) {
 		zio_debug("free(%p): not an arena block, ignored", ptr);
 		return;
 	}
 	zio_policy_before_free();
-	discard((uintptr_t)ptr, npg << a->page_shift);
-
 	pthread_mutex_lock(&a->lock);
-	a->blocks[idx] = 0;
-	release_pages(idx, npg);
-	pthread_mutex_unlock(&a->lock);
+	n = cache_put(idx, npg, evicted);
+	if (n >= 0) {
+		/* The evicted blocks stay blocks, out of the cache, until discarded. */
+		size_t sizes[ZIO_CACHE_BLOCKS];
+
+		for (int i = 0; i < n; i++)
+			sizes[i] = a->blocks[evicted[i]];
+		pthread_mutex_unlock(&a->lock);
+		for (int i = 0; i < n; i++)
+			block_release(evicted[i], sizes[i]);
+	} else {
+		pthread_mutex_unlock(&a->lock);
+		block_release(idx, npg);
+	}
 	zio_count(arena_frees, 1);
 }
 

@@ -60,6 +60,11 @@ struct zio_next {
 
 extern struct zio_next zio_next ZIO_HIDDEN;
 
+/* The recycling of freed blocks (see struct zio_arena). */
+#define ZIO_CACHE_BLOCKS	16
+#define ZIO_CACHE_BYTES		(32UL << 20)	/* in all */
+#define ZIO_CACHE_BLOCK_MAX	(8UL << 20)	/* one block */
+
 /*
  * The one arena: a MAP_SHARED mapping of /dev/zio, carved into page-aligned
  * blocks. Its metadata (bitmap of used pages, block lengths) lives in
@@ -78,11 +83,19 @@ struct zio_arena {
 	bool stats_ok;		/* ZIO_IOC_STATS with records usable */
 	bool io_ok;		/* ZIO_IOC_WRITE and ZIO_IOC_READ usable */
 	bool zero_free;		/* every free page reads as zero */
-	pthread_mutex_t lock;	/* protects used, blocks, hint, pages_used */
+	pthread_mutex_t lock;	/* protects used ... cached_pages */
 	uint64_t *used;		/* bit per page: allocated */
 	uint32_t *blocks;	/* at a block's first page: its length in pages */
 	size_t hint;		/* no free page below this word of used[] */
 	size_t pages_used;
+	/*
+	 * Freed blocks kept as they are (mapped, not discarded) for the next
+	 * malloc of about their size, oldest first: what glibc's heap does
+	 * for its free chunks, without faulting every page in again.
+	 */
+	size_t cached[ZIO_CACHE_BLOCKS];
+	unsigned int nr_cached;
+	size_t cached_pages;
 };
 
 extern struct zio_arena zio_arena ZIO_HIDDEN;
@@ -113,6 +126,7 @@ struct zio_counts {
 	unsigned long arena_allocs;
 	unsigned long arena_frees;
 	unsigned long arena_fallbacks;
+	unsigned long arena_recycled;
 	unsigned long realloc_in_place;
 	unsigned long realloc_moved;
 	unsigned long copies_module;

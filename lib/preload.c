@@ -632,9 +632,9 @@ __attribute__((destructor)) static void zio_fini(void)
 		say("passthrough: no arena");
 		return;
 	}
-	say("arena %llu MiB, %llu KiB in use; %llu allocs, %llu frees, %llu fallbacks; realloc: %llu in place, %llu moved",
-	    st.arena_bytes >> 20, st.arena_used >> 10, st.arena_allocs, st.arena_frees,
-	    st.arena_fallbacks, st.realloc_in_place, st.realloc_moved);
+	say("arena %llu MiB, %llu KiB in use; %llu allocs (%llu reused), %llu frees, %llu fallbacks; realloc: %llu in place, %llu moved",
+	    st.arena_bytes >> 20, st.arena_used >> 10, st.arena_allocs, st.arena_recycled,
+	    st.arena_frees, st.arena_fallbacks, st.realloc_in_place, st.realloc_moved);
 	say("copies: %llu to the module (%llu short, %llu refused), %llu by libc for the policy; %llu bytes deferred, %llu copied by the kernel; %llu failed discards",
 	    st.copies_module, st.copies_short, st.copies_failed, st.copies_policy,
 	    st.bytes_deferred, st.bytes_kernel, st.discards_failed);
@@ -642,8 +642,9 @@ __attribute__((destructor)) static void zio_fini(void)
 	say("I/O: %llu writes (%llu bytes) and %llu reads (%llu bytes) by the module, %llu left to libc",
 	    st.io_writes, st.io_bytes_written, st.io_reads, st.io_bytes_read, st.io_fallbacks);
 	if (st.module_ok)
-		say("module: copies %llu, bytes deferred %llu, bytes copied %llu, pages live %llu shared %llu pending %llu cow %llu materialized %llu fallback %llu, faults %llu, discards %llu",
+		say("module: copies %llu, bytes deferred %llu, bytes copied %llu, pages live %llu shared %llu pending %llu cow %llu materialized %llu fallback %llu, faults %llu, discards %llu, I/O bytes written %llu read %llu",
 		    m->copies, m->bytes_deferred, m->bytes_copied, m->pages_live,
 		    m->pages_shared, m->pages_pending, m->pages_cow,
-		    m->pages_materialized, m->pages_fallback, m->faults, m->discards);
+		    m->pages_materialized, m->pages_fallback, m->faults, m->discards,
+		    m->io_bytes_written, m->io_bytes_read);
 }

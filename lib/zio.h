@@ -45,10 +45,13 @@ int zio_owns(const void *ptr);
 /**
  * struct zio_lib_stats - what libzio did in this process
  * @arena_bytes: size of the arena mapping (0: no arena, passthrough)
- * @arena_used: bytes of arena blocks allocated now
+ * @arena_used: bytes of arena blocks allocated now (not counting freed
+ *	blocks kept for reuse)
  * @arena_allocs: buffers served from the arena
  * @arena_frees: arena buffers freed (their pages discarded)
  * @arena_fallbacks: large requests the arena could not serve (next allocator)
+ * @arena_recycled: of @arena_allocs, blocks freed before and reused as they
+ *	were, without a discard
  * @realloc_in_place: arena reallocs that grew or shrank in place
  * @realloc_moved: arena reallocs that moved pages with ZIO_IOC_COPY
  * @copies_module: copies sent to the module
@@ -74,6 +77,7 @@ struct zio_lib_stats {
 	unsigned long long arena_allocs;
 	unsigned long long arena_frees;
 	unsigned long long arena_fallbacks;
+	unsigned long long arena_recycled;
 	unsigned long long realloc_in_place;
 	unsigned long long realloc_moved;
 	unsigned long long copies_module;
