@@ -184,9 +184,18 @@ static ssize_t zio_io_transfer(struct zio_io_ctx *io, struct iov_iter *iter,
  * TCP sends the pages themselves when it can: the receiver's socket, or
  * the retransmit queue, then holds them until the bytes are consumed. That
  * is safe because zio never writes a page with references it cannot
- * account for (zio_page_foreign_refs()): the program's next write to the
- * buffer copies the page first. Other sockets copy anyway; empty slots
- * (the zero page) are not worth it.
+ * account for (zio_page_foreign_refs()): once the references in io->bvec
+ * are taken, no fault maps the page writable any more, and a page whose
+ * ZIO_PAGE_WRITABLE bit is clear has no writable PTE left. Read under the
+ * page lock, the bit cannot be set behind our back by a zio_page_mkwrite()
+ * that checked the page before our reference.
+ *
+ * Pages the program maps writable are copied instead: it wrote them, and
+ * is likely to write them again (a reused buffer), which by reference
+ * would cost a copy-on-write fault per page. What goes by reference is
+ * what zio deferred (shared and pending-copy pages) and what ZIO_IOC_READ
+ * received, untouched since. Other sockets copy anyway, and so does the
+ * zero page of an empty slot.
  */
 static bool zio_io_by_reference(struct zio_io_ctx *io, struct socket *sock)
 {
@@ -195,56 +204,19 @@ static bool zio_io_by_reference(struct zio_io_ctx *io, struct socket *sock)
 	if (!sock || !sock->sk || sock->type != SOCK_STREAM ||
 	    sock->sk->sk_protocol != IPPROTO_TCP || io->args.msg_flags & MSG_OOB)
 		return false;
-	for (i = 0; i < io->nr_pages; i++)
-		if (is_zero_page(io->bvec[i].bv_page))
+	for (i = 0; i < io->nr_pages; i++) {
+		struct page *page = io->bvec[i].bv_page;
+		bool writable;
+
+		if (is_zero_page(page))
 			return false;
-	return true;
-}
-
-/*
- * Remove the writable PTEs of the pages about to be sent by reference, so
- * that the program's next write faults and copies. The references in
- * io->bvec already make every fault copy rather than map the page
- * writable, so once zapped, a page stays read-only while it is in flight.
- */
-static void zio_io_write_protect(struct zio_io_ctx *io)
-{
-	pgoff_t first = 0, last = 0, pgoff;
-	bool run = false;
-	unsigned int i;
-
-	for (i = 0; i < io->nr_pages; i++) {
-		struct page *page = io->bvec[i].bv_page;
-		unsigned long addr;
-		unsigned int offset, len;
-
-		if (!(page_private(page) & ZIO_PAGE_WRITABLE))
-			continue;
-		zio_io_page_part(io, i, &addr, &offset, &len);
-		pgoff = zio_map_pgoff(&io->map, addr);
-		if (run && pgoff == last + 1) {
-			last = pgoff;
-			continue;
-		}
-		if (run)
-			zio_space_zap(io->space, first, last);
-		first = pgoff;
-		last = pgoff;
-		run = true;
-	}
-	if (!run)
-		return;
-	zio_space_zap(io->space, first, last);
-
-	for (i = 0; i < io->nr_pages; i++) {
-		struct page *page = io->bvec[i].bv_page;
-
-		if (!(page_private(page) & ZIO_PAGE_WRITABLE))
-			continue;
 		lock_page(page);
-		set_page_private(page, page_private(page) & ~ZIO_PAGE_WRITABLE);
+		writable = page_private(page) & ZIO_PAGE_WRITABLE;
 		unlock_page(page);
+		if (writable)
+			return false;
 	}
+	return true;
 }
 
 static ssize_t zio_io_send_pages(struct zio_io_ctx *io, struct socket *sock)
@@ -253,7 +225,6 @@ static ssize_t zio_io_send_pages(struct zio_io_ctx *io, struct socket *sock)
 
 	if (io->file->f_flags & O_NONBLOCK)
 		flags |= MSG_DONTWAIT;
-	zio_io_write_protect(io);
 	return zio_sock_send_pages(sock, io->bvec, io->nr_pages, io->args.len,
 				   flags);
 }

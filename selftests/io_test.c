@@ -399,36 +399,47 @@ TEST_F(io, tcp_loopback_both_ways)
 }
 
 /*
- * TCP takes the pages by reference: until the peer reads them they have
- * references zio cannot account for, so a copy from them falls back to
- * copying (pages_fallback) and a write to them copies the page first.
+ * TCP takes deferred pages by reference: a copy's pages, sent before anyone
+ * touches them, have references zio cannot account for until the peer
+ * reads them, so a copy from them falls back to copying (pages_fallback)
+ * and a write to them copies the page first. Pages the program wrote (and
+ * maps writable) are copied during the send instead.
  */
-TEST_F(io, tcp_sends_pages_by_reference)
+TEST_F(io, tcp_sends_deferred_pages_by_reference)
 {
 	size_t len = 16 * PG;
 	struct zio_counters before, after;
-	unsigned char *copy = self->map + 32 * PG;
+	unsigned char *sent = self->map + 16 * PG, *copy = self->map + 32 * PG;
 	unsigned char *out = malloc(len);
 	int l, a, b;
 
 	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
 	fill(self->map, len, 12);
-	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, self->map, len,
+	ASSERT_EQ(0, zio_copy(self->fd, sent, self->map, len, NULL));
+	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, sent, len,
 				    ZIO_IO_FILE_POS, 0));
 	ASSERT_EQ(0, zio_counters(self->fd, false, &before));
-	ASSERT_EQ(0, zio_copy(self->fd, copy, self->map, len, NULL));
+	ASSERT_EQ(0, zio_copy(self->fd, copy, sent, len, NULL));
 	ASSERT_EQ(0, zio_counters(self->fd, false, &after));
 	EXPECT_EQ(16, after.pages_fallback - before.pages_fallback);
-	memset(self->map, 0xee, len);
+	/* Written right after the send: the peer gets what was sent. */
+	memset(sent, 0xee, len);
+	memset(self->map, 0xdd, len);
 	EXPECT_EQ(0, read_all(b, out, len));
 	EXPECT_TRUE(check(out, len, 12));
 	EXPECT_TRUE(check(copy, len, 12));
-	/* Consumed: the pages are zio's alone again, and shared by a copy. */
-	fill(self->map, len, 13);
+
+	/* Written by the program: copied during the send, no references. */
+	fill(sent, len, 13);
+	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, sent, len,
+				    ZIO_IO_FILE_POS, 0));
 	ASSERT_EQ(0, zio_counters(self->fd, false, &before));
-	ASSERT_EQ(0, zio_copy(self->fd, copy, self->map, len, NULL));
+	ASSERT_EQ(0, zio_copy(self->fd, copy, sent, len, NULL));
 	ASSERT_EQ(0, zio_counters(self->fd, false, &after));
 	EXPECT_EQ(0, after.pages_fallback - before.pages_fallback);
+	memset(sent, 0xee, len);
+	EXPECT_EQ(0, read_all(b, out, len));
+	EXPECT_TRUE(check(out, len, 13));
 	EXPECT_TRUE(check(copy, len, 13));
 	close(a);
 	close(b);
