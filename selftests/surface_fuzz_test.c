@@ -34,6 +34,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -51,14 +52,14 @@ enum fz_op {
 	OP_MMAP, OP_MUNMAP, OP_MREMAP_MOVE, OP_MREMAP_SHRINK, OP_MREMAP_GROW,
 	OP_MPROTECT, OP_MADVISE, OP_LOAD, OP_STORE, OP_COPY, OP_DISCARD,
 	OP_WRITE_FILE, OP_READ_FILE, OP_WRITE_PIPE, OP_READ_PIPE, OP_FORK,
-	OP_BAD, OP_CHECK, OP_NR
+	OP_BAD, OP_CHECK, OP_LOCK_SYNC, OP_VMSPLICE, OP_VM_READV, OP_NR
 };
 
 static const char * const fz_op_name[OP_NR] = {
 	"mmap", "munmap", "mremap-move", "mremap-shrink", "mremap-grow",
 	"mprotect", "madvise", "load", "store", "copy", "discard",
 	"write-file", "read-file", "write-pipe", "read-pipe", "fork",
-	"bad-input", "check",
+	"bad-input", "check", "mlock-msync", "vmsplice", "vm-readv",
 };
 
 /* How often each operation is drawn, out of the sum. */
@@ -68,7 +69,8 @@ static const unsigned int fz_op_weight[OP_NR] = {
 	[OP_MADVISE] = 2, [OP_LOAD] = 8, [OP_STORE] = 10, [OP_COPY] = 16,
 	[OP_DISCARD] = 3, [OP_WRITE_FILE] = 3, [OP_READ_FILE] = 3,
 	[OP_WRITE_PIPE] = 2, [OP_READ_PIPE] = 2, [OP_FORK] = 1,
-	[OP_BAD] = 2, [OP_CHECK] = 2,
+	[OP_BAD] = 2, [OP_CHECK] = 2, [OP_LOCK_SYNC] = 2, [OP_VMSPLICE] = 3,
+	[OP_VM_READV] = 3,
 };
 
 #define PROT_RW		(PROT_READ | PROT_WRITE)
@@ -98,6 +100,9 @@ struct fz_child_report {
 struct fz_thread {
 	pthread_t thread;
 	int id, zfd, memfd, pipe[2];
+	int vpipe[2];			/* holds vmspliced pages for a while */
+	size_t vpipe_bytes;
+	char *foreign;			/* a page of another open of /dev/zio */
 	size_t ps;
 	uint64_t rng;
 	size_t base;			/* first file page of the partition */
@@ -807,11 +812,106 @@ static void fz_op_fork(struct fz_thread *t)
 	fz_verify_all(t, "after the fork child exited");
 }
 
+/*
+ * mlock and msync succeed and change nothing (zio pages are never
+ * swapped; mlock skips VM_DONTEXPAND mappings), but mlock of a PROT_NONE
+ * page fails with ENOMEM, as anywhere: it cannot fault the page in.
+ */
+static void fz_op_lock_sync(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	unsigned int kind = fz_below(t, 3);
+	struct fz_trace *tr;
+	size_t first, n;
+	long ret, want;
+	char *p;
+
+	if (!m)
+		return;
+	first = fz_below(t, m->pages);
+	n = 1 + fz_below(t, m->pages - first);
+	p = m->addr + first * t->ps;
+	want = kind == 2 && !fz_prot_all(m, first, n, PROT_READ) ? -ENOMEM : 0;
+	tr = fz_note(t, OP_LOCK_SYNC, fz_map_index(t, m), first, n, kind);
+	if (kind == 0)
+		ret = fz_errno(msync(p, n * t->ps, MS_SYNC));
+	else if (kind == 1)
+		ret = fz_errno(msync(p, n * t->ps, MS_ASYNC));
+	else if ((ret = fz_errno(mlock(p, n * t->ps))) == 0)
+		ret = fz_errno(munlock(p, n * t->ps));
+	tr->ret = ret;
+	fz_expect(t, kind < 2 ? "msync" : "mlock/munlock", ret, want);
+}
+
+/*
+ * vmsplice: the pipe holds references to the pages until it is drained,
+ * at the next vmsplice; meanwhile zio must copy instead of writing those
+ * pages in place or sharing them. What the pipe reads is not checked
+ * (a page mapped writable before may still be written in place).
+ */
+static void fz_op_vmsplice(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	struct iovec iov;
+	size_t at, len;
+	long ret;
+
+	if (t->vpipe_bytes) {
+		fz_note(t, OP_VMSPLICE, -1, 0, t->vpipe_bytes, 0);
+		while (t->vpipe_bytes) {
+			ret = read(t->vpipe[0], t->scratch,
+				   t->vpipe_bytes < FZ_PIPE_MAX ? t->vpipe_bytes : FZ_PIPE_MAX);
+			if (ret <= 0) {
+				fz_fail(t, "draining the vmsplice pipe: %ld", fz_errno(ret));
+				return;
+			}
+			t->vpipe_bytes -= ret;
+		}
+		return;
+	}
+	if (!m)
+		return;
+	fz_pick_range(t, m, FZ_PIPE_MAX, &at, &len);
+	if (!fz_prot_all(m, fz_first_page(t, at), fz_nr_pages(t, at, len), PROT_READ))
+		return;
+	iov = (struct iovec){ .iov_base = m->addr + at, .iov_len = len };
+	fz_note(t, OP_VMSPLICE, fz_map_index(t, m), at, len, 0);
+	ret = fz_errno(vmsplice(t->vpipe[1], &iov, 1, SPLICE_F_NONBLOCK));
+	if (ret <= 0) {
+		fz_fail(t, "vmsplice of %zu bytes: %ld", len, ret);
+		return;
+	}
+	t->vpipe_bytes = ret;
+}
+
+/* process_vm_readv() of the process itself: through get_user_pages(). */
+static void fz_op_vm_readv(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	struct iovec local, remote;
+	size_t at, len;
+	long ret;
+
+	if (!m)
+		return;
+	fz_pick_range(t, m, FZ_MAP_PAGES * t->ps, &at, &len);
+	if (!fz_prot_all(m, fz_first_page(t, at), fz_nr_pages(t, at, len), PROT_READ))
+		return;
+	local = (struct iovec){ .iov_base = t->scratch, .iov_len = len };
+	remote = (struct iovec){ .iov_base = m->addr + at, .iov_len = len };
+	fz_note(t, OP_VM_READV, fz_map_index(t, m), at, len, 0);
+	ret = fz_errno(process_vm_readv(getpid(), &local, 1, &remote, 1, 0));
+	if (!fz_expect(t, "process_vm_readv", ret, len))
+		return;
+	if (memcmp(t->scratch, t->shadow + m->off * t->ps + at, len))
+		fz_fail(t, "process_vm_readv read other bytes than the model's");
+}
+
 /* Input the ioctls must refuse, with the documented errno. */
 static void fz_op_bad(struct fz_thread *t)
 {
 	struct fz_map *m = fz_pick_map(t);
-	unsigned int kind = fz_below(t, 6);
+	unsigned int kind = fz_below(t, 8);
 	struct zio_copy c = { 0 };
 	struct zio_range r = { 0 };
 	long ret, want;
@@ -851,6 +951,15 @@ static void fz_op_bad(struct fz_thread *t)
 		r.reserved = 1;
 		want = -EINVAL;
 		ret = zio_ioctl(t->zfd, ZIO_IOC_DISCARD, &r);
+		break;
+	case 5:		/* a source in a mapping of another open */
+		c.src = (uintptr_t)t->foreign;
+		want = -EFAULT;
+		ret = zio_ioctl(t->zfd, ZIO_IOC_COPY, &c);
+		break;
+	case 6:		/* a buffer in a mapping of another open */
+		ret = fz_io(t, ZIO_IOC_WRITE, t->memfd, t->foreign, t->ps, 0);
+		want = -EFAULT;
 		break;
 	default:	/* a private mapping */
 		p = mmap(NULL, t->ps, PROT_READ, MAP_PRIVATE, t->zfd,
@@ -902,6 +1011,9 @@ static void *fz_run(void *arg)
 		case OP_READ_PIPE: fz_op_read(t, true); break;
 		case OP_FORK: fz_op_fork(t); break;
 		case OP_BAD: fz_op_bad(t); break;
+		case OP_LOCK_SYNC: fz_op_lock_sync(t); break;
+		case OP_VMSPLICE: fz_op_vmsplice(t); break;
+		case OP_VM_READV: fz_op_vm_readv(t); break;
 		case OP_CHECK:
 			fz_note(t, OP_CHECK, 0, 0, 0, 0);
 			fz_verify_all(t, "check");
@@ -936,7 +1048,8 @@ static long fz_env(const char *name, long dflt)
 }
 
 FIXTURE(fuzz) {
-	int zfd, nthreads;
+	int zfd, nthreads, other_fd;
+	char *other;
 	size_t ps;
 	struct fz_thread threads[FZ_MAX_THREADS];
 };
@@ -949,6 +1062,11 @@ FIXTURE_SETUP(fuzz)
 	self->nthreads = fz_env("ZIO_FUZZ_THREADS", 3);
 	ASSERT_LE(1, self->nthreads);
 	ASSERT_GE(FZ_MAX_THREADS, self->nthreads);
+	/* Another open: its mappings are no buffers for this one's ioctls. */
+	self->other_fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->other_fd);
+	self->other = zio_map(self->other_fd, FZ_MAX_THREADS * self->ps, 0);
+	ASSERT_NE(MAP_FAILED, self->other);
 	fz.seconds = fz_env("ZIO_FUZZ_SECONDS", 3);
 	fz.max_ops = fz_env("ZIO_FUZZ_OPS", 0);
 	for (int i = 0; i < self->nthreads; i++) {
@@ -958,6 +1076,7 @@ FIXTURE_SETUP(fuzz)
 			.id = i, .zfd = self->zfd, .ps = self->ps,
 			.rng = zio_seed() ^ (0x66757a7aULL * (i + 1)),
 			.base = (size_t)i * FZ_PART,
+			.foreign = self->other + i * self->ps,
 		};
 		t->shadow = mmap(NULL, FZ_PART * self->ps, PROT_RW,
 				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -971,6 +1090,7 @@ FIXTURE_SETUP(fuzz)
 		t->memfd = memfd_create("zio-fuzz", MFD_CLOEXEC);
 		ASSERT_LE(0, t->memfd);
 		ASSERT_EQ(0, pipe2(t->pipe, O_CLOEXEC));
+		ASSERT_EQ(0, pipe2(t->vpipe, O_CLOEXEC));
 	}
 }
 
@@ -988,7 +1108,11 @@ FIXTURE_TEARDOWN(fuzz)
 		close(t->memfd);
 		close(t->pipe[0]);
 		close(t->pipe[1]);
+		close(t->vpipe[0]);
+		close(t->vpipe[1]);
 	}
+	munmap(self->other, FZ_MAX_THREADS * self->ps);
+	close(self->other_fd);
 	close(self->zfd);
 }
 
