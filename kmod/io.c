@@ -38,6 +38,13 @@ struct zio_io_ctx {
 	struct zio_extents map;
 	struct bio_vec *bvec;
 	unsigned int nr_pages;
+	/*
+	 * ZIO_IOC_READ: pages for the slots of the partial pages, see
+	 * zio_io_install(): [0] for a first page the buffer covers in part,
+	 * [1] for the page a short read may end in.
+	 */
+	struct page *spare[2];
+	bool first_partial;
 };
 
 /* Check the arguments, take the file and the space, size the bvec. */
@@ -231,12 +238,19 @@ out_end:
 
 /*
  * Put what a read brought into the buffer: whole pages into their slots,
- * the bytes of partial pages into the pages the slots hold.
+ * the bytes of partial pages into the pages the slots hold. The data is
+ * out of the file by now: what a partial page's slot needs comes from the
+ * spares allocated before the read, so running out of memory cannot lose
+ * it. Only the xarray's own nodes can fail to allocate.
+ *
+ * Return: the bytes put in place (all of @done, or the part before the
+ * page that failed), or a negative errno when not even the first page.
  */
-static int zio_io_install(struct zio_io_ctx *io, size_t done)
+static ssize_t zio_io_install(struct zio_io_ctx *io, size_t done)
 {
 	struct zio_space *space = io->space;
 	pgoff_t first = ULONG_MAX, last = 0;
+	size_t installed = 0;
 	bool mapped = false;
 	unsigned int i;
 	int ret = 0;
@@ -265,9 +279,11 @@ static int zio_io_install(struct zio_io_ctx *io, size_t done)
 			zio_slot_release(old, &mapped);
 			first = min(first, pgoff);
 			last = max(last, pgoff);
+			installed = addr - io->args.addr + len;
 			continue;
 		}
-		ret = zio_slot_get_exclusive(space, pgoff, &page);
+		ret = zio_slot_get_exclusive_spare(space, pgoff, &page,
+						   &io->spare[i || !io->first_partial]);
 		if (ret)
 			break;
 		kaddr = kmap_local_page(page);
@@ -277,11 +293,12 @@ static int zio_io_install(struct zio_io_ctx *io, size_t done)
 		kunmap_local(kaddr);
 		flush_dcache_page(page);
 		put_page(page);
+		installed = addr - io->args.addr + len;
 	}
 	if (first <= last)
 		zio_space_zap_released(space, first, last, mapped);
 	mutex_unlock(&space->lock);
-	return ret;
+	return installed ? installed : ret;
 }
 
 /**
@@ -297,11 +314,26 @@ long zio_ioctl_read(struct file *zfile, struct zio_io __user *uarg)
 	struct iov_iter iter;
 	unsigned int i;
 	ssize_t ret;
-	int err;
 
 	ret = zio_io_start(zfile, uarg, VM_WRITE, ZIO_RECV_FLAGS, &io);
 	if (ret || !io.args.len)
 		goto out_end;
+
+	/*
+	 * Only a partial first page and the page a short read ends in can
+	 * need a page for their slot after the read: allocate those now,
+	 * while failing loses nothing.
+	 */
+	io.first_partial = offset_in_page(io.args.addr) || io.args.len < PAGE_SIZE;
+	for (i = !io.first_partial; i < 2; i++) {
+		if (i == 1 && io.nr_pages == 1 && io.first_partial)
+			break;
+		io.spare[i] = zio_page_alloc(io.space, GFP_HIGHUSER);
+		if (!io.spare[i]) {
+			ret = -ENOMEM;
+			goto out_free_pages;
+		}
+	}
 
 	for (i = 0; i < io.nr_pages; i++) {
 		unsigned long addr;
@@ -322,18 +354,22 @@ long zio_ioctl_read(struct file *zfile, struct zio_io __user *uarg)
 	trace_zio_io(io.space, false, io.args.fd, io.args.addr, io.args.len, ret);
 	if (ret > 0) {
 		/* MSG_TRUNC reports the datagram's length, not what fit. */
-		err = zio_io_install(&io, min_t(size_t, ret, io.args.len));
-		if (err)
-			ret = err;
-		else
-			zio_space_count(io.space, ZIO_EV_IO_READ,
-					min_t(size_t, ret, io.args.len));
+		size_t got = min_t(size_t, ret, io.args.len);
+		ssize_t installed = zio_io_install(&io, got);
+
+		if (installed > 0)
+			zio_space_count(io.space, ZIO_EV_IO_READ, installed);
+		if (installed != got)
+			ret = installed;
 	}
 
 out_free_pages:
 	for (i = 0; i < io.nr_pages; i++)
 		if (io.bvec[i].bv_page)
 			zio_page_free_new(io.bvec[i].bv_page);
+	for (i = 0; i < 2; i++)
+		if (io.spare[i])
+			zio_page_free_new(io.spare[i]);
 out_end:
 	zio_io_end(&io);
 	return ret;

@@ -22,6 +22,7 @@
  * The work runs in a child moved into a new cgroup under /sys/fs/cgroup;
  * it reports how far it got through a shared page.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -132,23 +133,40 @@ FIXTURE_VARIANT_ADD(pressure, ioctl_copy_partial_enomem) {
 	.what = IOCTL_COPY_PARTIAL, .unkillable = true, .ret = -ENOMEM,
 };
 
-FIXTURE_SETUP(pressure)
+/*
+ * A new cgroup limited to LIMIT: 0, 1 (skip: no cgroup2 memory
+ * controller) or -errno.
+ */
+static int make_cgroup(char *path, size_t size)
 {
 	char file[192], limit[32];
+	int ret;
 
-	if (access(CGROOT "/cgroup.subtree_control", W_OK))
-		SKIP(return, "no writable cgroup2 at " CGROOT);
-	if (write_file(CGROOT "/cgroup.subtree_control", "+memory"))
-		SKIP(return, "cannot enable the memory controller");
-	snprintf(self->path, sizeof(self->path), CGROOT "/zio-pressure-%d", getpid());
-	ASSERT_EQ(0, mkdir(self->path, 0755));
-	self->made = true;
-	snprintf(file, sizeof(file), "%s/memory.max", self->path);
+	if (access(CGROOT "/cgroup.subtree_control", W_OK) ||
+	    write_file(CGROOT "/cgroup.subtree_control", "+memory"))
+		return 1;
+	snprintf(path, size, CGROOT "/zio-pressure-%d", getpid());
+	if (mkdir(path, 0755))
+		return -errno;
+	snprintf(file, sizeof(file), "%s/memory.max", path);
 	snprintf(limit, sizeof(limit), "%lld", LIMIT);
-	ASSERT_EQ(0, write_file(file, limit));
+	ret = write_file(file, limit);
 	/* No swap in the VM; and if there is, not for this. */
-	snprintf(file, sizeof(file), "%s/memory.swap.max", self->path);
+	snprintf(file, sizeof(file), "%s/memory.swap.max", path);
 	write_file(file, "0");
+	if (ret)
+		rmdir(path);
+	return ret;
+}
+
+FIXTURE_SETUP(pressure)
+{
+	int ret = make_cgroup(self->path, sizeof(self->path));
+
+	if (ret == 1)
+		SKIP(return, "no cgroup2 memory controller at " CGROOT);
+	ASSERT_EQ(0, ret);
+	self->made = true;
 
 	self->res = mmap(NULL, sizeof(*self->res), PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -317,6 +335,150 @@ TEST_F_TIMEOUT(pressure, degrades_cleanly, 300)
 	EXPECT_EQ(0, c.pages_pending);
 	EXPECT_EQ(0, c.pages_shared);
 	EXPECT_GE(SLACK, cur);
+}
+
+/*
+ * ZIO_IOC_READ from a pipe blocks with its fresh pages in hand; meanwhile
+ * the cgroup fills up. When the data comes, the read must deliver it: the
+ * bytes are out of the pipe by then, and an ENOMEM would lose them. The
+ * buffer starts and ends mid-page in empty slots, which need pages of
+ * their own besides the fresh ones. (zio used to allocate them after the
+ * read, and returned ENOMEM with the data gone.)
+ */
+struct blocked_read {
+	int zfd, pipe;
+	char *buf;
+	size_t len;
+	long ret;
+};
+
+static void *blocked_reader(void *arg)
+{
+	struct blocked_read *r = arg;
+	struct zio_io io = {
+		.fd = r->pipe, .addr = (uintptr_t)r->buf, .len = r->len,
+		.offset = ZIO_IO_FILE_POS,
+	};
+
+	r->ret = ioctl(r->zfd, ZIO_IOC_READ, &io);
+	if (r->ret < 0)
+		r->ret = -errno;
+	return NULL;
+}
+
+static void blocked_read_child(const char *cg, int pipe_rd,
+			       struct pressure_result *res)
+{
+	size_t ps = zio_page_size();
+	char file[192], pid[32];
+	struct blocked_read r;
+	pthread_t thread;
+	char *map;
+	int fd;
+
+	res->step = 1;
+	snprintf(file, sizeof(file), "%s/cgroup.procs", cg);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (write_file(file, pid) || write_file("/proc/self/oom_score_adj", "-1000"))
+		return;
+	res->step = 2;
+	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	map = zio_map(fd, MAP_LEN, 0);
+	if (map == MAP_FAILED)
+		return;
+	zio_fill(map, ps, 1);
+	r = (struct blocked_read){
+		.zfd = fd, .pipe = pipe_rd, .buf = map + 8 * ps + ps / 2,
+		.len = 2 * ps,
+	};
+	res->step = 3;
+	if (pthread_create(&thread, NULL, blocked_reader, &r))
+		return;
+	usleep(300 * 1000);	/* the reader blocks in the pipe */
+	/* Fill the cgroup: half pages into empty slots, until ENOMEM. */
+	for (size_t off = SRC_LEN; off < MAP_LEN; off += ps) {
+		res->ret = zio_copy(fd, map + off, map, ps / 2, NULL);
+		if (res->ret)
+			break;
+	}
+	res->current = cg_number(cg, "memory.current");
+	res->step = 4;		/* the parent writes into the pipe now */
+	pthread_join(thread, NULL);
+	/* Room again before anything else faults. */
+	if (zio_discard(fd, map + SRC_LEN, MAP_LEN - SRC_LEN))
+		return;
+	res->step = 5;
+	res->copy.bytes_copied = r.ret;		/* what the read returned */
+	if (r.ret == (long)r.len && !zio_check(r.buf, r.len, 2))
+		return;
+	munmap(map, MAP_LEN);
+	close(fd);
+	res->done = 1;
+}
+
+FIXTURE(blocked) {
+	char path[128];
+	bool made;
+	struct pressure_result *res;
+};
+
+FIXTURE_SETUP(blocked)
+{
+	int ret = make_cgroup(self->path, sizeof(self->path));
+
+	if (ret == 1)
+		SKIP(return, "no cgroup2 memory controller at " CGROOT);
+	ASSERT_EQ(0, ret);
+	self->made = true;
+	self->res = mmap(NULL, sizeof(*self->res), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->res);
+}
+
+FIXTURE_TEARDOWN(blocked)
+{
+	if (self->made)
+		rmdir(self->path);
+	munmap(self->res, sizeof(*self->res));
+}
+
+TEST_F_TIMEOUT(blocked, read_delivers_in_a_full_cgroup, 300)
+{
+	struct pressure_result *res = self->res;
+	size_t ps = zio_page_size();
+	char data[2 * 4096];
+	int status, p[2], i;
+	pid_t pid;
+
+	ASSERT_EQ(2 * ps, sizeof(data));
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+	memset(res, 0, sizeof(*res));
+	fflush(NULL);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(p[1]);
+		blocked_read_child(self->path, p[0], res);
+		_exit(0);
+	}
+	close(p[0]);
+	for (i = 0; i < 600 && res->step < 4; i++)
+		usleep(100 * 1000);
+	ASSERT_EQ(4, res->step);
+	/* The pattern the buffer must show, from its first byte. */
+	zio_fill(data, sizeof(data), 2);
+	ASSERT_EQ((ssize_t)sizeof(data), write(p[1], data, sizeof(data)));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	close(p[1]);
+	TH_LOG("child: status 0x%x, step %d, done %d, filled until %ld, memory.current %lld, the read returned %lld",
+	       status, res->step, res->done, res->ret, res->current,
+	       (long long)res->copy.bytes_copied);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(-ENOMEM, res->ret);	/* the cgroup was full */
+	EXPECT_EQ(2 * ps, (long long)res->copy.bytes_copied);
+	EXPECT_EQ(1, res->done);
 }
 
 ZIO_TEST_NOTHING_LEFT()
