@@ -6,6 +6,9 @@
 #                     the selftests (all under build/)
 #   make check        install dependencies, build, checkpatch, then every
 #                     selftest in QEMU on each supported kernel
+#   make check-debug  the same on zio's debug kernel (KASAN, lockdep,
+#                     kmemleak...; built and cached at the first use), plus
+#                     a longer fuzz, trinity and a kmemleak scan
 #   make run          the demo, in QEMU
 #   make bench        zio against libc, ratios from one VM boot
 #   make install      library, headers, zioctl, documentation (PREFIX, DESTDIR)
@@ -40,7 +43,7 @@ VERSION := 0.1
 
 export KERNEL
 
-.PHONY: all modules lib tools bench-tools selftests check run bench install dkms-install clean
+.PHONY: all modules lib tools bench-tools selftests check check-debug run bench install dkms-install clean
 
 all: modules lib tools bench-tools selftests
 
@@ -98,6 +101,9 @@ $(KTOOLS)/.extracted:
 
 check:
 	@scripts/check
+
+check-debug:
+	@KERNEL=debug scripts/check
 
 run:
 	@scripts/run-demo

@@ -41,6 +41,13 @@ struct zio_io_ctx {
 	struct zio_extents map;
 	struct bio_vec *bvec;
 	unsigned int nr_pages;
+	/*
+	 * ZIO_IOC_READ: pages for the slots of the partial pages, see
+	 * zio_io_install(): [0] for a first page the buffer covers in part,
+	 * [1] for the page a short read may end in.
+	 */
+	struct page *spare[2];
+	bool first_partial;
 };
 
 /* Check the arguments, take the file and the space, size the bvec. */
@@ -288,9 +295,11 @@ out_end:
 
 /*
  * Put what a read brought into the buffer: whole pages into their slots,
- * the bytes of partial pages into the pages the slots hold. Returns the
- * bytes put in place, from the start; less than @done only when memory ran
- * out, and then the fresh pages from there on are still in io->bvec.
+ * the bytes of partial pages into the pages the slots hold. The data is
+ * out of the file by now: what a partial page's slot needs comes from the
+ * spares allocated before the read. Returns the bytes put in place, from
+ * the start; less than @done only when the xarray could not allocate a
+ * node, and then the fresh pages from there on are still in io->bvec.
  */
 static size_t zio_io_install(struct zio_io_ctx *io, size_t done)
 {
@@ -328,7 +337,8 @@ static size_t zio_io_install(struct zio_io_ctx *io, size_t done)
 			placed += len;
 			continue;
 		}
-		if (zio_slot_get_exclusive(space, pgoff, &page))
+		if (zio_slot_get_exclusive_spare(space, pgoff, &page,
+						 &io->spare[i || !io->first_partial]))
 			break;
 		kaddr = kmap_local_page(page);
 		from = kmap_local_page(fresh);
@@ -398,6 +408,22 @@ long zio_ioctl_read(struct file *zfile, struct zio_io __user *uarg)
 	if (ret || !io.args.len)
 		goto out_end;
 
+	/*
+	 * Only a partial first page and the page a short read ends in can
+	 * need a page for their slot after the read: allocate those now,
+	 * while failing loses nothing.
+	 */
+	io.first_partial = offset_in_page(io.args.addr) || io.args.len < PAGE_SIZE;
+	for (i = !io.first_partial; i < 2; i++) {
+		if (i == 1 && io.nr_pages == 1 && io.first_partial)
+			break;
+		io.spare[i] = zio_page_alloc(io.space, GFP_HIGHUSER);
+		if (!io.spare[i]) {
+			ret = -ENOMEM;
+			goto out_free_pages;
+		}
+	}
+
 	for (i = 0; i < io.nr_pages; i++) {
 		unsigned long addr;
 		unsigned int offset, len;
@@ -430,6 +456,9 @@ out_free_pages:
 	for (i = 0; i < io.nr_pages; i++)
 		if (io.bvec[i].bv_page)
 			zio_page_free_new(io.bvec[i].bv_page);
+	for (i = 0; i < 2; i++)
+		if (io.spare[i])
+			zio_page_free_new(io.spare[i]);
 out_end:
 	zio_io_end(&io);
 	return ret;

@@ -262,18 +262,46 @@ static void *zio_slot_load(struct zio_space *space, pgoff_t pgoff)
 	return entry;
 }
 
+/*
+ * A new page for a slot: the caller's spare if it has one (see
+ * zio_slot_get_exclusive_spare()), else a new allocation.
+ */
+static struct page *zio_page_get(struct zio_space *space, gfp_t gfp,
+				 struct page **spare)
+{
+	struct page *page;
+
+	if (!spare || !*spare)
+		return zio_page_alloc(space, gfp);
+	page = *spare;
+	*spare = NULL;
+	if (gfp & __GFP_ZERO)
+		clear_highpage(page);
+	return page;
+}
+
+/* A page from zio_page_get() that no slot took: back to the spare, if any. */
+static void zio_page_put_back(struct page *page, struct page **spare)
+{
+	if (spare && !*spare)
+		*spare = page;
+	else
+		zio_page_free_new(page);
+}
+
 /* Give an empty slot a zeroed page; 0 also when somebody else filled it. */
-static int zio_slot_fill(struct zio_space *space, pgoff_t pgoff)
+static int zio_slot_fill(struct zio_space *space, pgoff_t pgoff,
+			 struct page **spare)
 {
 	struct page *page;
 	void *old;
 
-	page = zio_page_alloc(space, GFP_HIGHUSER | __GFP_ZERO);
+	page = zio_page_get(space, GFP_HIGHUSER | __GFP_ZERO, spare);
 	if (!page)
 		return -ENOMEM;
 	old = xa_cmpxchg(&space->slots, pgoff, NULL, page, GFP_KERNEL);
 	if (old) {
-		zio_page_free_new(page);
+		zio_page_put_back(page, spare);
 		return xa_is_err(old) ? xa_err(old) : 0;
 	}
 	return 0;
@@ -285,19 +313,19 @@ static int zio_slot_fill(struct zio_space *space, pgoff_t pgoff)
  * copy runs; 0 also when the slot changed meanwhile.
  */
 static int zio_slot_materialize(struct zio_space *space, pgoff_t pgoff,
-				struct zio_pending *pending)
+				struct zio_pending *pending, struct page **spare)
 {
 	struct page *page;
 	void *old;
 
-	page = zio_page_alloc(space, GFP_HIGHUSER);
+	page = zio_page_get(space, GFP_HIGHUSER, spare);
 	if (!page)
 		return -ENOMEM;
 	zio_pending_fill(pending, page);
 	old = xa_cmpxchg(&space->slots, pgoff, zio_pending_entry(pending), page,
 			 GFP_KERNEL);
 	if (old != zio_pending_entry(pending)) {
-		zio_page_free_new(page);
+		zio_page_put_back(page, spare);
 		return xa_is_err(old) ? xa_err(old) : 0;
 	}
 	zio_pending_put(pending);	/* the slot's reference */
@@ -307,16 +335,8 @@ static int zio_slot_materialize(struct zio_space *space, pgoff_t pgoff,
 	return 0;
 }
 
-/**
- * zio_slot_lock_page() - the page of a slot, filled or materialized if need be
- * @space: the space
- * @pgoff: the slot
- * @pagep: set to the page, locked, with a reference, still in its slot
- *
- * Return: 0 or a negative errno (-ENOMEM).
- */
-int zio_slot_lock_page(struct zio_space *space, pgoff_t pgoff,
-		       struct page **pagep)
+static int __zio_slot_lock_page(struct zio_space *space, pgoff_t pgoff,
+				struct page **pagep, struct page **spare)
 {
 	for (;;) {
 		void *entry = zio_slot_load(space, pgoff);
@@ -324,10 +344,10 @@ int zio_slot_lock_page(struct zio_space *space, pgoff_t pgoff,
 		int ret = 0;
 
 		if (!entry) {
-			ret = zio_slot_fill(space, pgoff);
+			ret = zio_slot_fill(space, pgoff, spare);
 		} else if (zio_entry_is_pending(entry)) {
 			ret = zio_slot_materialize(space, pgoff,
-						   zio_entry_pending(entry));
+						   zio_entry_pending(entry), spare);
 			zio_pending_put(zio_entry_pending(entry));
 		} else {
 			lock_page(page);
@@ -341,6 +361,20 @@ int zio_slot_lock_page(struct zio_space *space, pgoff_t pgoff,
 		if (ret)
 			return ret;
 	}
+}
+
+/**
+ * zio_slot_lock_page() - the page of a slot, filled or materialized if need be
+ * @space: the space
+ * @pgoff: the slot
+ * @pagep: set to the page, locked, with a reference, still in its slot
+ *
+ * Return: 0 or a negative errno (-ENOMEM).
+ */
+int zio_slot_lock_page(struct zio_space *space, pgoff_t pgoff,
+		       struct page **pagep)
+{
+	return __zio_slot_lock_page(space, pgoff, pagep, NULL);
 }
 
 /**
@@ -362,12 +396,17 @@ int zio_slot_get_page(struct zio_space *space, pgoff_t pgoff,
 			*pagep = entry;
 			return 0;
 		}
-		ret = zio_slot_materialize(space, pgoff, zio_entry_pending(entry));
+		ret = zio_slot_materialize(space, pgoff, zio_entry_pending(entry),
+					   NULL);
 		zio_pending_put(zio_entry_pending(entry));
 		if (ret)
 			return ret;
 	}
 }
+
+static int __zio_slot_cow(struct zio_space *space, pgoff_t pgoff,
+			  struct page *page, struct page **newp,
+			  struct page **spare);
 
 /**
  * zio_slot_cow() - replace a slot's page by a private copy
@@ -381,11 +420,18 @@ int zio_slot_get_page(struct zio_space *space, pgoff_t pgoff,
 int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
 		 struct page **newp)
 {
+	return __zio_slot_cow(space, pgoff, page, newp, NULL);
+}
+
+static int __zio_slot_cow(struct zio_space *space, pgoff_t pgoff,
+			  struct page *page, struct page **newp,
+			  struct page **spare)
+{
 	struct page *copy;
 	bool last;
 	void *old;
 
-	copy = zio_page_alloc(space, GFP_HIGHUSER);
+	copy = zio_page_get(space, GFP_HIGHUSER, spare);
 	if (!copy) {
 		unlock_page(page);
 		return -ENOMEM;
@@ -394,7 +440,7 @@ int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
 	old = xa_cmpxchg(&space->slots, pgoff, page, copy, GFP_KERNEL);
 	if (old != page) {
 		unlock_page(page);
-		zio_page_free_new(copy);
+		zio_page_put_back(copy, spare);
 		return xa_is_err(old) ? xa_err(old) : -EAGAIN;
 	}
 	get_page(copy);
@@ -412,6 +458,42 @@ int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
 }
 
 /**
+ * zio_slot_get_exclusive_spare() - zio_slot_get_exclusive() with a spare page
+ * @space: the space, locked
+ * @pgoff: the slot
+ * @pagep: set to a page only this slot holds, with a reference
+ * @spare: NULL, or a page from zio_page_alloc() that the first page the
+ *	slot needs (filled, materialized or copied) is made of, instead of a
+ *	new allocation; set to NULL when used, else still the caller's
+ *
+ * A caller that must not fail for lack of memory at this point (a read
+ * that has taken the data out of its file) allocates the spare before.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int zio_slot_get_exclusive_spare(struct zio_space *space, pgoff_t pgoff,
+				 struct page **pagep, struct page **spare)
+{
+	for (;;) {
+		struct page *page;
+		int ret;
+
+		ret = __zio_slot_lock_page(space, pgoff, &page, spare);
+		if (ret)
+			return ret;
+		if (zio_page_exclusive(page, 1)) {
+			unlock_page(page);
+			*pagep = page;
+			return 0;
+		}
+		ret = __zio_slot_cow(space, pgoff, page, pagep, spare);
+		put_page(page);
+		if (ret != -EAGAIN)
+			return ret;
+	}
+}
+
+/**
  * zio_slot_get_exclusive() - the page of a slot, for writing in the kernel
  * @space: the space, locked
  * @pgoff: the slot
@@ -422,23 +504,7 @@ int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
 int zio_slot_get_exclusive(struct zio_space *space, pgoff_t pgoff,
 			   struct page **pagep)
 {
-	for (;;) {
-		struct page *page;
-		int ret;
-
-		ret = zio_slot_lock_page(space, pgoff, &page);
-		if (ret)
-			return ret;
-		if (zio_page_exclusive(page, 1)) {
-			unlock_page(page);
-			*pagep = page;
-			return 0;
-		}
-		ret = zio_slot_cow(space, pgoff, page, pagep);
-		put_page(page);
-		if (ret != -EAGAIN)
-			return ret;
-	}
+	return zio_slot_get_exclusive_spare(space, pgoff, pagep, NULL);
 }
 
 /**

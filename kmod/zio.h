@@ -267,6 +267,8 @@ int zio_slot_lock_page(struct zio_space *space, pgoff_t pgoff,
 		       struct page **pagep);
 int zio_slot_get_exclusive(struct zio_space *space, pgoff_t pgoff,
 			   struct page **pagep);
+int zio_slot_get_exclusive_spare(struct zio_space *space, pgoff_t pgoff,
+				 struct page **pagep, struct page **spare);
 int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
 		 struct page **newp);
 int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,

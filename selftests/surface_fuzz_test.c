@@ -1,0 +1,1195 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A fuzzer for the mmap/ioctl/fault surface of /dev/zio: random sequences
+ * of mmap, munmap, mremap, mprotect, madvise, fork, ZIO_IOC_COPY,
+ * ZIO_IOC_DISCARD, ZIO_IOC_WRITE and ZIO_IOC_READ (to a pipe and to a
+ * tmpfs file), loads and stores, on several threads at once, with every
+ * byte checked against a shadow model.
+ *
+ * The model is exact because the threads never share a page: each owns a
+ * partition of the file offsets of one open, maps only offsets of its own
+ * partition (at most FZ_MAPS mappings, aliases allowed), and keeps in
+ * anonymous memory what every offset of its partition must read as. The
+ * rules the model follows are the documented ones:
+ *
+ * - an offset reads as zeros until written; munmap (or an mremap that
+ *   shrinks) discards the offsets no other mapping of the process covers;
+ * - ZIO_IOC_COPY is memmove() of the bytes, ZIO_IOC_DISCARD zeroes whole
+ *   pages, ZIO_IOC_WRITE/READ are pwrite()/pread() of the bytes;
+ * - an operation on a range that is not all readable (src, WRITE) or
+ *   writable (dst, DISCARD, READ) fails with EFAULT and changes nothing;
+ *   bad flags EINVAL, a wrapping range EOVERFLOW, a misaligned discard
+ *   EINVAL, MAP_PRIVATE EINVAL, growing with mremap EFAULT;
+ * - a fork child sees a snapshot; what either side writes afterwards the
+ *   other never sees.
+ *
+ * Each thread draws its operations from its own generator, seeded from
+ * ZIO_SEED and its number, so a thread's sequence does not depend on the
+ * others': ZIO_SEED reproduces a run, and ZIO_FUZZ_OPS=N (operations per
+ * thread) instead of the time budget ZIO_FUZZ_SECONDS (default 3) makes
+ * it end at the same point. ZIO_FUZZ_THREADS sets the number of threads.
+ * A mismatch fails with the seed, the thread, the byte, and the thread's
+ * last operations.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "zio_test.h"
+
+#define FZ_PART		64	/* file pages per thread */
+#define FZ_MAPS		4	/* mappings per thread */
+#define FZ_MAP_PAGES	16	/* pages per mapping, at most */
+#define FZ_MAX_VMAS	16	/* zio keeps slots past 16 covering VMAs */
+#define FZ_TRACE	64	/* operations kept for the report */
+#define FZ_MAX_THREADS	8
+#define FZ_PIPE_MAX	(16 * 4096)	/* a pipe's default capacity */
+
+enum fz_op {
+	OP_MMAP, OP_MUNMAP, OP_MREMAP_MOVE, OP_MREMAP_SHRINK, OP_MREMAP_GROW,
+	OP_MPROTECT, OP_MADVISE, OP_LOAD, OP_STORE, OP_COPY, OP_DISCARD,
+	OP_WRITE_FILE, OP_READ_FILE, OP_WRITE_PIPE, OP_READ_PIPE, OP_FORK,
+	OP_BAD, OP_CHECK, OP_LOCK_SYNC, OP_VMSPLICE, OP_VM_READV, OP_NR
+};
+
+static const char * const fz_op_name[OP_NR] = {
+	"mmap", "munmap", "mremap-move", "mremap-shrink", "mremap-grow",
+	"mprotect", "madvise", "load", "store", "copy", "discard",
+	"write-file", "read-file", "write-pipe", "read-pipe", "fork",
+	"bad-input", "check", "mlock-msync", "vmsplice", "vm-readv",
+};
+
+/* How often each operation is drawn, out of the sum. */
+static const unsigned int fz_op_weight[OP_NR] = {
+	[OP_MMAP] = 6, [OP_MUNMAP] = 3, [OP_MREMAP_MOVE] = 2,
+	[OP_MREMAP_SHRINK] = 1, [OP_MREMAP_GROW] = 1, [OP_MPROTECT] = 4,
+	[OP_MADVISE] = 2, [OP_LOAD] = 8, [OP_STORE] = 10, [OP_COPY] = 16,
+	[OP_DISCARD] = 3, [OP_WRITE_FILE] = 3, [OP_READ_FILE] = 3,
+	[OP_WRITE_PIPE] = 2, [OP_READ_PIPE] = 2, [OP_FORK] = 1,
+	[OP_BAD] = 2, [OP_CHECK] = 2, [OP_LOCK_SYNC] = 2, [OP_VMSPLICE] = 3,
+	[OP_VM_READV] = 3,
+};
+
+#define PROT_RW		(PROT_READ | PROT_WRITE)
+
+/* One mapping of the thread's partition. */
+struct fz_map {
+	char *addr;			/* NULL: unused */
+	size_t pages;
+	size_t off;			/* first page, in the partition */
+	int prot[FZ_MAP_PAGES];		/* of each page */
+	bool cut[FZ_MAP_PAGES];		/* a VMA starts at page i (i > 0) */
+};
+
+struct fz_trace {
+	enum fz_op op;
+	long a, b, c, d;		/* operation-specific */
+	long ret;
+};
+
+/* What a fork child saw, in memory it shares with the parent. */
+struct fz_child_report {
+	int map;
+	size_t byte;			/* in the mapping */
+	unsigned char seen, want;
+};
+
+struct fz_thread {
+	pthread_t thread;
+	int id, zfd, memfd, pipe[2];
+	int vpipe[2];			/* holds vmspliced pages for a while */
+	size_t vpipe_bytes;
+	char *foreign;			/* a page of another open of /dev/zio */
+	size_t ps;
+	uint64_t rng;
+	size_t base;			/* first file page of the partition */
+	unsigned char *shadow;		/* FZ_PART pages */
+	unsigned char *scratch;		/* FZ_MAP_PAGES pages */
+	struct fz_child_report *report;	/* shared with fork children */
+	struct fz_map maps[FZ_MAPS];
+	/* out */
+	long ops, count[OP_NR];
+	struct fz_trace trace[FZ_TRACE];
+	bool failed;
+	char why[256];
+};
+
+static struct {
+	int seconds;
+	long max_ops;		/* 0: until the time is up */
+	atomic_bool stop;
+	bool sabotage;		/* the model forgets discards: must fail */
+} fz;
+
+static unsigned int fz_below(struct fz_thread *t, unsigned int n)
+{
+	return n ? zio_rand(&t->rng) % n : 0;
+}
+
+static void fz_random_bytes(struct fz_thread *t, unsigned char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t v = zio_rand(&t->rng);
+
+		memcpy(buf + i, &v, len - i < 8 ? len - i : 8);
+	}
+}
+
+static struct fz_trace *fz_note(struct fz_thread *t, enum fz_op op, long a,
+				long b, long c, long d)
+{
+	struct fz_trace *tr = &t->trace[t->ops % FZ_TRACE];
+
+	*tr = (struct fz_trace){ .op = op, .a = a, .b = b, .c = c, .d = d };
+	t->ops++;
+	t->count[op]++;
+	return tr;
+}
+
+static void __attribute__((format(printf, 2, 3)))
+fz_fail(struct fz_thread *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (t->failed)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(t->why, sizeof(t->why), fmt, ap);
+	va_end(ap);
+	t->failed = true;
+}
+
+/* Check that @ret is @want (a result or -errno). */
+static bool fz_expect(struct fz_thread *t, const char *what, long ret, long want)
+{
+	if (ret == want)
+		return true;
+	fz_fail(t, "%s returned %ld, expected %ld", what, ret, want);
+	return false;
+}
+
+static long fz_errno(long ret)
+{
+	return ret < 0 ? -errno : ret;
+}
+
+/* Whether pages [first, first + n) of @m all have @prot among theirs. */
+static bool fz_prot_all(const struct fz_map *m, size_t first, size_t n, int prot)
+{
+	for (size_t i = first; i < first + n; i++)
+		if ((m->prot[i] & prot) != prot)
+			return false;
+	return true;
+}
+
+static int fz_vmas(const struct fz_map *m)
+{
+	int n = 1;
+
+	for (size_t i = 1; i < m->pages; i++)
+		n += m->cut[i];
+	return n;
+}
+
+static int fz_total_vmas(const struct fz_thread *t)
+{
+	int n = 0;
+
+	for (int i = 0; i < FZ_MAPS; i++)
+		if (t->maps[i].addr)
+			n += fz_vmas(&t->maps[i]);
+	return n;
+}
+
+static struct fz_map *fz_pick_map(struct fz_thread *t)
+{
+	int n = 0, pick;
+
+	for (int i = 0; i < FZ_MAPS; i++)
+		n += !!t->maps[i].addr;
+	if (!n)
+		return NULL;
+	pick = fz_below(t, n);
+	for (int i = 0; i < FZ_MAPS; i++)
+		if (t->maps[i].addr && !pick--)
+			return &t->maps[i];
+	return NULL;
+}
+
+static struct fz_map *fz_free_map(struct fz_thread *t)
+{
+	for (int i = 0; i < FZ_MAPS; i++)
+		if (!t->maps[i].addr)
+			return &t->maps[i];
+	return NULL;
+}
+
+static int fz_map_index(struct fz_thread *t, const struct fz_map *m)
+{
+	return (int)(m - t->maps);
+}
+
+/* Whether any mapping covers partition page @off. */
+static bool fz_covered(const struct fz_thread *t, size_t off)
+{
+	for (int i = 0; i < FZ_MAPS; i++) {
+		const struct fz_map *m = &t->maps[i];
+
+		if (m->addr && off >= m->off && off < m->off + m->pages)
+			return true;
+	}
+	return false;
+}
+
+/* Partition pages [off, off + n) lost their mapping: zio discards them. */
+static void fz_uncover(struct fz_thread *t, size_t off, size_t n)
+{
+	for (size_t p = off; p < off + n; p++)
+		if (!fz_covered(t, p))
+			memset(t->shadow + p * t->ps, 0, t->ps);
+}
+
+/* Compare @len bytes of @m at byte @at with the model. */
+static bool fz_verify(struct fz_thread *t, const struct fz_map *m, size_t at,
+		      size_t len, const char *when)
+{
+	const unsigned char *seen = (const unsigned char *)m->addr + at;
+	const unsigned char *want = t->shadow + m->off * t->ps + at;
+	size_t i;
+
+	if (!memcmp(seen, want, len))
+		return true;
+	for (i = 0; seen[i] == want[i]; i++)
+		;
+	fz_fail(t, "%s: map %d (partition page %zu+%zu) byte %zu of page %zu: 0x%02x, expected 0x%02x",
+		when, fz_map_index(t, m), m->off, m->pages, (at + i) % t->ps,
+		m->off + (at + i) / t->ps, seen[i], want[i]);
+	return false;
+}
+
+/* Every readable page of every mapping against the model. */
+static bool fz_verify_all(struct fz_thread *t, const char *when)
+{
+	for (int i = 0; i < FZ_MAPS; i++) {
+		const struct fz_map *m = &t->maps[i];
+
+		if (!m->addr)
+			continue;
+		for (size_t p = 0; p < m->pages; p++)
+			if ((m->prot[p] & PROT_READ) &&
+			    !fz_verify(t, m, p * t->ps, t->ps, when))
+				return false;
+	}
+	return true;
+}
+
+/* A random byte range inside @m: pages [*first, *first + *n) hold it. */
+static void fz_pick_range(struct fz_thread *t, const struct fz_map *m,
+			  size_t max_len, size_t *at, size_t *len)
+{
+	size_t size = m->pages * t->ps;
+
+	switch (fz_below(t, 3)) {
+	case 0:		/* whole pages */
+		*at = fz_below(t, m->pages) * t->ps;
+		*len = (1 + fz_below(t, (size - *at) / t->ps)) * t->ps;
+		break;
+	case 1:		/* small, anywhere */
+		*at = fz_below(t, size);
+		*len = 1 + fz_below(t, size - *at < 64 ? size - *at : 64);
+		break;
+	default:	/* anything */
+		*at = fz_below(t, size);
+		*len = 1 + fz_below(t, size - *at);
+		break;
+	}
+	if (*len > max_len)
+		*len = max_len;
+}
+
+static size_t fz_first_page(struct fz_thread *t, size_t at)
+{
+	return at / t->ps;
+}
+
+static size_t fz_nr_pages(struct fz_thread *t, size_t at, size_t len)
+{
+	return (at + len - 1) / t->ps - at / t->ps + 1;
+}
+
+static void fz_op_mmap(struct fz_thread *t)
+{
+	struct fz_map *m = fz_free_map(t);
+	size_t pages = 1 + fz_below(t, FZ_MAP_PAGES), off;
+	struct fz_trace *tr;
+	void *p;
+
+	if (!m)
+		return;
+	off = fz_below(t, FZ_PART - pages + 1);
+	tr = fz_note(t, OP_MMAP, fz_map_index(t, m), off, pages, 0);
+	p = zio_map(t->zfd, pages * t->ps, (t->base + off) * t->ps);
+	if (p == MAP_FAILED) {
+		tr->ret = -errno;
+		fz_fail(t, "mmap of %zu pages at %zu failed: %s", pages, off,
+			strerror(errno));
+		return;
+	}
+	*m = (struct fz_map){ .addr = p, .pages = pages, .off = off };
+	for (size_t i = 0; i < pages; i++)
+		m->prot[i] = PROT_RW;
+	/* Nothing else covers an offset that is not all zeros. */
+	fz_verify(t, m, 0, pages * t->ps, "after mmap");
+}
+
+/* Remove pages [first, first + n) from @m, which the kernel unmapped. */
+static void fz_cut_out(struct fz_thread *t, struct fz_map *m, size_t first,
+		       size_t n)
+{
+	size_t off = m->off + first;
+
+	if (first == 0 && n == m->pages) {
+		m->addr = NULL;
+	} else if (first == 0) {
+		memmove(m->prot, m->prot + n, (m->pages - n) * sizeof(m->prot[0]));
+		memmove(m->cut, m->cut + n, (m->pages - n) * sizeof(m->cut[0]));
+		m->addr += n * t->ps;
+		m->off += n;
+		m->pages -= n;
+	} else if (first + n == m->pages) {
+		m->pages = first;
+	} else {
+		/* The middle: the part after it becomes a mapping of its own. */
+		struct fz_map *rest = fz_free_map(t);
+
+		*rest = *m;
+		m->pages = first;
+		fz_cut_out(t, rest, 0, first + n);
+	}
+	if (m->addr)
+		m->cut[0] = false;
+	fz_uncover(t, off, n);
+}
+
+static void fz_op_munmap(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	size_t first, n;
+	long ret;
+
+	if (!m)
+		return;
+	first = fz_below(t, m->pages);
+	n = 1 + fz_below(t, m->pages - first);
+	/* A hole in the middle needs a free entry, and adds a VMA. */
+	if (first && first + n < m->pages &&
+	    (!fz_free_map(t) || fz_total_vmas(t) >= FZ_MAX_VMAS))
+		n = m->pages - first;
+	fz_note(t, OP_MUNMAP, fz_map_index(t, m), first, n, 0);
+	ret = fz_errno(munmap(m->addr + first * t->ps, n * t->ps));
+	if (!fz_expect(t, "munmap", ret, 0))
+		return;
+	fz_cut_out(t, m, first, n);
+}
+
+/* Move a mapping that is one VMA to an address reserved for it. */
+static void fz_op_mremap_move(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	struct fz_trace *tr;
+	size_t len;
+	void *to, *p;
+
+	if (!m || fz_vmas(m) != 1)
+		return;
+	len = m->pages * t->ps;
+	to = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (to == MAP_FAILED) {
+		fz_fail(t, "reserving %zu bytes: %s", len, strerror(errno));
+		return;
+	}
+	tr = fz_note(t, OP_MREMAP_MOVE, fz_map_index(t, m), m->pages, 0, 0);
+	p = mremap(m->addr, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	tr->ret = p == MAP_FAILED ? -errno : 0;
+	if (p != to) {
+		fz_fail(t, "mremap to %p returned %p (%s)", to, p,
+			p == MAP_FAILED ? strerror(errno) : "elsewhere");
+		munmap(to, len);
+		return;
+	}
+	m->addr = p;
+	if (m->prot[0] & PROT_READ)
+		fz_verify(t, m, 0, len, "after mremap");
+}
+
+static void fz_op_mremap_shrink(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	size_t keep;
+	void *p;
+
+	if (!m || m->pages < 2 || fz_vmas(m) != 1)
+		return;
+	keep = 1 + fz_below(t, m->pages - 1);
+	fz_note(t, OP_MREMAP_SHRINK, fz_map_index(t, m), m->pages, keep, 0);
+	p = mremap(m->addr, m->pages * t->ps, keep * t->ps, 0);
+	if (p != m->addr) {
+		fz_fail(t, "mremap shrinking to %zu pages returned %p (%s)", keep,
+			p, p == MAP_FAILED ? strerror(errno) : "elsewhere");
+		return;
+	}
+	fz_cut_out(t, m, keep, m->pages - keep);
+}
+
+/* zio mappings are VM_DONTEXPAND: growing fails, in place or moving. */
+static void fz_op_mremap_grow(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	int flags;
+	void *p;
+
+	if (!m)
+		return;
+	flags = fz_below(t, 2) ? MREMAP_MAYMOVE : 0;
+	fz_note(t, OP_MREMAP_GROW, fz_map_index(t, m), m->pages, flags, 0);
+	p = mremap(m->addr, m->pages * t->ps, (m->pages + 1) * t->ps, flags);
+	if (p != MAP_FAILED) {
+		fz_fail(t, "mremap growing a zio mapping succeeded");
+		return;
+	}
+	fz_expect(t, "mremap growing", -errno, -EFAULT);
+}
+
+static void fz_op_mprotect(struct fz_thread *t)
+{
+	static const int prots[] = { PROT_NONE, PROT_READ, PROT_RW, PROT_RW };
+	struct fz_map *m = fz_pick_map(t);
+	size_t first, n, p;
+	int prot;
+	long ret;
+
+	/* A split adds up to two VMAs. */
+	if (!m || fz_total_vmas(t) > FZ_MAX_VMAS - 2)
+		return;
+	first = fz_below(t, m->pages);
+	n = 1 + fz_below(t, m->pages - first);
+	prot = prots[fz_below(t, 4)];
+	fz_note(t, OP_MPROTECT, fz_map_index(t, m), first, n, prot);
+	ret = fz_errno(mprotect(m->addr + first * t->ps, n * t->ps, prot));
+	if (!fz_expect(t, "mprotect", ret, 0))
+		return;
+	/* A VMA whose protection changes is split at the range's ends. */
+	for (p = 0; p < m->pages; ) {
+		size_t end = p + 1;
+
+		while (end < m->pages && !m->cut[end])
+			end++;
+		if (m->prot[p] != prot && p < first + n && end > first) {
+			if (p < first)
+				m->cut[first] = true;
+			if (end > first + n)
+				m->cut[first + n] = true;
+		}
+		p = end;
+	}
+	for (p = first; p < first + n; p++)
+		m->prot[p] = prot;
+}
+
+/* MADV_DONTNEED drops the PTEs only: the data stays. */
+static void fz_op_madvise(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	size_t first, n;
+	long ret;
+
+	if (!m)
+		return;
+	first = fz_below(t, m->pages);
+	n = 1 + fz_below(t, m->pages - first);
+	fz_note(t, OP_MADVISE, fz_map_index(t, m), first, n, 0);
+	ret = fz_errno(madvise(m->addr + first * t->ps, n * t->ps, MADV_DONTNEED));
+	fz_expect(t, "madvise(MADV_DONTNEED)", ret, 0);
+}
+
+static void fz_op_load(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	size_t at, len;
+
+	if (!m)
+		return;
+	fz_pick_range(t, m, SIZE_MAX, &at, &len);
+	if (!fz_prot_all(m, fz_first_page(t, at), fz_nr_pages(t, at, len), PROT_READ))
+		return;
+	fz_note(t, OP_LOAD, fz_map_index(t, m), at, len, 0);
+	fz_verify(t, m, at, len, "load");
+}
+
+static void fz_op_store(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	size_t at, len;
+
+	if (!m)
+		return;
+	fz_pick_range(t, m, SIZE_MAX, &at, &len);
+	if (!fz_prot_all(m, fz_first_page(t, at), fz_nr_pages(t, at, len), PROT_RW))
+		return;
+	fz_note(t, OP_STORE, fz_map_index(t, m), at, len, 0);
+	fz_random_bytes(t, t->shadow + m->off * t->ps + at, len);
+	memcpy(m->addr + at, t->shadow + m->off * t->ps + at, len);
+}
+
+static void fz_op_copy(struct fz_thread *t)
+{
+	struct fz_map *dm = fz_pick_map(t), *sm = fz_pick_map(t);
+	size_t s_at, d_at, len, s_file, d_file, dsize;
+	struct zio_copy c;
+	struct fz_trace *tr;
+	bool ok;
+	long ret;
+
+	if (!dm)
+		return;
+	fz_pick_range(t, sm, SIZE_MAX, &s_at, &len);
+	dsize = dm->pages * t->ps;
+	if (len > dsize)
+		len = dsize;
+	/* Often at the same offset in the page: shared pages. */
+	if (fz_below(t, 2))
+		d_at = fz_below(t, (dsize - len) / t->ps + 1) * t->ps + s_at % t->ps;
+	else
+		d_at = fz_below(t, dsize - len + 1);
+	if (d_at + len > dsize)
+		len = dsize - d_at;
+	/*
+	 * Through two aliases of overlapping offsets, memmove() by address
+	 * is not memmove() by offset: not a question the model can answer.
+	 */
+	s_file = sm->off * t->ps + s_at;
+	d_file = dm->off * t->ps + d_at;
+	if (s_file < d_file + len && d_file < s_file + len &&
+	    (long)(d_file - s_file) != (dm->addr + d_at) - (sm->addr + s_at))
+		return;
+
+	ok = fz_prot_all(dm, fz_first_page(t, d_at), fz_nr_pages(t, d_at, len), PROT_RW) &&
+	     fz_prot_all(sm, fz_first_page(t, s_at), fz_nr_pages(t, s_at, len), PROT_READ);
+	tr = fz_note(t, OP_COPY, fz_map_index(t, dm) << 8 | fz_map_index(t, sm),
+		     d_at, s_at, len);
+	ret = zio_copy(t->zfd, dm->addr + d_at, sm->addr + s_at, len, &c);
+	tr->ret = ret;
+	if (!fz_expect(t, "ZIO_IOC_COPY", ret, ok ? 0 : -EFAULT) || !ok)
+		return;
+	if (c.bytes_deferred + c.bytes_copied != len) {
+		fz_fail(t, "ZIO_IOC_COPY of %zu bytes did %llu + %llu", len,
+			c.bytes_deferred, c.bytes_copied);
+		return;
+	}
+	if (c.bytes_deferred % t->ps) {
+		fz_fail(t, "ZIO_IOC_COPY deferred %llu bytes: not whole pages",
+			c.bytes_deferred);
+		return;
+	}
+	memmove(t->shadow + d_file, t->shadow + s_file, len);
+	/* Now and then at once; else later, from the pages as they are. */
+	if (fz_below(t, 4) == 0)
+		fz_verify(t, dm, d_at, len, "right after the copy");
+}
+
+static void fz_op_discard(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	size_t first, n;
+	long ret, want;
+
+	if (!m)
+		return;
+	first = fz_below(t, m->pages);
+	n = 1 + fz_below(t, m->pages - first);
+	want = fz_prot_all(m, first, n, PROT_RW) ? 0 : -EFAULT;
+	fz_note(t, OP_DISCARD, fz_map_index(t, m), first, n, 0);
+	ret = zio_discard(t->zfd, m->addr + first * t->ps, n * t->ps);
+	if (!fz_expect(t, "ZIO_IOC_DISCARD", ret, want) || want || fz.sabotage)
+		return;
+	memset(t->shadow + (m->off + first) * t->ps, 0, n * t->ps);
+}
+
+static long fz_io(struct fz_thread *t, unsigned long cmd, int fd, void *addr,
+		  size_t len, __u64 offset)
+{
+	struct zio_io io = {
+		.fd = fd, .addr = (uintptr_t)addr, .len = len, .offset = offset,
+	};
+	long ret = ioctl(t->zfd, cmd, &io);
+
+	return ret < 0 ? -errno : ret;
+}
+
+/* ZIO_IOC_WRITE to the tmpfs file or the pipe, and read back. */
+static void fz_op_write(struct fz_thread *t, bool to_pipe)
+{
+	struct fz_map *m = fz_pick_map(t);
+	size_t at, len, foff = 0, got;
+	struct fz_trace *tr;
+	long ret, want;
+
+	if (!m)
+		return;
+	fz_pick_range(t, m, to_pipe ? FZ_PIPE_MAX : SIZE_MAX, &at, &len);
+	want = fz_prot_all(m, fz_first_page(t, at), fz_nr_pages(t, at, len),
+			   PROT_READ) ? (long)len : -EFAULT;
+	if (!to_pipe)
+		foff = fz_below(t, 4 * t->ps);
+	tr = fz_note(t, to_pipe ? OP_WRITE_PIPE : OP_WRITE_FILE,
+		     fz_map_index(t, m), at, len, foff);
+	ret = fz_io(t, ZIO_IOC_WRITE, to_pipe ? t->pipe[1] : t->memfd,
+		    m->addr + at, len, to_pipe ? ZIO_IO_FILE_POS : foff);
+	tr->ret = ret;
+	if (!fz_expect(t, "ZIO_IOC_WRITE", ret, want) || want < 0)
+		return;
+	memset(t->scratch, 0xa5, len);
+	if (to_pipe) {
+		for (got = 0; got < len; got += ret) {
+			ret = read(t->pipe[0], t->scratch + got, len - got);
+			if (ret <= 0) {
+				fz_fail(t, "reading the pipe back: %ld", fz_errno(ret));
+				return;
+			}
+		}
+	} else {
+		ret = pread(t->memfd, t->scratch, len, foff);
+		if (!fz_expect(t, "pread of what ZIO_IOC_WRITE wrote", fz_errno(ret), len))
+			return;
+	}
+	if (memcmp(t->scratch, t->shadow + m->off * t->ps + at, len)) {
+		size_t i;
+
+		for (i = 0; t->scratch[i] == t->shadow[m->off * t->ps + at + i]; i++)
+			;
+		fz_fail(t, "ZIO_IOC_WRITE wrote byte %zu as 0x%02x, expected 0x%02x",
+			i, t->scratch[i], t->shadow[m->off * t->ps + at + i]);
+	}
+}
+
+/* New bytes into the tmpfs file or the pipe, then ZIO_IOC_READ them. */
+static void fz_op_read(struct fz_thread *t, bool from_pipe)
+{
+	struct fz_map *m = fz_pick_map(t);
+	size_t at, len, foff = 0;
+	struct fz_trace *tr;
+	long ret, want;
+
+	if (!m)
+		return;
+	fz_pick_range(t, m, from_pipe ? FZ_PIPE_MAX : SIZE_MAX, &at, &len);
+	want = fz_prot_all(m, fz_first_page(t, at), fz_nr_pages(t, at, len),
+			   PROT_RW) ? (long)len : -EFAULT;
+	fz_random_bytes(t, t->scratch, len);
+	if (from_pipe) {
+		ret = write(t->pipe[1], t->scratch, len);
+		if (!fz_expect(t, "write to the pipe", fz_errno(ret), len))
+			return;
+	} else {
+		foff = fz_below(t, 4 * t->ps);
+		ret = pwrite(t->memfd, t->scratch, len, foff);
+		if (!fz_expect(t, "pwrite to the file", fz_errno(ret), len))
+			return;
+	}
+	tr = fz_note(t, from_pipe ? OP_READ_PIPE : OP_READ_FILE,
+		     fz_map_index(t, m), at, len, foff);
+	ret = fz_io(t, ZIO_IOC_READ, from_pipe ? t->pipe[0] : t->memfd,
+		    m->addr + at, len, from_pipe ? ZIO_IO_FILE_POS : foff);
+	tr->ret = ret;
+	if (!fz_expect(t, "ZIO_IOC_READ", ret, want))
+		return;
+	if (want < 0) {
+		/* Nothing was read: empty the pipe for the next time. */
+		if (from_pipe && read(t->pipe[0], t->scratch, len) != (ssize_t)len)
+			fz_fail(t, "the pipe lost what ZIO_IOC_READ refused");
+		return;
+	}
+	memcpy(t->shadow + m->off * t->ps + at, t->scratch, len);
+	if (fz_below(t, 2))
+		fz_verify(t, m, at, len, "right after ZIO_IOC_READ");
+}
+
+/*
+ * In the child: the snapshot is the parent's model; then the child writes
+ * and copies in its own space. Only async-signal-safe calls: the parent
+ * has other threads.
+ */
+static bool fz_child_same(struct fz_thread *t, const struct fz_map *m,
+			  size_t at, size_t len)
+{
+	const unsigned char *seen = (const unsigned char *)m->addr + at;
+	const unsigned char *want = t->shadow + m->off * t->ps + at;
+	size_t i;
+
+	if (!memcmp(seen, want, len))
+		return true;
+	for (i = 0; seen[i] == want[i]; i++)
+		;
+	*t->report = (struct fz_child_report){
+		.map = fz_map_index(t, m), .byte = at + i,
+		.seen = seen[i], .want = want[i],
+	};
+	return false;
+}
+
+static int fz_fork_child(struct fz_thread *t)
+{
+	uint64_t rng = t->rng ^ 0xc41d;
+	struct fz_map *m = NULL;
+	size_t len;
+
+	for (int i = 0; i < FZ_MAPS; i++) {
+		const struct fz_map *c = &t->maps[i];
+
+		if (!c->addr)
+			continue;
+		for (size_t p = 0; p < c->pages; p++) {
+			if (!(c->prot[p] & PROT_READ))
+				continue;
+			if (!fz_child_same(t, c, p * t->ps, t->ps))
+				return 10 + i;
+		}
+		if (fz_prot_all(c, 0, c->pages, PROT_RW))
+			m = &t->maps[i];
+	}
+	if (!m || m->pages < 2)
+		return 0;
+	/* Write the first half, copy it over the second, check both. */
+	len = m->pages / 2 * t->ps;
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t v = zio_rand(&rng);
+
+		memcpy(m->addr + i, &v, 8);
+		memcpy(t->shadow + m->off * t->ps + i, &v, 8);
+	}
+	if (!fz_child_same(t, m, 0, m->pages * t->ps))
+		return 22;
+	if (zio_copy(t->zfd, m->addr + len + 8, m->addr, len - 8, NULL))
+		return 20;
+	memmove(t->shadow + m->off * t->ps + len + 8, t->shadow + m->off * t->ps,
+		len - 8);
+	if (!fz_child_same(t, m, 0, m->pages * t->ps))
+		return 21;
+	return 0;
+}
+
+static void fz_op_fork(struct fz_thread *t)
+{
+	struct fz_trace *tr = fz_note(t, OP_FORK, 0, 0, 0, 0);
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0) {
+		fz_fail(t, "fork: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0)
+		_exit(fz_fork_child(t));
+	/* Meanwhile the parent writes: the child must not see it. */
+	fz_op_store(t);
+	fz_op_store(t);
+	if (waitpid(pid, &status, 0) != pid) {
+		fz_fail(t, "waitpid: %s", strerror(errno));
+		return;
+	}
+	tr->ret = status;
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		fz_fail(t, "fork child: status 0x%x (10+i: map i differed from the snapshot; 20-22: its own copy): map %d byte %zu (page %zu) 0x%02x, expected 0x%02x",
+			status, t->report->map, t->report->byte,
+			t->report->byte / t->ps, t->report->seen, t->report->want);
+		return;
+	}
+	/* And the child's writes did not reach the parent. */
+	fz_verify_all(t, "after the fork child exited");
+}
+
+/*
+ * mlock and msync succeed and change nothing (zio pages are never
+ * swapped; mlock skips VM_DONTEXPAND mappings), but mlock of a PROT_NONE
+ * page fails with ENOMEM, as anywhere: it cannot fault the page in.
+ */
+static void fz_op_lock_sync(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	unsigned int kind = fz_below(t, 3);
+	struct fz_trace *tr;
+	size_t first, n;
+	long ret, want;
+	char *p;
+
+	if (!m)
+		return;
+	first = fz_below(t, m->pages);
+	n = 1 + fz_below(t, m->pages - first);
+	p = m->addr + first * t->ps;
+	want = kind == 2 && !fz_prot_all(m, first, n, PROT_READ) ? -ENOMEM : 0;
+	tr = fz_note(t, OP_LOCK_SYNC, fz_map_index(t, m), first, n, kind);
+	if (kind == 0)
+		ret = fz_errno(msync(p, n * t->ps, MS_SYNC));
+	else if (kind == 1)
+		ret = fz_errno(msync(p, n * t->ps, MS_ASYNC));
+	else if ((ret = fz_errno(mlock(p, n * t->ps))) == 0)
+		ret = fz_errno(munlock(p, n * t->ps));
+	tr->ret = ret;
+	fz_expect(t, kind < 2 ? "msync" : "mlock/munlock", ret, want);
+}
+
+/*
+ * vmsplice: the pipe holds references to the pages until it is drained,
+ * at the next vmsplice; meanwhile zio must copy instead of writing those
+ * pages in place or sharing them. What the pipe reads is not checked
+ * (a page mapped writable before may still be written in place).
+ */
+static void fz_op_vmsplice(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	struct iovec iov;
+	size_t at, len;
+	long ret;
+
+	if (t->vpipe_bytes) {
+		fz_note(t, OP_VMSPLICE, -1, 0, t->vpipe_bytes, 0);
+		while (t->vpipe_bytes) {
+			ret = read(t->vpipe[0], t->scratch,
+				   t->vpipe_bytes < FZ_PIPE_MAX ? t->vpipe_bytes : FZ_PIPE_MAX);
+			if (ret <= 0) {
+				fz_fail(t, "draining the vmsplice pipe: %ld", fz_errno(ret));
+				return;
+			}
+			t->vpipe_bytes -= ret;
+		}
+		return;
+	}
+	if (!m)
+		return;
+	fz_pick_range(t, m, FZ_PIPE_MAX, &at, &len);
+	if (!fz_prot_all(m, fz_first_page(t, at), fz_nr_pages(t, at, len), PROT_READ))
+		return;
+	iov = (struct iovec){ .iov_base = m->addr + at, .iov_len = len };
+	fz_note(t, OP_VMSPLICE, fz_map_index(t, m), at, len, 0);
+	ret = fz_errno(vmsplice(t->vpipe[1], &iov, 1, SPLICE_F_NONBLOCK));
+	if (ret <= 0) {
+		fz_fail(t, "vmsplice of %zu bytes: %ld", len, ret);
+		return;
+	}
+	t->vpipe_bytes = ret;
+}
+
+/* process_vm_readv() of the process itself: through get_user_pages(). */
+static void fz_op_vm_readv(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	struct iovec local, remote;
+	size_t at, len;
+	long ret;
+
+	if (!m)
+		return;
+	fz_pick_range(t, m, FZ_MAP_PAGES * t->ps, &at, &len);
+	if (!fz_prot_all(m, fz_first_page(t, at), fz_nr_pages(t, at, len), PROT_READ))
+		return;
+	local = (struct iovec){ .iov_base = t->scratch, .iov_len = len };
+	remote = (struct iovec){ .iov_base = m->addr + at, .iov_len = len };
+	fz_note(t, OP_VM_READV, fz_map_index(t, m), at, len, 0);
+	ret = fz_errno(process_vm_readv(getpid(), &local, 1, &remote, 1, 0));
+	if (!fz_expect(t, "process_vm_readv", ret, len))
+		return;
+	if (memcmp(t->scratch, t->shadow + m->off * t->ps + at, len))
+		fz_fail(t, "process_vm_readv read other bytes than the model's");
+}
+
+/* Input the ioctls must refuse, with the documented errno. */
+static void fz_op_bad(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	unsigned int kind = fz_below(t, 8);
+	struct zio_copy c = { 0 };
+	struct zio_range r = { 0 };
+	long ret, want;
+	void *p;
+
+	if (!m)
+		return;
+	fz_note(t, OP_BAD, kind, 0, 0, 0);
+	c.dst = (uintptr_t)m->addr;
+	c.src = (uintptr_t)m->addr;
+	c.len = t->ps;
+	switch (kind) {
+	case 0:		/* unknown flags */
+		c.flags = 1ULL << fz_below(t, 64);
+		want = -EINVAL;
+		ret = zio_ioctl(t->zfd, ZIO_IOC_COPY, &c);
+		break;
+	case 1:		/* a range that wraps */
+		c.len = ~0ULL - c.dst + 2;
+		want = -EOVERFLOW;
+		ret = zio_ioctl(t->zfd, ZIO_IOC_COPY, &c);
+		break;
+	case 2:		/* a source outside zio: the thread's scratch buffer */
+		c.src = (uintptr_t)t->scratch;
+		want = -EFAULT;
+		ret = zio_ioctl(t->zfd, ZIO_IOC_COPY, &c);
+		break;
+	case 3:		/* a discard that is not page aligned */
+		r.addr = (uintptr_t)m->addr + 1 + fz_below(t, t->ps - 1);
+		r.len = t->ps;
+		want = -EINVAL;
+		ret = zio_ioctl(t->zfd, ZIO_IOC_DISCARD, &r);
+		break;
+	case 4:		/* reserved fields */
+		r.addr = (uintptr_t)m->addr;
+		r.len = t->ps;
+		r.reserved = 1;
+		want = -EINVAL;
+		ret = zio_ioctl(t->zfd, ZIO_IOC_DISCARD, &r);
+		break;
+	case 5:		/* a source in a mapping of another open */
+		c.src = (uintptr_t)t->foreign;
+		want = -EFAULT;
+		ret = zio_ioctl(t->zfd, ZIO_IOC_COPY, &c);
+		break;
+	case 6:		/* a buffer in a mapping of another open */
+		ret = fz_io(t, ZIO_IOC_WRITE, t->memfd, t->foreign, t->ps, 0);
+		want = -EFAULT;
+		break;
+	default:	/* a private mapping */
+		p = mmap(NULL, t->ps, PROT_READ, MAP_PRIVATE, t->zfd,
+			 t->base * t->ps);
+		ret = p == MAP_FAILED ? -errno : 0;
+		if (p != MAP_FAILED)
+			munmap(p, t->ps);
+		want = -EINVAL;
+		break;
+	}
+	fz_expect(t, "bad input", ret, want);
+}
+
+static bool fz_time_up(struct fz_thread *t)
+{
+	if (fz.max_ops)
+		return t->ops >= fz.max_ops;
+	return atomic_load(&fz.stop);
+}
+
+static void *fz_run(void *arg)
+{
+	struct fz_thread *t = arg;
+	unsigned int sum = 0;
+
+	for (int i = 0; i < OP_NR; i++)
+		sum += fz_op_weight[i];
+	while (!t->failed && !fz_time_up(t)) {
+		unsigned int pick = fz_below(t, sum);
+		enum fz_op op = 0;
+
+		while (pick >= fz_op_weight[op])
+			pick -= fz_op_weight[op++];
+		switch (op) {
+		case OP_MMAP: fz_op_mmap(t); break;
+		case OP_MUNMAP: fz_op_munmap(t); break;
+		case OP_MREMAP_MOVE: fz_op_mremap_move(t); break;
+		case OP_MREMAP_SHRINK: fz_op_mremap_shrink(t); break;
+		case OP_MREMAP_GROW: fz_op_mremap_grow(t); break;
+		case OP_MPROTECT: fz_op_mprotect(t); break;
+		case OP_MADVISE: fz_op_madvise(t); break;
+		case OP_LOAD: fz_op_load(t); break;
+		case OP_STORE: fz_op_store(t); break;
+		case OP_COPY: fz_op_copy(t); break;
+		case OP_DISCARD: fz_op_discard(t); break;
+		case OP_WRITE_FILE: fz_op_write(t, false); break;
+		case OP_READ_FILE: fz_op_read(t, false); break;
+		case OP_WRITE_PIPE: fz_op_write(t, true); break;
+		case OP_READ_PIPE: fz_op_read(t, true); break;
+		case OP_FORK: fz_op_fork(t); break;
+		case OP_BAD: fz_op_bad(t); break;
+		case OP_LOCK_SYNC: fz_op_lock_sync(t); break;
+		case OP_VMSPLICE: fz_op_vmsplice(t); break;
+		case OP_VM_READV: fz_op_vm_readv(t); break;
+		case OP_CHECK:
+			fz_note(t, OP_CHECK, 0, 0, 0, 0);
+			fz_verify_all(t, "check");
+			break;
+		default: break;
+		}
+	}
+	if (!t->failed)
+		fz_verify_all(t, "at the end");
+	return NULL;
+}
+
+static void fz_print_trace(const struct fz_thread *t)
+{
+	long first = t->ops > FZ_TRACE ? t->ops - FZ_TRACE : 0;
+
+	fprintf(stderr, "# fuzz: thread %d, its last %ld operations (map: index; sizes in pages or bytes as for the call):\n",
+		t->id, t->ops - first);
+	for (long n = first; n < t->ops; n++) {
+		const struct fz_trace *tr = &t->trace[n % FZ_TRACE];
+
+		fprintf(stderr, "#   %6ld %-13s %ld %ld %ld %ld -> %ld\n", n,
+			fz_op_name[tr->op], tr->a, tr->b, tr->c, tr->d, tr->ret);
+	}
+}
+
+static long fz_env(const char *name, long dflt)
+{
+	const char *s = getenv(name);
+
+	return s ? strtol(s, NULL, 0) : dflt;
+}
+
+FIXTURE(fuzz) {
+	int zfd, nthreads, other_fd;
+	char *other;
+	size_t ps;
+	struct fz_thread threads[FZ_MAX_THREADS];
+};
+
+FIXTURE_SETUP(fuzz)
+{
+	self->ps = zio_page_size();
+	self->zfd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->zfd);
+	self->nthreads = fz_env("ZIO_FUZZ_THREADS", 3);
+	ASSERT_LE(1, self->nthreads);
+	ASSERT_GE(FZ_MAX_THREADS, self->nthreads);
+	/* Another open: its mappings are no buffers for this one's ioctls. */
+	self->other_fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->other_fd);
+	self->other = zio_map(self->other_fd, FZ_MAX_THREADS * self->ps, 0);
+	ASSERT_NE(MAP_FAILED, self->other);
+	fz.seconds = fz_env("ZIO_FUZZ_SECONDS", 3);
+	fz.max_ops = fz_env("ZIO_FUZZ_OPS", 0);
+	for (int i = 0; i < self->nthreads; i++) {
+		struct fz_thread *t = &self->threads[i];
+
+		*t = (struct fz_thread){
+			.id = i, .zfd = self->zfd, .ps = self->ps,
+			.rng = zio_seed() ^ (0x66757a7aULL * (i + 1)),
+			.base = (size_t)i * FZ_PART,
+			.foreign = self->other + i * self->ps,
+		};
+		t->shadow = mmap(NULL, FZ_PART * self->ps, PROT_RW,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, t->shadow);
+		t->scratch = mmap(NULL, FZ_MAP_PAGES * self->ps, PROT_RW,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, t->scratch);
+		t->report = mmap(NULL, sizeof(*t->report), PROT_RW,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, t->report);
+		t->memfd = memfd_create("zio-fuzz", MFD_CLOEXEC);
+		ASSERT_LE(0, t->memfd);
+		ASSERT_EQ(0, pipe2(t->pipe, O_CLOEXEC));
+		ASSERT_EQ(0, pipe2(t->vpipe, O_CLOEXEC));
+	}
+}
+
+FIXTURE_TEARDOWN(fuzz)
+{
+	for (int i = 0; i < self->nthreads; i++) {
+		struct fz_thread *t = &self->threads[i];
+
+		for (int j = 0; j < FZ_MAPS; j++)
+			if (t->maps[j].addr)
+				munmap(t->maps[j].addr, t->maps[j].pages * self->ps);
+		munmap(t->shadow, FZ_PART * self->ps);
+		munmap(t->scratch, FZ_MAP_PAGES * self->ps);
+		munmap(t->report, sizeof(*t->report));
+		close(t->memfd);
+		close(t->pipe[0]);
+		close(t->pipe[1]);
+		close(t->vpipe[0]);
+		close(t->vpipe[1]);
+	}
+	munmap(self->other, FZ_MAX_THREADS * self->ps);
+	close(self->other_fd);
+	close(self->zfd);
+}
+
+TEST_F_TIMEOUT(fuzz, threads, 1800)
+{
+	long total[OP_NR] = { 0 }, ops = 0;
+	struct timespec t0, t1;
+	struct zio_counters c;
+	int failed = 0;
+
+	fprintf(stderr, "# fuzz: ZIO_SEED=0x%llx, %d threads, %s %ld\n",
+		(unsigned long long)zio_seed(), self->nthreads,
+		fz.max_ops ? "operations per thread" : "seconds",
+		fz.max_ops ? fz.max_ops : (long)fz.seconds);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	atomic_store(&fz.stop, false);
+	for (int i = 0; i < self->nthreads; i++)
+		ASSERT_EQ(0, pthread_create(&self->threads[i].thread, NULL, fz_run,
+					    &self->threads[i]));
+	if (!fz.max_ops) {
+		sleep(fz.seconds);
+		atomic_store(&fz.stop, true);
+	}
+	for (int i = 0; i < self->nthreads; i++) {
+		struct fz_thread *t = &self->threads[i];
+
+		ASSERT_EQ(0, pthread_join(t->thread, NULL));
+		ops += t->ops;
+		for (int op = 0; op < OP_NR; op++)
+			total[op] += t->count[op];
+		if (t->failed) {
+			fprintf(stderr, "# fuzz: thread %d failed at operation %ld: %s\n",
+				i, t->ops - 1, t->why);
+			fz_print_trace(t);
+			failed++;
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	fprintf(stderr, "# fuzz: %ld operations in %.1f s:", ops,
+		(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	for (int op = 0; op < OP_NR; op++)
+		fprintf(stderr, " %s %ld", fz_op_name[op], total[op]);
+	fprintf(stderr, "\n");
+	ASSERT_EQ(0, zio_counters(self->zfd, false, &c));
+	fprintf(stderr, "# fuzz: the space: faults %llu, copies %llu, cow %llu, materialized %llu, fallback %llu, discards %llu\n",
+		c.faults, c.copies, c.pages_cow, c.pages_materialized,
+		c.pages_fallback, c.discards);
+	EXPECT_EQ(0, failed) {
+		TH_LOG("reproduce with ZIO_SEED=0x%llx ZIO_FUZZ_THREADS=%d",
+		       (unsigned long long)zio_seed(), self->nthreads);
+	}
+	/* Every kind of operation ran (in a run of some length). */
+	for (int op = 0; op < OP_NR && ops >= 2000; op++) {
+		EXPECT_LT(0, total[op]) {
+			TH_LOG("no %s at all", fz_op_name[op]);
+		}
+	}
+}
+
+/*
+ * The negative control: with a model that forgets what a discard does,
+ * one thread must find a difference, and report it.
+ */
+TEST_F_TIMEOUT(fuzz, wrong_model_is_caught, 600)
+{
+	struct fz_thread *t = &self->threads[0];
+
+	fz.max_ops = 3000;
+	fz.sabotage = true;
+	fz_run(t);
+	fz.sabotage = false;
+	fprintf(stderr, "# fuzz: with a wrong model: %s after %ld operations\n",
+		t->failed ? t->why : "nothing found", t->ops);
+	ASSERT_TRUE(t->failed);
+	EXPECT_NE(NULL, strstr(t->why, "expected"));
+}
+
+ZIO_TEST_NOTHING_LEFT()
+
+TEST_HARNESS_MAIN
