@@ -113,8 +113,11 @@ FIXTURE_TEARDOWN(lib)
 {
 }
 
-/* The default settings: 64 KiB threshold, the policy learning. */
-TEST_F_TIMEOUT(lib, fuzz, 120)
+/*
+ * The default settings: 64 KiB threshold, the policy learning. The time
+ * limits leave room for ZIO_FUZZ_SECONDS=60 on the debug kernel.
+ */
+TEST_F_TIMEOUT(lib, fuzz, 300)
 {
 	const char *env[] = { "ZIO_STATS=1", NULL };
 
@@ -125,7 +128,7 @@ TEST_F_TIMEOUT(lib, fuzz, 120)
  * Everything a page or more goes to the module, always, with a signal every
  * 2 ms to make module copies come back short.
  */
-TEST_F_TIMEOUT(lib, fuzz_every_page, 120)
+TEST_F_TIMEOUT(lib, fuzz_every_page, 300)
 {
 	const char *env[] = { "ZIO_STATS=1", "ZIO_THRESHOLD=4096", "ZIO_POLICY=0", NULL };
 
