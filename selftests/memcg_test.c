@@ -23,25 +23,13 @@ FIXTURE(memcg) {
 	bool made;
 };
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -errno;
-}
-
 FIXTURE_SETUP(memcg)
 {
 	char file[192];
 
 	if (access(CGROOT "/cgroup.subtree_control", W_OK))
 		SKIP(return, "no writable cgroup2 at " CGROOT);
-	if (write_file(CGROOT "/cgroup.subtree_control", "+memory"))
+	if (zio_write_file(CGROOT "/cgroup.subtree_control", "+memory"))
 		SKIP(return, "cannot enable the memory controller");
 	snprintf(self->path, sizeof(self->path), CGROOT "/zio-memcg-%d", getpid());
 	ASSERT_EQ(0, mkdir(self->path, 0755));
@@ -126,7 +114,7 @@ static void child(const char *cg, const FIXTURE_VARIANT(memcg) *v,
 	snprintf(file, sizeof(file), "%s/cgroup.procs", cg);
 	snprintf(pid, sizeof(pid), "%d", getpid());
 	res->step = 1;
-	if (write_file(file, pid))
+	if (zio_write_file(file, pid))
 		return;
 	res->step = 2;
 	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);

@@ -658,18 +658,6 @@ TEST_F(nl, events)
 	EXPECT_EQ(st.space_limit, limit->space_limit);
 }
 
-static int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, strlen(text));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
 /* Every zio tracepoint fires, in tracefs. */
 TEST_F(nl, tracepoints)
 {
@@ -687,8 +675,8 @@ TEST_F(nl, tracepoints)
 
 	if (access("/sys/kernel/tracing/events/zio", F_OK))
 		SKIP(return, "no zio events in tracefs");
-	ASSERT_EQ(0, write_file("/sys/kernel/tracing/trace", ""));
-	ASSERT_EQ(0, write_file("/sys/kernel/tracing/events/zio/enable", "1"));
+	ASSERT_EQ(0, zio_write_file("/sys/kernel/tracing/trace", ""));
+	ASSERT_EQ(0, zio_write_file("/sys/kernel/tracing/events/zio/enable", "1"));
 
 	p = zmap(self->fd, 8, 0);
 	ASSERT_NE(MAP_FAILED, p);
@@ -710,7 +698,7 @@ TEST_F(nl, tracepoints)
 		close(pfd[1]);
 	}
 
-	ASSERT_EQ(0, write_file("/sys/kernel/tracing/events/zio/enable", "0"));
+	ASSERT_EQ(0, zio_write_file("/sys/kernel/tracing/events/zio/enable", "0"));
 	fd = open("/sys/kernel/tracing/trace", O_RDONLY);
 	ASSERT_LE(0, fd);
 	while ((n = read(fd, trace + len, sizeof(trace) - 1 - len)) > 0)

@@ -35,18 +35,6 @@
 #define SRC_LEN		(1UL << 20)
 #define SLACK		(1536 * 1024LL)	/* per-CPU charge stocks, page tables */
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -errno;
-}
-
 /* A "key value" line of a cgroup file such as memory.events. */
 static long long cg_key(const char *cg, const char *file, const char *key)
 {
@@ -143,17 +131,17 @@ static int make_cgroup(char *path, size_t size)
 	int ret;
 
 	if (access(CGROOT "/cgroup.subtree_control", W_OK) ||
-	    write_file(CGROOT "/cgroup.subtree_control", "+memory"))
+	    zio_write_file(CGROOT "/cgroup.subtree_control", "+memory"))
 		return 1;
 	snprintf(path, size, CGROOT "/zio-pressure-%d", getpid());
 	if (mkdir(path, 0755))
 		return -errno;
 	snprintf(file, sizeof(file), "%s/memory.max", path);
 	snprintf(limit, sizeof(limit), "%lld", LIMIT);
-	ret = write_file(file, limit);
+	ret = zio_write_file(file, limit);
 	/* No swap in the VM; and if there is, not for this. */
 	snprintf(file, sizeof(file), "%s/memory.swap.max", path);
-	write_file(file, "0");
+	zio_write_file(file, "0");
 	if (ret)
 		rmdir(path);
 	return ret;
@@ -197,9 +185,9 @@ static void child(const char *cg, const FIXTURE_VARIANT(pressure) *v,
 	res->step = 1;
 	snprintf(file, sizeof(file), "%s/cgroup.procs", cg);
 	snprintf(pid, sizeof(pid), "%d", getpid());
-	if (write_file(file, pid))
+	if (zio_write_file(file, pid))
 		return;
-	if (v->unkillable && write_file("/proc/self/oom_score_adj", "-1000"))
+	if (v->unkillable && zio_write_file("/proc/self/oom_score_adj", "-1000"))
 		return;
 	res->step = 2;
 	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
@@ -379,7 +367,7 @@ static void blocked_read_child(const char *cg, int pipe_rd,
 	res->step = 1;
 	snprintf(file, sizeof(file), "%s/cgroup.procs", cg);
 	snprintf(pid, sizeof(pid), "%d", getpid());
-	if (write_file(file, pid) || write_file("/proc/self/oom_score_adj", "-1000"))
+	if (zio_write_file(file, pid) || zio_write_file("/proc/self/oom_score_adj", "-1000"))
 		return;
 	res->step = 2;
 	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);

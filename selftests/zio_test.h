@@ -302,21 +302,32 @@ static inline long long zio_param_get(const char *name)
 	return zio_read_number(path);
 }
 
+/*
+ * Write @s to the file @path, as the shell's "echo -n s > path" does (with
+ * O_TRUNC, which also clears tracefs's trace): 0 or -errno.
+ */
+static inline int zio_write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)strlen(s) ? 0 : -EIO;
+}
+
 /* Set a module parameter: 0 or -errno. */
 static inline int zio_param_set(const char *name, long long value)
 {
 	char path[128], buf[32];
-	int fd, len, ret = 0;
 
 	snprintf(path, sizeof(path), ZIO_PARAM_DIR "%s", name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	len = snprintf(buf, sizeof(buf), "%lld", value);
-	if (write(fd, buf, len) != len)
-		ret = -errno;
-	close(fd);
-	return ret;
+	snprintf(buf, sizeof(buf), "%lld", value);
+	return zio_write_file(path, buf);
 }
 
 /*
