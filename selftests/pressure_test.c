@@ -8,8 +8,9 @@
  * - a fault that needs a page (first touch, copy-on-write, a pending copy
  *   materialized) gets the process OOM-killed (SIGKILL);
  * - an ioctl that needs pages (ZIO_IOC_READ's fresh pages, the partial
- *   pages of ZIO_IOC_COPY) likewise, and fails with ENOMEM, changing
- *   nothing, when the OOM killer finds no victim (oom_score_adj -1000);
+ *   pages of ZIO_IOC_COPY, the pending copies ZIO_IOC_WRITE sends)
+ *   likewise, and fails with ENOMEM, having written or read nothing, when
+ *   the OOM killer finds no victim (oom_score_adj -1000);
  *   such a process must then free memory before its next page fault,
  *   which the kernel would otherwise retry for ever, zio's or not;
  * - a copy that only shares or defers pages needs no memory and succeeds
@@ -86,7 +87,10 @@ FIXTURE_VARIANT(pressure) {
 	long ret;		/* when not killed */
 };
 
-enum { FAULT_TOUCH, FAULT_COW, FAULT_MATERIALIZE, IOCTL_READ, IOCTL_COPY_PARTIAL };
+enum {
+	FAULT_TOUCH, FAULT_COW, FAULT_MATERIALIZE, IOCTL_READ, IOCTL_COPY_PARTIAL,
+	IOCTL_WRITE_PENDING,
+};
 
 /* First touch of five times the limit. */
 FIXTURE_VARIANT_ADD(pressure, fault_first_touch) {
@@ -119,6 +123,15 @@ FIXTURE_VARIANT_ADD(pressure, ioctl_copy_partial_killed) {
 
 FIXTURE_VARIANT_ADD(pressure, ioctl_copy_partial_enomem) {
 	.what = IOCTL_COPY_PARTIAL, .unkillable = true, .ret = -ENOMEM,
+};
+
+/* ZIO_IOC_WRITE of pending copies: each page is made before it is sent. */
+FIXTURE_VARIANT_ADD(pressure, ioctl_write_pending_killed) {
+	.what = IOCTL_WRITE_PENDING, .killed = true,
+};
+
+FIXTURE_VARIANT_ADD(pressure, ioctl_write_pending_enomem) {
+	.what = IOCTL_WRITE_PENDING, .unkillable = true, .ret = -ENOMEM,
 };
 
 /*
@@ -208,9 +221,10 @@ static void child(const char *cg, const FIXTURE_VARIANT(pressure) *v,
 			map[off] = 1;
 		break;
 	case FAULT_COW:
-	case FAULT_MATERIALIZE: {
+	case FAULT_MATERIALIZE:
+	case IOCTL_WRITE_PENDING: {
 		/* Pending when the source is one byte off the page. */
-		size_t shift = v->what == FAULT_MATERIALIZE;
+		size_t shift = v->what != FAULT_COW;
 
 		for (size_t off = SRC_LEN; off + SRC_LEN <= MAP_LEN; off += SRC_LEN) {
 			res->ret = zio_copy(fd, map + off, map + shift,
@@ -221,6 +235,19 @@ static void child(const char *cg, const FIXTURE_VARIANT(pressure) *v,
 		}
 		res->current = cg_number(cg, "memory.current");
 		res->step = 5;
+		if (v->what == IOCTL_WRITE_PENDING) {
+			io.fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+			io.addr = (uintptr_t)map + SRC_LEN;
+			io.len = MAP_LEN - SRC_LEN;
+			io.offset = ZIO_IO_FILE_POS;
+			res->ret = ioctl(fd, ZIO_IOC_WRITE, &io);
+			if (res->ret < 0)
+				res->ret = -errno;
+			/* Room again before anything else faults. */
+			if (zio_discard(fd, map + SRC_LEN, MAP_LEN - SRC_LEN))
+				return;
+			break;
+		}
 		for (size_t off = SRC_LEN; off < MAP_LEN; off += ps) {
 			if (v->what == FAULT_COW)
 				map[off] = 2;
@@ -303,11 +330,13 @@ TEST_F_TIMEOUT(pressure, degrades_cleanly, 300)
 		/* The OOM killer ran and found nobody to kill. */
 		EXPECT_LE(1, cg_key(self->path, "memory.events", "oom"));
 	}
-	if (variant->what == FAULT_COW || variant->what == FAULT_MATERIALIZE) {
+	if (variant->what == FAULT_COW || variant->what == FAULT_MATERIALIZE ||
+	    variant->what == IOCTL_WRITE_PENDING) {
 		/* Recording the copies took no memory and all of them worked. */
 		EXPECT_LE(5, res->step);
-		EXPECT_EQ(0, res->ret);
-		EXPECT_EQ(SRC_LEN - (variant->what == FAULT_MATERIALIZE),
+		if (variant->what != IOCTL_WRITE_PENDING)
+			EXPECT_EQ(0, res->ret);
+		EXPECT_EQ(SRC_LEN - (variant->what != FAULT_COW),
 			  res->copy.bytes_deferred + res->copy.bytes_copied);
 	}
 
