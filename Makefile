@@ -6,7 +6,7 @@
 #                     the selftests (all under build/)
 #   make check        install dependencies, build, checkpatch, then every
 #                     selftest in QEMU on each supported kernel
-#   make check-debug  the same on zio's debug kernel (KASAN, lockdep,
+#   make check-debug  the same on zio's debug kernels (KASAN, lockdep,
 #                     kmemleak...; built and cached at the first use), plus
 #                     a longer fuzz, trinity and a kmemleak scan
 #   make run          the demo, in QEMU
@@ -103,7 +103,7 @@ check:
 	@scripts/check
 
 check-debug:
-	@KERNEL=debug scripts/check
+	@KERNEL="$(addprefix debug-,$(KERNEL))" scripts/check
 
 run:
 	@scripts/run-demo
