@@ -9,6 +9,8 @@
 #   make check-debug  the same on zio's debug kernels (KASAN, lockdep,
 #                     kmemleak...; built and cached at the first use), plus
 #                     a longer fuzz, trinity and a kmemleak scan
+#   make check-kcsan  the same on zio's KCSAN kernels: a data race with zio
+#                     in it fails
 #   make run          the demo, in QEMU
 #   make bench        zio against libc, ratios from one VM boot
 #   make install      library, headers, zioctl, documentation (PREFIX, DESTDIR)
@@ -43,7 +45,7 @@ VERSION := 0.1
 
 export KERNEL
 
-.PHONY: all modules lib tools bench-tools selftests check check-debug run bench install dkms-install clean
+.PHONY: all modules lib tools bench-tools selftests check check-debug check-kcsan run bench install dkms-install clean
 
 all: modules lib tools bench-tools selftests
 
@@ -104,6 +106,9 @@ check:
 
 check-debug:
 	@KERNEL="$(addprefix debug-,$(KERNEL))" scripts/check
+
+check-kcsan:
+	@KERNEL="$(addprefix kcsan-,$(KERNEL))" scripts/check
 
 run:
 	@scripts/run-demo
