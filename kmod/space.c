@@ -269,7 +269,11 @@ static struct zio_space *zio_space_fork(struct zio_space *parent,
 			kref_get(&zio_entry_pending(entry)->ref);
 		else
 			zio_page_share(entry);
-		old = xa_store(&child->slots, index, entry, GFP_KERNEL);
+		/* Debug only: fail as if the xarray had no memory. */
+		if (unlikely(n + 1 == READ_ONCE(zio_debug_fork_fail_after)))
+			old = XA_ERROR(-ENOMEM);
+		else
+			old = xa_store(&child->slots, index, entry, GFP_KERNEL);
 		if (xa_is_err(old)) {
 			zio_slot_release(entry, &mapped);
 			WRITE_ONCE(child->broken, true);

@@ -67,6 +67,7 @@ extern unsigned int zio_max_records;
 extern bool zio_debug_skip_barrier;
 extern unsigned int zio_debug_fault_delay_us;
 extern unsigned int zio_debug_io_install_pages;
+extern unsigned int zio_debug_fork_fail_after;
 
 /**
  * struct zio_file - one open of /dev/zio
