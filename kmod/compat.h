@@ -62,8 +62,20 @@ static inline void zio_file_end_write(struct file *file)
 static inline int zio_sock_send_pages(struct socket *sock, struct bio_vec *bvec,
 				      unsigned int nr, size_t len, int flags)
 {
+	struct msghdr msg = { .msg_flags = flags };
 	int ret = 0, sent = 0;
 	unsigned int i;
+
+	/*
+	 * kernel_sendpage() goes straight to the protocol, past the LSM hook
+	 * and everything else sock_sendmsg() checks, and that hook is not
+	 * exported: an empty sendmsg() passes the same checks as write()
+	 * first. TCP sends nothing for it.
+	 */
+	iov_iter_kvec(&msg.msg_iter, ITER_SOURCE, NULL, 0, 0);
+	ret = sock_sendmsg(sock, &msg);
+	if (ret < 0)
+		return ret;
 
 	for (i = 0; i < nr; i++) {
 		int more = i + 1 < nr ? MSG_SENDPAGE_NOTLAST : 0;
