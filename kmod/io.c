@@ -146,8 +146,11 @@ static ssize_t zio_io_transfer(struct zio_io_ctx *io, struct iov_iter *iter,
 			msg.msg_flags |= MSG_DONTWAIT;
 		msg.msg_iter = *iter;
 		if (write)
-			return sock_sendmsg(io->sock, &msg);
-		return sock_recvmsg(io->sock, &msg, msg.msg_flags);
+			ret = sock_sendmsg(io->sock, &msg);
+		else
+			ret = sock_recvmsg(io->sock, &msg, msg.msg_flags);
+		*iter = msg.msg_iter;	/* how far it got */
+		return ret;
 	}
 
 	if (io->args.offset == ZIO_IO_FILE_POS) {
@@ -441,14 +444,19 @@ long zio_ioctl_read(struct file *zfile, struct zio_io __user *uarg)
 	iov_iter_bvec(&iter, ITER_DEST, io.bvec, io.nr_pages, io.args.len);
 	ret = zio_io_transfer(&io, &iter, false);
 	trace_zio_io(io.space, false, io.args.fd, io.args.addr, io.args.len, ret);
-	if (ret > 0) {
-		/* MSG_TRUNC reports the datagram's length, not what fit. */
-		got = min_t(size_t, ret, io.args.len);
+	/*
+	 * What the file wrote is how far the iterator went, not what it
+	 * returned: MSG_TRUNC returns a datagram's whole length, and TCP's
+	 * discards the data and writes nothing at all.
+	 */
+	got = io.args.len - iov_iter_count(&iter);
+	if (ret > 0 && got) {
 		placed = zio_io_install(&io, got);
 		zio_space_count(io.space, ZIO_EV_IO_READ, placed);
 		if (placed < got) {
 			placed += zio_io_copy_out(&io, placed, got);
-			ret = placed ? placed : -EFAULT;
+			if (placed < got)
+				ret = placed ? placed : -EFAULT;
 		}
 	}
 
