@@ -13,9 +13,14 @@
  * Forward runs of shares go in batches (zio_copy_share_batch()): one walk
  * of the source slots takes the shares, one walk of the destination slots
  * stores them. Everything the copy replaced is released batch by batch,
- * and the copy zaps once, at the end, before it returns.
+ * and the copy zaps the destination once, at the end, before it returns.
+ * A source page mapped writable is zapped before its share is taken,
+ * never after: GUP could otherwise take a reference through the writable
+ * PTE after the check for references, and a store could reach the page
+ * that the destination now shares.
  */
 #include <linux/highmem.h>
+#include <linux/mm_inline.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/sched/signal.h>
@@ -39,8 +44,8 @@ struct zio_copy_ctx {
 	void *old[2 * ZIO_COPY_BATCH];
 	unsigned int nr_old;
 	struct page *batch[ZIO_COPY_BATCH];
-	bool dzap, szap, dmapped;
-	pgoff_t dzap_first, dzap_last, szap_first, szap_last;
+	bool dzap, dmapped;
+	pgoff_t dzap_first, dzap_last;
 	u8 *bounce;
 };
 
@@ -92,13 +97,6 @@ static int zio_copy_store(struct zio_copy_ctx *c, pgoff_t dpg, void *entry)
 	return 0;
 }
 
-/* A source page took a share: its writable mappings must go. */
-static void zio_copy_note_source(struct zio_copy_ctx *c, pgoff_t spg, bool zap)
-{
-	if (zap)
-		zio_note_range(&c->szap, &c->szap_first, &c->szap_last, spg);
-}
-
 static void zio_copy_note_deferred(struct zio_copy_ctx *c, pgoff_t dpg)
 {
 	c->deferred += PAGE_SIZE;
@@ -136,21 +134,39 @@ static void zio_copy_zap(struct zio_copy_ctx *c)
 	if (c->dzap)
 		zio_space_zap_released(c->space, c->dzap_first, c->dzap_last,
 				       c->dmapped);
-	if (c->szap) {
-		zio_space_zap(c->space, c->szap_first, c->szap_last);
-		zio_slot_clear_writable(c->space, c->szap_first, c->szap_last);
-	}
+}
+
+/*
+ * May a locked source page take a share here, under the xa_lock, where
+ * it cannot be zapped? Yes if no PTE can map it writable: none ever did
+ * since its last zap, or it is mapped nowhere now (writable PTEs are
+ * installed under the page lock, which is ours) and no TLB flush of the
+ * process is pending, which a zap would have to wait for.
+ */
+static bool zio_copy_unmapped_locked(struct zio_copy_ctx *c, struct page *page)
+{
+	if (!(page_private(page) & ZIO_PAGE_WRITABLE))
+		return true;
+	if (page_mapped(page))
+		return false;
+	/* Order the mapcount read before the pending flush count. */
+	smp_mb();
+	if (mm_tlb_flush_pending(c->space->mm))
+		return false;
+	set_page_private(page, page_private(page) & ~ZIO_PAGE_WRITABLE);
+	return true;
 }
 
 /*
  * The fast path of zio_copy_share(): share up to @n source slots from @spg
  * into destination slots from @dpg, both contiguous. Stops at the first
- * source page it cannot take at once (pending, locked, foreign references).
+ * source page it cannot take at once (pending, locked, foreign references,
+ * mapped writable: then *@need_zap is set).
  *
  * Return: the pages done, or a negative errno.
  */
 static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
-				pgoff_t spg, unsigned int n)
+				pgoff_t spg, unsigned int n, bool *need_zap)
 {
 	XA_STATE(xas, &c->space->slots, spg);
 	unsigned int i, got;
@@ -169,12 +185,16 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
 		if (entry && (zio_entry_is_pending(entry) || !trylock_page(page)))
 			break;
 		if (entry) {
+			if (!zio_copy_unmapped_locked(c, page)) {
+				unlock_page(page);
+				*need_zap = true;
+				break;
+			}
 			if (zio_page_foreign_refs(page, 0)) {
 				unlock_page(page);
 				break;
 			}
-			if (zio_page_take_share_locked(page))
-				zio_copy_note_source(c, spg + i, true);
+			zio_page_take_share_locked(page);
 			unlock_page(page);
 		}
 		c->batch[i] = page;
@@ -235,11 +255,11 @@ static unsigned int zio_copy_batch_len(struct zio_copy_ctx *c, unsigned long d0)
 /* A whole destination page, with its source at the same page offset. */
 static int zio_copy_share(struct zio_copy_ctx *c, pgoff_t dpg, pgoff_t spg)
 {
-	bool fallback = false, zap = false, unused;
+	bool fallback = false, unused;
 	struct page *page;
 	int ret;
 
-	ret = zio_slot_take_share(c->space, spg, &page, &fallback, &zap);
+	ret = zio_slot_take_share(c->space, spg, &page, &fallback);
 	if (ret)
 		return ret;
 	ret = zio_copy_store(c, dpg, page);
@@ -248,7 +268,6 @@ static int zio_copy_share(struct zio_copy_ctx *c, pgoff_t dpg, pgoff_t spg)
 			zio_slot_release(page, &unused);
 		return ret;
 	}
-	zio_copy_note_source(c, spg, zap);
 	trace_zio_share(c->space, dpg, spg, 1);
 	if (fallback)
 		c->copied += PAGE_SIZE;
@@ -262,14 +281,14 @@ static int zio_copy_defer(struct zio_copy_ctx *c, pgoff_t dpg, pgoff_t spg0,
 			  pgoff_t spg1, unsigned int offset)
 {
 	struct zio_pending *pending = NULL;
-	bool fallback = false, zap0 = false, zap1 = false, unused;
+	bool fallback = false, unused;
 	struct page *src0, *src1;
 	int ret;
 
-	ret = zio_slot_take_share(c->space, spg0, &src0, &fallback, &zap0);
+	ret = zio_slot_take_share(c->space, spg0, &src0, &fallback);
 	if (ret)
 		return ret;
-	ret = zio_slot_take_share(c->space, spg1, &src1, &fallback, &zap1);
+	ret = zio_slot_take_share(c->space, spg1, &src1, &fallback);
 	if (ret)
 		goto out_release_src0;
 
@@ -285,8 +304,6 @@ static int zio_copy_defer(struct zio_copy_ctx *c, pgoff_t dpg, pgoff_t spg0,
 			zio_pending_put(pending);	/* drops both shares */
 		return ret;
 	}
-	zio_copy_note_source(c, spg0, zap0);
-	zio_copy_note_source(c, spg1, zap1);
 	zio_copy_note_deferred(c, dpg);
 	return 0;
 
@@ -382,10 +399,18 @@ static int zio_copy_run(struct zio_copy_ctx *c)
 		done = 0;
 		if (forward && aligned && d1 - d0 == PAGE_SIZE) {
 			unsigned long s0 = c->src_addr + (d0 - c->dst_addr);
+			pgoff_t dpg = zio_map_pgoff(&c->dst, d0);
+			pgoff_t spg = zio_map_pgoff(&c->src, s0);
+			bool need_zap = false;
 
 			n = zio_copy_batch_len(c, d0);
-			done = zio_copy_share_batch(c, zio_map_pgoff(&c->dst, d0),
-						    zio_map_pgoff(&c->src, s0), n);
+			done = zio_copy_share_batch(c, dpg, spg, n, &need_zap);
+			if (!done && need_zap) {
+				/* Source pages mapped writable: once for the run. */
+				zio_space_zap(c->space, spg, spg + n - 1);
+				done = zio_copy_share_batch(c, dpg, spg, n,
+							    &need_zap);
+			}
 			if (done < 0) {
 				ret = done;
 				break;

@@ -79,13 +79,13 @@ vm_fault_t zio_fault(struct vm_fault *vmf)
 		ret = zio_slot_lock_page(space, vmf->pgoff, &page);
 		if (ret)
 			return vmf_error(ret);
-		if (!(vmf->flags & FAULT_FLAG_WRITE) || zio_page_exclusive(page, 1))
+		if (!(vmf->flags & FAULT_FLAG_WRITE) || zio_page_exclusive(page))
 			break;
 		/* A write: copy now rather than in page_mkwrite and fault again. */
 		ret = zio_slot_cow(space, vmf->pgoff, page, &copy);
 		put_page(page);
 		if (ret == -ENOMEM)
-			return VM_FAULT_OOM;
+			return vmf_error(ret);
 		if (!ret)
 			put_page(copy);
 	}
@@ -123,15 +123,14 @@ vm_fault_t zio_page_mkwrite(struct vm_fault *vmf)
 		unlock_page(page);
 		return VM_FAULT_NOPAGE;
 	}
-	/* The fault holds one reference of its own. */
-	if (zio_page_exclusive(page, 1)) {
+	if (zio_page_exclusive(page)) {
 		set_page_private(page, page_private(page) | ZIO_PAGE_WRITABLE);
 		return VM_FAULT_LOCKED;
 	}
 
 	ret = zio_slot_cow(space, vmf->pgoff, page, &copy);
 	if (ret == -ENOMEM)
-		return VM_FAULT_OOM;
+		return vmf_error(ret);
 	if (!ret)
 		put_page(copy);
 	return VM_FAULT_NOPAGE;

@@ -192,13 +192,13 @@ static ssize_t zio_io_transfer(struct zio_io_ctx *io, struct iov_iter *iter,
 
 /*
  * TCP sends the pages themselves when it can: the receiver's socket, or
- * the retransmit queue, then holds them until the bytes are consumed. That
- * is safe because zio never writes a page with references it cannot
- * account for (zio_page_foreign_refs()): once the references in io->bvec
- * are taken, no fault maps the page writable any more, and a page whose
- * ZIO_PAGE_WRITABLE bit is clear has no writable PTE left. Read under the
- * page lock, the bit cannot be set behind our back by a zio_page_mkwrite()
- * that checked the page before our reference.
+ * the retransmit queue, then holds them until the bytes are consumed, and
+ * send() promised the program that its buffer is free again. So a page
+ * goes by reference only when no PTE maps it writable (ZIO_PAGE_WRITABLE
+ * clear), and it is marked ZIO_PAGE_LENT under the same page lock: zio
+ * never writes a lent page in place again (zio_page_exclusive()), and the
+ * program's next write to it copies it. The peer cannot map the page
+ * either: its page->mapping makes a zerocopy receive copy the bytes.
  *
  * Pages the program maps writable are copied instead: it wrote them, and
  * is likely to write them again (a reused buffer), which by reference
@@ -215,13 +215,18 @@ static bool zio_io_by_reference(struct zio_io_ctx *io, struct socket *sock)
 	    sock->sk->sk_protocol != IPPROTO_TCP || io->args.msg_flags & MSG_OOB)
 		return false;
 	for (i = 0; i < io->nr_pages; i++) {
+		if (is_zero_page(io->bvec[i].bv_page))
+			return false;
+	}
+	/* A page lent before a writable one stops the send stays lent. */
+	for (i = 0; i < io->nr_pages; i++) {
 		struct page *page = io->bvec[i].bv_page;
 		bool writable;
 
-		if (is_zero_page(page))
-			return false;
 		lock_page(page);
 		writable = page_private(page) & ZIO_PAGE_WRITABLE;
+		if (!writable)
+			set_page_private(page, page_private(page) | ZIO_PAGE_LENT);
 		unlock_page(page);
 		if (writable)
 			return false;

@@ -6,6 +6,13 @@
  * page reference for all the shares of a page. Shares change under the page
  * lock only, which is what makes the lock a barrier against faults
  * installing the page.
+ *
+ * While zio holds a page, page->mapping points to the address_space of its
+ * open, as if the page were in its page cache (it is not): the core mm
+ * then treats it as a file page it must not hand out, and in particular a
+ * TCP peer's zerocopy receive (can_map_frag()) copies the bytes of such a
+ * page instead of mapping it into the peer. zio clears page->mapping when
+ * its last share goes, before it puts its reference.
  */
 #include <linux/delay.h>
 #include <linux/highmem.h>
@@ -42,7 +49,16 @@ struct page *zio_page_alloc(struct zio_space *space, gfp_t gfp)
 
 	set_page_private(page, 1);
 	atomic64_inc(&zio_nr_pages);
+	page->mapping = space->zfile->inode->i_mapping;
 	return page;
+}
+
+/* zio lets go of a page: from now on it is anybody's. */
+static void zio_page_forget(struct page *page)
+{
+	set_page_private(page, 0);
+	page->mapping = NULL;
+	atomic64_dec(&zio_nr_pages);
 }
 
 /**
@@ -51,33 +67,20 @@ struct page *zio_page_alloc(struct zio_space *space, gfp_t gfp)
  */
 void zio_page_free_new(struct page *page)
 {
-	set_page_private(page, 0);
-	atomic64_dec(&zio_nr_pages);
+	zio_page_forget(page);
 	put_page(page);
 }
 
 /**
- * zio_page_share() - take one more share of a page, for another slot
- * @page: a page the caller knows to be held by a slot
- */
-void zio_page_share(struct page *page)
-{
-	lock_page(page);
-	zio_page_take_share_locked(page);
-	unlock_page(page);
-}
-
-/**
  * zio_page_take_share_locked() - count one more share of a locked page
- * @page: the page, locked, with at least one share already
+ * @page: the page, locked, with at least one share already and no writable
+ *	mapping (ZIO_PAGE_WRITABLE clear, see zio_page_unmap_writable())
  *
- * Return: true if a PTE may map the page writable: the caller must zap the
- * page's slot, then call zio_slot_clear_writable().
+ * A page with more than one share never gets a writable PTE.
  */
-bool zio_page_take_share_locked(struct page *page)
+void zio_page_take_share_locked(struct page *page)
 {
 	set_page_private(page, page_private(page) + 1);
-	return page_private(page) & ZIO_PAGE_WRITABLE;
 }
 
 /*
@@ -89,8 +92,7 @@ static bool zio_page_drop_share_locked(struct page *page)
 	set_page_private(page, page_private(page) - 1);
 	if (zio_page_shares(page))
 		return false;
-	set_page_private(page, 0);
-	atomic64_dec(&zio_nr_pages);
+	zio_page_forget(page);
 	return true;
 }
 
@@ -114,9 +116,10 @@ void zio_page_unshare(struct page *page)
  * @page: the page, locked
  * @own_refs: references the caller holds beyond the shares and mappings
  *
- * O_DIRECT, vmsplice and in-flight sends hold plain references. A page
- * with such a holder must not be shared (the holder may still write it) or
- * written in place (the holder may still read it).
+ * O_DIRECT, vmsplice, pins and in-flight sends hold plain references. A
+ * page with such a holder is never shared: the holder may still write it,
+ * and the other slot would see that. Nobody outside zio maps zio's pages
+ * (see page->mapping above), so the mappings counted are zio's own.
  *
  * Return: true if the page has references beyond its shares, its mappings
  * and @own_refs.
@@ -130,13 +133,42 @@ bool zio_page_foreign_refs(struct page *page, int own_refs)
 /**
  * zio_page_exclusive() - may the page be written in place?
  * @page: the page, locked
- * @own_refs: references the caller holds beyond the shares and mappings
  *
- * Return: true if exactly one slot holds the page and nobody else does.
+ * A page that one slot holds is written in place even when something
+ * outside zio holds references to it: an O_DIRECT read in flight, a pin
+ * or a vmsplice'd pipe buffer keeps reading and writing the page the
+ * program sees, as with an exclusive anonymous page. Copying it instead
+ * would leave the holder with an orphan. The exception is a page zio
+ * itself lent to a socket (ZIO_PAGE_LENT): send() promised a copy.
+ *
+ * Return: true if exactly one slot holds the page and zio never lent it.
  */
-bool zio_page_exclusive(struct page *page, int own_refs)
+bool zio_page_exclusive(struct page *page)
 {
-	return zio_page_shares(page) == 1 && !zio_page_foreign_refs(page, own_refs);
+	return zio_page_shares(page) == 1 && !(page_private(page) & ZIO_PAGE_LENT);
+}
+
+/**
+ * zio_page_unmap_writable() - remove the writable mappings of a locked page
+ * @space: the space
+ * @pgoff: the slot holding @page
+ * @page: the page, locked, in its slot
+ *
+ * Writable PTEs are installed under the page lock, after
+ * zio_page_mkwrite() set ZIO_PAGE_WRITABLE: once the slot is zapped with
+ * the lock held, the page has none and gets none until it is unlocked.
+ * A page that is neither mapped nor marked writable needs no zap.
+ * Taking references after this (sharing the page, or copying it) sees
+ * every reference GUP took through a writable PTE, and no store of the
+ * program can land in the page behind the caller's back.
+ */
+void zio_page_unmap_writable(struct zio_space *space, pgoff_t pgoff,
+			     struct page *page)
+{
+	if (!(page_private(page) & ZIO_PAGE_WRITABLE))
+		return;
+	zio_space_zap(space, pgoff, pgoff);
+	set_page_private(page, page_private(page) & ~ZIO_PAGE_WRITABLE);
 }
 
 /**
@@ -436,6 +468,14 @@ static int __zio_slot_cow(struct zio_space *space, pgoff_t pgoff,
 		unlock_page(page);
 		return -ENOMEM;
 	}
+	/*
+	 * Zap first, with the page locked: a store through a writable PTE
+	 * after the copy would land in the page the slot is about to let go.
+	 * Faults wait for the lock and then find the copy in the slot.
+	 */
+	if (page_mapped(page) || page_private(page) & ZIO_PAGE_WRITABLE)
+		zio_space_zap(space, pgoff, pgoff);
+	set_page_private(page, page_private(page) & ~ZIO_PAGE_WRITABLE);
 	copy_highpage(copy, page);
 	old = xa_cmpxchg(&space->slots, pgoff, page, copy, GFP_KERNEL);
 	if (old != page) {
@@ -449,7 +489,6 @@ static int __zio_slot_cow(struct zio_space *space, pgoff_t pgoff,
 	if (last)
 		put_page(page);		/* zio's reference */
 
-	zio_space_zap(space, pgoff, pgoff);
 	zio_space_count(space, ZIO_EV_PAGES_COW, 1);
 	trace_zio_cow(space, pgoff);
 	zio_records_note_materialized(space, pgoff);
@@ -481,7 +520,7 @@ int zio_slot_get_exclusive_spare(struct zio_space *space, pgoff_t pgoff,
 		ret = __zio_slot_lock_page(space, pgoff, &page, spare);
 		if (ret)
 			return ret;
-		if (zio_page_exclusive(page, 1)) {
+		if (zio_page_exclusive(page)) {
 			unlock_page(page);
 			*pagep = page;
 			return 0;
@@ -515,13 +554,11 @@ int zio_slot_get_exclusive(struct zio_space *space, pgoff_t pgoff,
  *	empty (zeros)
  * @fallback: set to true when the page had foreign references: *@pagep
  *	is then a private copy of it
- * @zap: set to true when the slot must be zapped, see
- *	zio_page_take_share_locked()
  *
  * Return: 0 or -ENOMEM.
  */
 int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
-			struct page **pagep, bool *fallback, bool *zap)
+			struct page **pagep, bool *fallback)
 {
 	for (;;) {
 		struct page *page, *copy;
@@ -538,9 +575,9 @@ int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
 			put_page(page);
 			continue;
 		}
+		zio_page_unmap_writable(space, pgoff, page);
 		if (!zio_page_foreign_refs(page, 1)) {
-			if (zio_page_take_share_locked(page))
-				*zap = true;
+			zio_page_take_share_locked(page);
 			unlock_page(page);
 			put_page(page);
 			*pagep = page;
@@ -561,30 +598,43 @@ int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
 }
 
 /**
- * zio_slot_clear_writable() - forget the writable mappings of shared pages
- * @space: the space
- * @first: the first slot, zapped since its page was shared
- * @last: the last slot
+ * zio_slot_snapshot() - what a fork child's slot gets of a parent's slot
+ * @child: the child's space
+ * @entry: the parent's entry, a page or a pending copy; the caller zapped
+ *	the parent's slots, and nothing maps them again until the fork is
+ *	done (the parent's mmap_lock is held for writing)
  *
- * A page with more than one share gets no writable PTE any more, so once
- * its slot is zapped no writable PTE of it is left. A page that is locked
- * keeps its bit: that costs a zap later, nothing else.
+ * A page with references zio cannot account for (an O_DIRECT read in
+ * flight, a pin) stays the parent's alone: the child gets a copy of it,
+ * as fork copies a pinned anonymous page, so the holder keeps writing the
+ * page the parent sees.
+ *
+ * Return: the child's entry (a share of the page or pending copy, or a
+ * private copy), or NULL when memory ran out.
  */
-void zio_slot_clear_writable(struct zio_space *space, pgoff_t first,
-			     pgoff_t last)
+void *zio_slot_snapshot(struct zio_space *child, void *entry)
 {
-	XA_STATE(xas, &space->slots, first);
-	struct page *page;
+	struct page *page = entry, *copy;
 
-	xas_lock(&xas);
-	xas_for_each(&xas, page, last) {
-		if (zio_entry_is_pending(page) || !trylock_page(page))
-			continue;
-		if (zio_page_shares(page) > 1)
-			set_page_private(page, page_private(page) & ~ZIO_PAGE_WRITABLE);
-		unlock_page(page);
+	if (zio_entry_is_pending(entry)) {
+		kref_get(&zio_entry_pending(entry)->ref);
+		return entry;
 	}
-	xas_unlock(&xas);
+	lock_page(page);
+	/* Zapped, and no fault of the parent can map it again yet. */
+	set_page_private(page, page_private(page) & ~ZIO_PAGE_WRITABLE);
+	if (!zio_page_foreign_refs(page, 0)) {
+		zio_page_take_share_locked(page);
+		unlock_page(page);
+		return page;
+	}
+	copy = zio_page_alloc(child, GFP_HIGHUSER);
+	if (copy)
+		copy_highpage(copy, page);
+	unlock_page(page);
+	if (copy)
+		zio_space_count(child, ZIO_EV_PAGES_FALLBACK, 1);
+	return copy;
 }
 
 #define ZIO_DISCARD_BATCH	64

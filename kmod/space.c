@@ -49,6 +49,15 @@ static int zio_fs_init_fs_context(struct fs_context *fc)
 	return init_pseudo(fc, ZIO_FS_MAGIC) ? 0 : -ENOMEM;
 }
 
+/*
+ * zio's pages point to the open's address_space while zio holds them (see
+ * slot.c); marking one dirty, as a write fault or an unpin does, only sets
+ * its flag: nothing is ever written back.
+ */
+static const struct address_space_operations zio_aops = {
+	.dirty_folio = noop_dirty_folio,
+};
+
 static struct file_system_type zio_fs_type = {
 	.name = "zio",
 	.owner = THIS_MODULE,
@@ -80,6 +89,7 @@ struct zio_file *zio_file_create(void)
 		ret = PTR_ERR(inode);
 		goto out_release_fs;
 	}
+	inode->i_mapping->a_ops = &zio_aops;
 	zfile->inode = inode;
 	mutex_init(&zfile->lock);
 	INIT_LIST_HEAD(&zfile->spaces);
@@ -250,32 +260,31 @@ static struct zio_space *zio_space_fork(struct zio_space *parent,
 	struct zio_space *child;
 	unsigned long index, n = 0;
 	bool mapped = false;
-	void *entry, *old;
-
-	child = zio_space_find(parent->zfile, vma->vm_mm, true);
-	if (IS_ERR(child)) {
-		/* Even so, no PTE of the parent may be copied to the child. */
-		zio_space_zap(parent, first, last);
-		return NULL;
-	}
+	void *entry, *snap, *old;
 
 	/*
-	 * The parent's mmap_lock is held for writing: no fault changes its
-	 * slots. Nothing but this fork reaches the child's space yet.
+	 * Zap first: no PTE of the parent may be copied to the child, and
+	 * no GUP may take a reference through one after the snapshot has
+	 * checked for references. The parent's mmap_lock is held for
+	 * writing, so its faults wait until the fork is done.
 	 */
+	zio_space_zap(parent, first, last);
+	child = zio_space_find(parent->zfile, vma->vm_mm, true);
+	if (IS_ERR(child))
+		return NULL;
+
+	/* Nothing but this fork reaches the child's space yet. */
 	mutex_lock(&parent->lock);
 	xa_for_each_range(&parent->slots, index, entry, first, last) {
-		if (zio_entry_is_pending(entry))
-			kref_get(&zio_entry_pending(entry)->ref);
-		else
-			zio_page_share(entry);
-		/* Debug only: fail as if the xarray had no memory. */
+		/* Debug only: fail as if memory had run out. */
 		if (unlikely(n + 1 == READ_ONCE(zio_debug_fork_fail_after)))
-			old = XA_ERROR(-ENOMEM);
+			snap = NULL;
 		else
-			old = xa_store(&child->slots, index, entry, GFP_KERNEL);
+			snap = zio_slot_snapshot(child, entry);
+		old = snap ? xa_store(&child->slots, index, snap, GFP_KERNEL) :
+			     XA_ERROR(-ENOMEM);
 		if (xa_is_err(old)) {
-			zio_slot_release(entry, &mapped);
+			zio_slot_release(snap, &mapped);
 			WRITE_ONCE(child->broken, true);
 			break;
 		}
@@ -285,9 +294,6 @@ static struct zio_space *zio_space_fork(struct zio_space *parent,
 			cond_resched();
 	}
 	mutex_unlock(&parent->lock);
-
-	zio_space_zap(parent, first, last);
-	zio_slot_clear_writable(parent, first, last);
 	return child;
 }
 

@@ -17,12 +17,17 @@
  * counts them (its "shares"), and zio holds one page reference while a page
  * has any share. A pending copy holds a share of each of its (at most two)
  * source pages.
- * A page with more than one share, or with references zio cannot account
- * for, is never written in place: writes copy it first. The top bit of
- * page->private, ZIO_PAGE_WRITABLE, says that zio_page_mkwrite() let a PTE
- * map the page writable since the page was last zapped: whoever shares such
- * a page must zap it before the share is complete. Both change under the
- * page lock only.
+ * A page with more than one share is never written in place: writes copy
+ * it first. A page with references zio cannot account for (O_DIRECT, a
+ * pin, a pipe) is never shared, but written in place, as an exclusive
+ * anonymous page is. The top bit of page->private, ZIO_PAGE_WRITABLE, says
+ * that zio_page_mkwrite() let a PTE map the page writable since the page
+ * was last zapped: whoever shares or copies such a page zaps it first
+ * (zio_page_unmap_writable()). The next bit, ZIO_PAGE_LENT, says that zio
+ * sent the page by reference: a socket may still read it, so it is never
+ * written in place again. Shares and bits change under the page lock only.
+ * While zio holds a page, page->mapping is the open's address_space, so
+ * that nobody outside zio maps it (a TCP zerocopy receive copies instead).
  *
  * Lock order, outermost first:
  *
@@ -152,11 +157,12 @@ struct zio_record_slot {
 };
 
 #define ZIO_PAGE_WRITABLE	BIT(BITS_PER_LONG - 1)
+#define ZIO_PAGE_LENT		BIT(BITS_PER_LONG - 2)
 
 /* The slots (and pending copies) holding @page. */
 static inline unsigned long zio_page_shares(struct page *page)
 {
-	return page_private(page) & ~ZIO_PAGE_WRITABLE;
+	return page_private(page) & ~(ZIO_PAGE_WRITABLE | ZIO_PAGE_LENT);
 }
 
 /**
@@ -253,10 +259,11 @@ extern atomic64_t zio_nr_pages;
 extern atomic64_t zio_nr_pending;
 struct page *zio_page_alloc(struct zio_space *space, gfp_t gfp);
 void zio_page_free_new(struct page *page);
-void zio_page_share(struct page *page);
 void zio_page_unshare(struct page *page);
-bool zio_page_exclusive(struct page *page, int own_refs);
+bool zio_page_exclusive(struct page *page);
 bool zio_page_foreign_refs(struct page *page, int own_refs);
+void zio_page_unmap_writable(struct zio_space *space, pgoff_t pgoff,
+			     struct page *page);
 struct zio_pending *zio_pending_create(struct page *src0, struct page *src1,
 				       unsigned int offset);
 void zio_pending_put(struct zio_pending *pending);
@@ -273,10 +280,9 @@ int zio_slot_get_exclusive_spare(struct zio_space *space, pgoff_t pgoff,
 int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
 		 struct page **newp);
 int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
-			struct page **pagep, bool *fallback, bool *zap);
-bool zio_page_take_share_locked(struct page *page);
-void zio_slot_clear_writable(struct zio_space *space, pgoff_t first,
-			     pgoff_t last);
+			struct page **pagep, bool *fallback);
+void zio_page_take_share_locked(struct page *page);
+void *zio_slot_snapshot(struct zio_space *child, void *entry);
 void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last);
 
 /* range.c */
