@@ -46,6 +46,8 @@ struct zio_copy_ctx {
 	struct page *batch[ZIO_COPY_BATCH];
 	bool dzap, dmapped;
 	pgoff_t dzap_first, dzap_last;
+	/* the space's unmap_seq when the ranges were translated */
+	unsigned long unmap_seq;
 	u8 *bounce;
 };
 
@@ -61,11 +63,42 @@ static int zio_copy_map(struct file *file, struct zio_copy_ctx *c)
 	if (!ret)
 		ret = zio_map_range(file, c->src_addr, c->len, VM_READ, &c->src,
 				    &space);
-	if (!ret)
+	if (!ret) {
 		kref_get(&space->ref);
+		c->unmap_seq = READ_ONCE(space->unmap_seq);
+	}
 	mmap_read_unlock(current->mm);
 	c->space = ret ? NULL : space;
 	return ret;
+}
+
+/*
+ * Translate the ranges and lock the space, with no munmap in between that
+ * discarded slots the copy would fill again: then translate afresh (and
+ * find the range gone, most likely).
+ */
+static int zio_copy_map_and_lock(struct file *file, struct zio_copy_ctx *c)
+{
+	int tries, ret;
+
+	for (tries = 0; tries < 3; tries++) {
+		ret = zio_copy_map(file, c);
+		if (ret)
+			return ret;
+		ret = mutex_lock_killable(&c->space->lock);
+		if (ret)
+			return ret;
+		if (c->unmap_seq == c->space->unmap_seq)
+			return 0;
+		mutex_unlock(&c->space->lock);
+		zio_space_put(c->space);
+		c->space = NULL;
+		zio_extents_free(&c->dst);
+		zio_extents_free(&c->src);
+		zio_extents_init(&c->dst);
+		zio_extents_init(&c->src);
+	}
+	return -EAGAIN;
 }
 
 static void zio_note_range(bool *any, pgoff_t *first, pgoff_t *last,
@@ -473,11 +506,7 @@ long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg)
 	zio_extents_init(&c->dst);
 	zio_extents_init(&c->src);
 
-	ret = zio_copy_map(file, c);
-	if (ret)
-		goto out_free_ctx;
-
-	ret = mutex_lock_killable(&c->space->lock);
+	ret = zio_copy_map_and_lock(file, c);
 	if (ret)
 		goto out_put_space;
 	ret = zio_copy_run(c);
@@ -500,8 +529,8 @@ long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg)
 		       c->copied, ret);
 
 out_put_space:
-	zio_space_put(c->space);
-out_free_ctx:
+	if (c->space)
+		zio_space_put(c->space);
 	zio_extents_free(&c->dst);
 	zio_extents_free(&c->src);
 	kfree(c->bounce);

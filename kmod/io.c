@@ -48,6 +48,8 @@ struct zio_io_ctx {
 	 */
 	struct page *spare[2];
 	bool first_partial;
+	/* the space's unmap_seq when the buffer was translated */
+	unsigned long unmap_seq;
 };
 
 /* Check the arguments, take the file and the space, size the bvec. */
@@ -88,10 +90,12 @@ static int zio_io_start(struct file *zfile, struct zio_io __user *uarg,
 		return -EINTR;
 	ret = zio_map_range(zfile, args->addr, args->len, vm_flags, &io->map,
 			    &io->space);
-	if (!ret)
+	if (!ret) {
 		kref_get(&io->space->ref);
-	else
+		io->unmap_seq = READ_ONCE(io->space->unmap_seq);
+	} else {
 		io->space = NULL;
+	}
 	mmap_read_unlock(current->mm);
 	if (ret)
 		return ret;
@@ -318,7 +322,16 @@ static size_t zio_io_install(struct zio_io_ctx *io, size_t done)
 	unsigned int i;
 
 	mutex_lock(&space->lock);
-	for (i = 0; i < io->nr_pages; i++) {
+	/*
+	 * munmap discarded slots while the read blocked: they may belong to
+	 * nobody now. Hand the bytes over through the mapping instead, which
+	 * fails as read() into an unmapped buffer does.
+	 */
+	if (space->unmap_seq != io->unmap_seq)
+		i = io->nr_pages;
+	else
+		i = 0;
+	for (; i < io->nr_pages; i++) {
 		struct page *fresh = io->bvec[i].bv_page, *page;
 		unsigned long addr;
 		unsigned int offset, len;

@@ -56,8 +56,8 @@ static struct zio_extent *zio_extents_add(struct zio_extents *map)
  *
  * Called with the caller's mmap_lock held.
  *
- * Return: 0, -EFAULT when part of the range is not in such a VMA, or
- * -ENOMEM.
+ * Return: 0, -EFAULT when part of the range is not in such a VMA, -EIO
+ * when the space is broken (see struct zio_space), or -ENOMEM.
  */
 int zio_map_range(struct file *file, unsigned long addr,
 		  unsigned long len, unsigned long flags,
@@ -74,6 +74,9 @@ int zio_map_range(struct file *file, unsigned long addr,
 			return -EFAULT;
 		if (*spacep && *spacep != vma->vm_private_data)
 			return -EFAULT;
+		/* Its fork snapshot is incomplete: no data to act on. */
+		if (READ_ONCE(((struct zio_space *)vma->vm_private_data)->broken))
+			return -EIO;
 		ext = zio_extents_add(map);
 		if (!ext)
 			return -ENOMEM;

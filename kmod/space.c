@@ -345,6 +345,7 @@ static void zio_space_unmap(struct zio_space *space, struct vm_area_struct *vma)
 	}
 
 	mutex_lock(&space->lock);
+	WRITE_ONCE(space->unmap_seq, space->unmap_seq + 1);
 	for (cur = first; cur <= last; cur = next) {
 		next = last + 1;
 		for (i = 0; i < nr; i++) {

@@ -117,7 +117,10 @@ enum zio_event {
  * @memcg: the memory cgroup pages are charged to
  * @lock: serializes slot changes by ioctls, fork and munmap
  * @slots: page offset -> struct page *, or a tagged struct zio_pending *
- * @broken: fork could not record this space's snapshot: faults get SIGBUS
+ * @broken: fork could not record this space's snapshot: faults get SIGBUS,
+ *	ioctls -EIO
+ * @unmap_seq: bumped, under @lock, whenever munmap discards slots: an
+ *	ioctl that translated its addresses before checks it under @lock
  * @events: counters, enum zio_event
  * @records_lock: protects the records
  * @records: a ring of copy records, allocated at the first one
@@ -136,6 +139,7 @@ struct zio_space {
 	struct mutex lock;		/* serializes slot changes */
 	struct xarray slots;
 	bool broken;
+	unsigned long unmap_seq;
 	atomic64_t events[ZIO_NR_EVENTS];
 	spinlock_t records_lock;	/* protects the records */
 	struct zio_record_slot *records;
