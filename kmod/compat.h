@@ -37,6 +37,27 @@ static inline int zio_page_mapcount(struct page *page)
 #endif
 
 /*
+ * Pages zio holds for a process count in its RSS, as shmem pages: the OOM
+ * killer then sees who holds them. add_mm_counter() calls a tracepoint
+ * helper that is not exported, so zio adds to the counter itself: an
+ * atomic until 6.1, a percpu_counter since 6.2.
+ */
+#include <linux/mm_types.h>
+#include <linux/percpu_counter.h>
+
+#ifdef ZIO_HAVE_PERCPU_RSS_STAT
+static inline void zio_mm_add_rss(struct mm_struct *mm, long n)
+{
+	percpu_counter_add(&mm->rss_stat[MM_SHMEMPAGES], n);
+}
+#else
+static inline void zio_mm_add_rss(struct mm_struct *mm, long n)
+{
+	atomic_long_add(n, &mm->rss_stat.count[MM_SHMEMPAGES]);
+}
+#endif
+
+/*
  * vfs_iter_write() takes the superblock's freeze protection itself since
  * 6.7, which also brought file_write_not_started().
  */

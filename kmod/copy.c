@@ -125,6 +125,7 @@ static int zio_copy_store(struct zio_copy_ctx *c, pgoff_t dpg, void *entry)
 		old = xa_erase(&c->space->slots, dpg);
 	if (xa_is_err(old))
 		return xa_err(old);
+	zio_space_note_slots(c->space, !!entry - !!old);
 	c->old[c->nr_old++] = old;
 	zio_note_range(&c->dzap, &c->dzap_first, &c->dzap_last, dpg);
 	return 0;
@@ -203,6 +204,7 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
 {
 	XA_STATE(xas, &c->space->slots, spg);
 	unsigned int i, got;
+	long slots = 0;
 	void *entry;
 
 	/*
@@ -244,6 +246,7 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
 
 			if (xas_error(&xas))
 				break;
+			slots += !!c->batch[i] - !!old;
 			c->old[c->nr_old++] = old;
 			zio_copy_note_deferred(c, dpg + i);
 			if (++i < got)
@@ -251,6 +254,7 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
 		}
 		xas_unlock(&xas);
 	} while (xas_nomem(&xas, GFP_KERNEL));
+	zio_space_note_slots(c->space, slots);
 
 	if (got)
 		zio_note_range(&c->dzap, &c->dzap_first, &c->dzap_last, dpg);

@@ -54,6 +54,19 @@ static void zio_fault_around(struct vm_fault *vmf, struct zio_space *space)
 	}
 }
 
+/*
+ * Out of memory: past the memory cgroup's limit the allocation ran the
+ * cgroup's OOM killer already, and VM_FAULT_OOM retries the fault. Past
+ * zio's own limit (max_pages) no OOM kill helps and a retry would spin:
+ * the fault gets SIGBUS, as a fault past a hugetlbfs pool does.
+ */
+static vm_fault_t zio_fault_error(int err)
+{
+	if (err == -ENOMEM && zio_pages_at_limit())
+		return VM_FAULT_SIGBUS;
+	return vmf_error(err);
+}
+
 /**
  * zio_fault() - map the page of a slot
  * @vmf: the fault
@@ -78,14 +91,14 @@ vm_fault_t zio_fault(struct vm_fault *vmf)
 
 		ret = zio_slot_lock_page(space, vmf->pgoff, &page);
 		if (ret)
-			return vmf_error(ret);
+			return zio_fault_error(ret);
 		if (!(vmf->flags & FAULT_FLAG_WRITE) || zio_page_exclusive(page))
 			break;
 		/* A write: copy now rather than in page_mkwrite and fault again. */
 		ret = zio_slot_cow(space, vmf->pgoff, page, &copy);
 		put_page(page);
 		if (ret == -ENOMEM)
-			return vmf_error(ret);
+			return zio_fault_error(ret);
 		if (!ret)
 			put_page(copy);
 	}
@@ -130,7 +143,7 @@ vm_fault_t zio_page_mkwrite(struct vm_fault *vmf)
 
 	ret = zio_slot_cow(space, vmf->pgoff, page, &copy);
 	if (ret == -ENOMEM)
-		return vmf_error(ret);
+		return zio_fault_error(ret);
 	if (!ret)
 		put_page(copy);
 	return VM_FAULT_NOPAGE;

@@ -351,6 +351,7 @@ static size_t zio_io_install(struct zio_io_ctx *io, size_t done)
 			old = xa_store(&space->slots, pgoff, fresh, GFP_KERNEL);
 			if (xa_is_err(old))
 				break;
+			zio_space_note_slots(space, !old);
 			io->bvec[i].bv_page = NULL;	/* the slot has it */
 			zio_slot_release(old, &mapped);
 			first = min(first, pgoff);

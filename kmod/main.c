@@ -7,12 +7,17 @@
 
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/mm.h>
 
 #include "zio.h"
 
 unsigned long zio_space_limit = 1UL << 30;
 module_param_named(space_limit, zio_space_limit, ulong, 0644);
 MODULE_PARM_DESC(space_limit, "Highest mmap offset + length of /dev/zio, in bytes: what one process may hold in one open (default 1 GiB)");
+
+unsigned long zio_max_pages;
+module_param_named(max_pages, zio_max_pages, ulong, 0644);
+MODULE_PARM_DESC(max_pages, "Pages zio may hold over all processes; past it allocations fail (ENOMEM, SIGBUS in a fault) (default: half of RAM)");
 
 bool zio_enabled = true;
 module_param_named(enabled, zio_enabled, bool, 0644);
@@ -45,6 +50,9 @@ MODULE_PARM_DESC(debug_fork_fail_after, "Debug only: a fork's snapshot of a spac
 static int __init zio_init(void)
 {
 	int ret;
+
+	if (!zio_max_pages)
+		zio_max_pages = totalram_pages() / 2;
 
 	/* The family first: creating spaces sends its events. */
 	ret = zio_netlink_register();

@@ -41,16 +41,32 @@ struct page *zio_page_alloc(struct zio_space *space, gfp_t gfp)
 	struct mem_cgroup *old;
 	struct page *page;
 
+	if (atomic64_inc_return(&zio_nr_pages) > READ_ONCE(zio_max_pages)) {
+		atomic64_dec(&zio_nr_pages);
+		return NULL;
+	}
 	old = set_active_memcg(space->memcg);
 	page = alloc_page(gfp | __GFP_ACCOUNT);
 	set_active_memcg(old);
-	if (!page)
+	if (!page) {
+		atomic64_dec(&zio_nr_pages);
 		return NULL;
+	}
 
 	set_page_private(page, 1);
-	atomic64_inc(&zio_nr_pages);
 	page->mapping = space->zfile->inode->i_mapping;
 	return page;
+}
+
+/**
+ * zio_pages_at_limit() - does zio hold as many pages as max_pages allows?
+ *
+ * Return: true when a failed allocation may be the module-wide limit's
+ * doing rather than the memory cgroup's or the system's.
+ */
+bool zio_pages_at_limit(void)
+{
+	return atomic64_read(&zio_nr_pages) >= READ_ONCE(zio_max_pages);
 }
 
 /* zio lets go of a page: from now on it is anybody's. */
@@ -336,6 +352,7 @@ static int zio_slot_fill(struct zio_space *space, pgoff_t pgoff,
 		zio_page_put_back(page, spare);
 		return xa_is_err(old) ? xa_err(old) : 0;
 	}
+	zio_space_note_slots(space, 1);
 	return 0;
 }
 
@@ -683,6 +700,7 @@ void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last)
 
 	if (n)
 		zio_space_zap_released(space, first, last, mapped);
+	zio_space_note_slots(space, -(long)n);
 	zio_records_forget(space, first, last);
 	zio_space_count(space, ZIO_EV_DISCARDS, n);
 	trace_zio_discard(space, first, last, n);

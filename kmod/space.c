@@ -127,6 +127,26 @@ void zio_space_count(struct zio_space *space, enum zio_event event, u64 n)
 }
 
 /**
+ * zio_space_note_slots() - count slots that were filled or emptied
+ * @space: the space
+ * @n: slots that hold something now and did not before, or the negative
+ *	of those emptied
+ *
+ * The pages zio holds are not on the LRU and are never swapped; counting
+ * a space's slots in its process's RSS shows the OOM killer, and
+ * /proc/PID/status (RssShmem), who holds them, mapped or not. A page that
+ * several slots share counts once for each, as the copies it stands for
+ * would; a mapped page counts in RssFile too.
+ */
+void zio_space_note_slots(struct zio_space *space, long n)
+{
+	if (!n)
+		return;
+	atomic_long_add(n, &space->nr_slots);
+	zio_mm_add_rss(space->mm, n);
+}
+
+/**
  * zio_space_zap() - remove the PTEs of a range of slots
  * @space: the space
  * @first: the first slot
@@ -179,7 +199,7 @@ static struct zio_space *zio_space_create(struct zio_file *zfile,
 	space->mm = mm;
 	space->memcg = get_mem_cgroup_from_mm(mm);
 	mutex_init(&space->lock);
-	xa_init(&space->slots);
+	xa_init_flags(&space->slots, XA_FLAGS_ACCOUNT);
 	zio_records_init(space);
 	list_add(&space->file_node, &zfile->spaces);
 
@@ -237,6 +257,8 @@ static void zio_space_release(struct kref *ref)
 			cond_resched();
 	}
 	xa_destroy(&space->slots);
+	/* The mm outlives its spaces: check_mm() finds the RSS balanced. */
+	zio_mm_add_rss(space->mm, -atomic_long_read(&space->nr_slots));
 	zio_notify_space(space, ZIO_CMD_SPACE_DEL);
 	zio_records_destroy(space);
 	mem_cgroup_put(space->memcg);
@@ -289,6 +311,7 @@ static struct zio_space *zio_space_fork(struct zio_space *parent,
 			break;
 		}
 		/* Two parent VMAs may map the same offset. */
+		zio_space_note_slots(child, old ? 0 : 1);
 		zio_slot_release(old, &mapped);
 		if (!(++n % 64))
 			cond_resched();

@@ -66,6 +66,7 @@ struct mem_cgroup;
 
 /* Module parameters. */
 extern unsigned long zio_space_limit;
+extern unsigned long zio_max_pages;
 extern bool zio_enabled;
 extern unsigned long zio_copy_threshold;
 extern unsigned int zio_max_records;
@@ -121,6 +122,7 @@ enum zio_event {
  *	ioctls -EIO
  * @unmap_seq: bumped, under @lock, whenever munmap discards slots: an
  *	ioctl that translated its addresses before checks it under @lock
+ * @nr_slots: slots that hold something, counted in the process's RSS
  * @events: counters, enum zio_event
  * @records_lock: protects the records
  * @records: a ring of copy records, allocated at the first one
@@ -140,6 +142,7 @@ struct zio_space {
 	struct xarray slots;
 	bool broken;
 	unsigned long unmap_seq;
+	atomic_long_t nr_slots;
 	atomic64_t events[ZIO_NR_EVENTS];
 	spinlock_t records_lock;	/* protects the records */
 	struct zio_record_slot *records;
@@ -228,6 +231,7 @@ struct zio_space *zio_space_find(struct zio_file *zfile, struct mm_struct *mm,
 				 bool create);
 void zio_space_put(struct zio_space *space);
 void zio_space_count(struct zio_space *space, enum zio_event event, u64 n);
+void zio_space_note_slots(struct zio_space *space, long n);
 void zio_global_counters(struct zio_counters *counters);
 void zio_space_counters(struct zio_space *space, struct zio_counters *counters);
 void zio_space_zap(struct zio_space *space, pgoff_t first, pgoff_t last);
@@ -264,6 +268,7 @@ extern atomic64_t zio_nr_pending;
 struct page *zio_page_alloc(struct zio_space *space, gfp_t gfp);
 void zio_page_free_new(struct page *page);
 void zio_page_unshare(struct page *page);
+bool zio_pages_at_limit(void);
 bool zio_page_exclusive(struct page *page);
 bool zio_page_foreign_refs(struct page *page, int own_refs);
 void zio_page_unmap_writable(struct zio_space *space, pgoff_t pgoff,
