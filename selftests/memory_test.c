@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Who holds zio's memory, and how much of it there may be: zio's pages are
+ * not on the LRU and are never swapped, so they must show in the RSS of the
+ * process whose slots hold them (for the OOM killer), mapped or not, and
+ * the module parameter max_pages bounds them all: past it an ioctl fails
+ * with ENOMEM and a fault gets SIGBUS.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "zio_test.h"
+
+/* The process's RssShmem in bytes, or -1. */
+static long long rss_shmem(void)
+{
+	char line[256];
+	long long kb = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "RssShmem: %lld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb < 0 ? -1 : kb * 1024;
+}
+
+#define MIB		(1024 * 1024)
+
+/*
+ * In the test VM the programs and their libraries live on tmpfs: their
+ * text counts in RssShmem too, and grows as new code runs. The checks
+ * move 16 MiB or more of slots and allow this much of such noise.
+ */
+#define RSS_NOISE	(4 * MIB)
+#define EXPECT_RSS(expected, seen)					\
+	EXPECT_GE(RSS_NOISE, llabs((long long)(seen) - (long long)(expected)))
+
+/*
+ * The loop of the review: open, map, close the descriptor, touch, then
+ * MADV_DONTNEED. The slots keep the pages; the RSS must say so.
+ */
+TEST(rss_counts_slots_nothing_maps)
+{
+	const size_t len = 8 * MIB;
+	long long before, after;
+	char *maps[4];
+	int i;
+
+	rss_shmem();	/* fault the code of the check in */
+	before = rss_shmem();
+	ASSERT_LE(0, before);
+	for (i = 0; i < 4; i++) {
+		int fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+
+		ASSERT_LE(0, fd);
+		maps[i] = zio_map(fd, len, 0);
+		ASSERT_NE(MAP_FAILED, maps[i]);
+		close(fd);
+		memset(maps[i], 0x5a, len);
+		ASSERT_EQ(0, madvise(maps[i], len, MADV_DONTNEED));
+	}
+	after = rss_shmem();
+	TH_LOG("RssShmem %lld kB before, %lld kB with 32 MiB of slots unmapped",
+	       before / 1024, after / 1024);
+	EXPECT_RSS(before + 4 * (long long)len, after);
+
+	/* The data is still there, and counted once more while mapped. */
+	EXPECT_EQ(0x5a, maps[3][len - 1]);
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, munmap(maps[i], len));
+	EXPECT_RSS(before, rss_shmem());
+}
+
+/* A copy's destination slots count like the copies they stand for. */
+TEST(rss_counts_each_slot_of_a_copy)
+{
+	const size_t len = 16 * MIB;
+	long long before, after;
+	char *buf;
+	int fd;
+
+	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	buf = zio_map(fd, 2 * len, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	memset(buf, 1, len);
+	ASSERT_EQ(0, madvise(buf, len, MADV_DONTNEED));
+	rss_shmem();
+	before = rss_shmem();
+	ASSERT_EQ(0, zio_copy(fd, buf + len, buf, len, NULL));
+	after = rss_shmem();
+	EXPECT_RSS(before + (long long)len, after);
+	ASSERT_EQ(0, zio_discard(fd, buf, 2 * len));
+	EXPECT_RSS(before - (long long)len, rss_shmem());
+	ASSERT_EQ(0, munmap(buf, 2 * len));
+	close(fd);
+}
+
+/* A fork child's slots count in the child's RSS, the parent's stay. */
+TEST(rss_of_a_fork_child)
+{
+	const size_t len = 16 * MIB;
+	long long before;
+	int fd, status;
+	char *buf;
+	pid_t pid;
+
+	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	buf = zio_map(fd, len, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	memset(buf, 2, len);
+	ASSERT_EQ(0, madvise(buf, len, MADV_DONTNEED));
+	rss_shmem();
+	before = rss_shmem();
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		long long rss = rss_shmem();
+
+		/* The child's slots, mapped by nothing yet. */
+		_exit(rss >= (long long)len && buf[7] == 2 ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_RSS(before, rss_shmem());
+	ASSERT_EQ(0, munmap(buf, len));
+	close(fd);
+}
+
+static sigjmp_buf fault_jmp;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(fault_jmp, sig);
+}
+
+/*
+ * In a child: with max_pages at @limit, touch the pages of a fresh mapping
+ * until a fault fails, then try a read into the rest. Exit status: 0 when
+ * exactly @room pages could be touched, the touch after them got SIGBUS
+ * and ZIO_IOC_READ failed with ENOMEM; 1-4 otherwise.
+ */
+static int fill_to_the_limit(unsigned int room)
+{
+	const size_t page = zio_page_size();
+	volatile unsigned int touched = 0;
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	struct zio_io io = { .offset = ZIO_IO_FILE_POS };
+	char *buf, data[64] = "past the limit";
+	int fd, pipefd[2];
+	long ret;
+
+	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	buf = zio_map(fd, 4 * room * page, 0);
+	if (buf == MAP_FAILED || sigaction(SIGBUS, &sa, NULL))
+		return 1;
+	if (!sigsetjmp(fault_jmp, 1)) {
+		for (; touched < 4 * room; touched++)
+			buf[touched * page] = 1;
+		return 2;		/* no SIGBUS */
+	}
+	if (touched != room)
+		return 3;
+
+	if (pipe(pipefd) || write(pipefd[1], data, sizeof(data)) != sizeof(data))
+		return 1;
+	io.fd = pipefd[0];
+	io.addr = (uintptr_t)buf + 2 * room * page;
+	io.len = page;
+	ret = zio_ioctl(fd, ZIO_IOC_READ, &io);
+	if (ret != -ENOMEM)
+		return 4;
+	return 0;
+}
+
+TEST(max_pages_bounds_faults_and_ioctls)
+{
+	const unsigned int room = 8;
+	struct zio_counters c = {};
+	long long saved;
+	int status;
+	pid_t pid;
+
+	saved = zio_param_get("max_pages");
+	ASSERT_LT(0, saved) TH_LOG("no module parameter max_pages: %lld", saved);
+	ASSERT_EQ(0, zio_global_counters(&c));
+	ASSERT_EQ(0, zio_param_set("max_pages", c.pages_live + room));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(fill_to_the_limit(room));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, zio_param_set("max_pages", saved));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) {
+		TH_LOG("1: setup failed, 2: no SIGBUS, 3: SIGBUS after the wrong page, 4: the read did not fail with ENOMEM");
+	}
+	ASSERT_EQ(0, zio_global_counters(&c));
+	EXPECT_EQ(0, c.pages_live);
+}
+
+/* The default is half of the RAM. */
+TEST(max_pages_default)
+{
+	long long pages = zio_param_get("max_pages");
+	long long ram = sysconf(_SC_PHYS_PAGES);
+
+	ASSERT_LT(0, pages);
+	EXPECT_LE(ram / 2 - 1024, pages);
+	EXPECT_GE(ram / 2 + 1024, pages);
+}
+
+ZIO_TEST_NOTHING_LEFT()
+
+TEST_HARNESS_MAIN
