@@ -299,7 +299,7 @@ static struct zio_space *zio_space_fork(struct zio_space *parent,
 	mutex_lock(&parent->lock);
 	xa_for_each_range(&parent->slots, index, entry, first, last) {
 		/* Debug only: fail as if memory had run out. */
-		if (unlikely(n + 1 == READ_ONCE(zio_debug_fork_fail_after)))
+		if (unlikely(n && n == READ_ONCE(zio_debug_fork_fail_after)))
 			snap = NULL;
 		else
 			snap = zio_slot_snapshot(child, entry);
