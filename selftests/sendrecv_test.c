@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * zio buffers and sockets: what a send hands the network stack, and what a
+ * receive leaves in the buffer.
+ *
+ * - tcp_peer: a TCP peer never keeps a live view of the sender's zio
+ *   memory. Whatever its TCP_ZEROCOPY_RECEIVE maps shows the bytes as they
+ *   were at the send, after the sender's buffer is written again (stores,
+ *   ZIO_IOC_COPY, ZIO_IOC_READ), and after every skb that held the pages
+ *   is gone.
+ */
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>	/* struct timespec, for linux/errqueue.h */
+
+#include <linux/errqueue.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>	/* struct tcp_zerocopy_receive, not in netinet/tcp.h */
+
+#include "zio_test.h"
+
+#define PG		4096UL
+
+/* ZIO_IOC_WRITE or ZIO_IOC_READ: the return value, or -errno. */
+static long zio_io(int zfd, unsigned long cmd, int fd, void *addr, size_t len,
+		   unsigned long long msg_flags)
+{
+	struct zio_io io = {
+		.fd = fd, .addr = (uintptr_t)addr, .len = len,
+		.offset = ZIO_IO_FILE_POS, .msg_flags = msg_flags,
+	};
+	long ret = ioctl(zfd, cmd, &io);
+
+	return ret < 0 ? -errno : ret;
+}
+
+/* A listening TCP socket on 127.0.0.1, its address in @addr: fd or -errno. */
+static int tcp_listener(struct sockaddr_in *addr, int mss)
+{
+	socklen_t alen = sizeof(*addr);
+	int big = 1 << 20, l;
+
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0)
+		return -errno;
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* Inherited by the accepted socket. */
+	if (setsockopt(l, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big)) ||
+	    (mss && setsockopt(l, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss))) ||
+	    bind(l, (struct sockaddr *)addr, sizeof(*addr)) || listen(l, 8) ||
+	    getsockname(l, (struct sockaddr *)addr, &alen)) {
+		int err = -errno;
+
+		close(l);
+		return err;
+	}
+	return l;
+}
+
+/* Connect to @l: *@a is the client's end, *@b the accepted one. */
+static int tcp_connect(int l, const struct sockaddr_in *addr, int mss,
+		       int *a, int *b)
+{
+	*b = -1;
+	*a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*a < 0)
+		return -errno;
+	if ((mss && setsockopt(*a, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss))) ||
+	    connect(*a, (const struct sockaddr *)addr, sizeof(*addr)))
+		return -errno;
+	*b = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	return *b < 0 ? -errno : 0;
+}
+
+/*
+ * Wait until TCP has nothing unacknowledged on @fd (the peer's stack has
+ * every byte, and the retransmit queue let go of its pages): 0, or -1
+ * after 10 s.
+ */
+static int tcp_wait_acked(int fd)
+{
+	for (int i = 0; i < 10000; i++) {
+		int outq;
+
+		if (ioctl(fd, SIOCOUTQ, &outq))
+			return -1;
+		if (!outq)
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+/* Wait until @fd has @len bytes to read: 0, or -1 after 10 s. */
+static int wait_inq(int fd, int len)
+{
+	for (int i = 0; i < 10000; i++) {
+		int inq;
+
+		if (ioctl(fd, SIOCINQ, &inq))
+			return -1;
+		if (inq >= len)
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+/* A pipe that holds @len bytes of the pattern of @salt: 0 or -errno. */
+static int pipe_with(int p[2], size_t len, uint64_t salt)
+{
+	unsigned char *tmp = malloc(len);
+	ssize_t n;
+
+	if (!tmp || pipe2(p, O_CLOEXEC) ||
+	    fcntl(p[1], F_SETPIPE_SZ, (int)(len < 16 * PG ? 16 * PG : len)) < 0) {
+		free(tmp);
+		return -ENOMEM;
+	}
+	zio_fill(tmp, len, salt);
+	n = write(p[1], tmp, len);
+	free(tmp);
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+/*
+ * tcp_peer: the sender's pages reach a TCP socket (variants: how), the
+ * peer receives with TCP_ZEROCOPY_RECEIVE into an mmap() of its socket,
+ * then the sender writes its buffer again.
+ */
+#define PEER_PAGES	12	/* sent: fits one GSO packet at any MSS */
+#define PEER_MSS	(4096 + 12)	/* one page of payload with timestamps */
+#define ZMAP_PAGES	64
+
+enum peer_how { VIA_READ_PAGES, VIA_COPIED_PAGES, VIA_MSG_ZEROCOPY };
+
+/* A part of the stream that TCP_ZEROCOPY_RECEIVE mapped. */
+struct zc_region {
+	size_t stream_off;
+	unsigned char *addr;
+	size_t len;
+};
+
+FIXTURE(tcp_peer) {
+	int zfd, l, a, b;
+	struct sockaddr_in addr;
+	unsigned char *map;
+	unsigned char *rmap;	/* the peer's mapping of its socket */
+	size_t rlen;
+};
+
+FIXTURE_VARIANT(tcp_peer) {
+	enum peer_how how;
+};
+
+/* ZIO_IOC_WRITE of pages ZIO_IOC_READ put in place: sent by reference. */
+FIXTURE_VARIANT_ADD(tcp_peer, read_pages) {
+	.how = VIA_READ_PAGES,
+};
+
+/* ZIO_IOC_WRITE of a copy's pages whose source is gone: by reference. */
+FIXTURE_VARIANT_ADD(tcp_peer, copied_pages) {
+	.how = VIA_COPIED_PAGES,
+};
+
+/*
+ * The program's own sendmsg(MSG_ZEROCOPY) from its zio buffer. Loopback
+ * delivery copies such data (skb_orphan_frags_rx()), so the peer never
+ * holds the sender's pages here: a guard, the completion says "copied".
+ */
+FIXTURE_VARIANT_ADD(tcp_peer, msg_zerocopy) {
+	.how = VIA_MSG_ZEROCOPY,
+};
+
+FIXTURE_SETUP(tcp_peer)
+{
+	self->a = -1;
+	self->b = -1;
+	self->l = -1;
+	self->rmap = MAP_FAILED;
+	self->zfd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->zfd);
+	self->map = zio_map(self->zfd, ZMAP_PAGES * PG, 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+	self->l = tcp_listener(&self->addr, PEER_MSS);
+	ASSERT_LE(0, self->l);
+	ASSERT_EQ(0, tcp_connect(self->l, &self->addr, PEER_MSS, &self->a,
+				 &self->b));
+	self->rlen = (PEER_PAGES + 4) * PG;
+	self->rmap = mmap(NULL, self->rlen, PROT_READ, MAP_SHARED, self->b, 0);
+	ASSERT_NE(MAP_FAILED, self->rmap);
+}
+
+FIXTURE_TEARDOWN(tcp_peer)
+{
+	struct zio_counters c;
+
+	if (self->rmap != MAP_FAILED)
+		munmap(self->rmap, self->rlen);
+	close(self->a);
+	close(self->b);
+	close(self->l);
+	munmap(self->map, ZMAP_PAGES * PG);
+	if (!zio_counters(self->zfd, false, &c)) {
+		EXPECT_EQ(0, c.pages_live);
+		EXPECT_EQ(0, c.pages_pending);
+	}
+	close(self->zfd);
+}
+
+/*
+ * Wait for the MSG_ZEROCOPY completion of send number @last: 0, or -1
+ * after 10 s. Sets *@copied when the kernel copied the data after all.
+ */
+static int zerocopy_wait(int fd, unsigned int last, bool *copied)
+{
+	for (int i = 0; i < 100; i++) {
+		char control[128];
+		struct msghdr msg = {
+			.msg_control = control,
+			.msg_controllen = sizeof(control),
+		};
+		struct pollfd pfd = { .fd = fd };
+		struct cmsghdr *cm;
+
+		poll(&pfd, 1, 100);
+		if (recvmsg(fd, &msg, MSG_ERRQUEUE) < 0)
+			continue;
+		for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+			struct sock_extended_err *ee;
+
+			if (cm->cmsg_level != SOL_IP || cm->cmsg_type != IP_RECVERR)
+				continue;
+			ee = (struct sock_extended_err *)CMSG_DATA(cm);
+			if (ee->ee_origin != SO_EE_ORIGIN_ZEROCOPY || ee->ee_errno)
+				return -1;
+			*copied = ee->ee_code & SO_EE_CODE_ZEROCOPY_COPIED;
+			if (ee->ee_data >= last)
+				return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Receive @len bytes from @fd into @got, mapping what TCP_ZEROCOPY_RECEIVE
+ * maps at the start of @rmap onwards, and reading what it skips. The
+ * regions it mapped go to @reg. Returns the bytes mapped, or -1.
+ */
+static long zc_receive(struct __test_metadata *_metadata, int fd,
+		       unsigned char *rmap, size_t rlen, unsigned char *got,
+		       size_t len, struct zc_region *reg, int *nreg)
+{
+	size_t done = 0, mapped = 0;
+
+	*nreg = 0;
+	while (done < len) {
+		struct tcp_zerocopy_receive zc = {
+			.address = (uintptr_t)(rmap + mapped),
+			.length = (__u32)(rlen - mapped),
+		};
+		socklen_t zlen = sizeof(zc);
+		ssize_t n;
+
+		if (getsockopt(fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &zc,
+			       &zlen)) {
+			TH_LOG("TCP_ZEROCOPY_RECEIVE: %s", strerror(errno));
+			return -1;
+		}
+		if (zc.length) {
+			if (zc.length > len - done || *nreg == PEER_PAGES) {
+				TH_LOG("TCP_ZEROCOPY_RECEIVE mapped %u bytes at %zu",
+				       zc.length, done);
+				return -1;
+			}
+			reg[*nreg].stream_off = done;
+			reg[*nreg].addr = rmap + mapped;
+			reg[*nreg].len = zc.length;
+			(*nreg)++;
+			memcpy(got + done, rmap + mapped, zc.length);
+			done += zc.length;
+			mapped += zc.length;
+		}
+		if (zc.recv_skip_hint || !zc.length) {
+			size_t want = zc.recv_skip_hint ? zc.recv_skip_hint : len - done;
+
+			if (want > len - done)
+				want = len - done;
+			n = recv(fd, got + done, want, 0);
+			if (n <= 0) {
+				TH_LOG("recv() after TCP_ZEROCOPY_RECEIVE: %zd (%s)",
+				       n, strerror(errno));
+				return -1;
+			}
+			done += n;
+		}
+	}
+	return (long)mapped;
+}
+
+TEST_F(tcp_peer, keeps_no_live_view)
+{
+	const size_t len = PEER_PAGES * PG, third = PEER_PAGES / 3;
+	unsigned char *buf = self->map + 16 * PG, *src = self->map;
+	unsigned char *other = self->map + 40 * PG, *got = malloc(len);
+	struct zc_region reg[PEER_PAGES];
+	uint64_t salt = 0x5e4d0000 + variant->how;
+	bool zc_copied = false;
+	int nreg, p[2], changed = 0;
+	long mapped;
+
+	ASSERT_NE(NULL, got);
+	switch (variant->how) {
+	case VIA_READ_PAGES:
+		/* Fresh pages from a read: nothing maps them writable. */
+		ASSERT_EQ(0, pipe_with(p, len, salt));
+		ASSERT_EQ((long)len, zio_io(self->zfd, ZIO_IOC_READ, p[0], buf,
+					    len, 0));
+		close(p[0]);
+		close(p[1]);
+		ASSERT_EQ((long)len, zio_io(self->zfd, ZIO_IOC_WRITE, self->a,
+					    buf, len, 0));
+		break;
+	case VIA_COPIED_PAGES: {
+		struct zio_copy c;
+
+		/* The copy's pages, then theirs alone once the source is gone. */
+		zio_fill(src, len, salt);
+		ASSERT_EQ(0, zio_copy(self->zfd, buf, src, len, &c));
+		ASSERT_EQ(len, c.bytes_deferred);
+		ASSERT_EQ(0, zio_discard(self->zfd, src, len));
+		ASSERT_EQ((long)len, zio_io(self->zfd, ZIO_IOC_WRITE, self->a,
+					    buf, len, 0));
+		break;
+	}
+	case VIA_MSG_ZEROCOPY: {
+		struct iovec iov = { .iov_base = buf, .iov_len = len };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+		int one = 1;
+
+		zio_fill(buf, len, salt);
+		ASSERT_EQ(0, setsockopt(self->a, SOL_SOCKET, SO_ZEROCOPY, &one,
+					sizeof(one)));
+		ASSERT_EQ((ssize_t)len, sendmsg(self->a, &msg, MSG_ZEROCOPY));
+		break;
+	}
+	}
+
+	/* The peer: everything, mapped where TCP lets it, byte for byte. */
+	ASSERT_EQ(0, wait_inq(self->b, (int)len));
+	mapped = zc_receive(_metadata, self->b, self->rmap, self->rlen, got,
+			    len, reg, &nreg);
+	ASSERT_LE(0, mapped);
+	TH_LOG("the peer got %ld of %zu bytes mapped by TCP_ZEROCOPY_RECEIVE",
+	       mapped, len);
+	ASSERT_TRUE(zio_check(got, len, salt));
+
+	/* Every skb that held the pages is gone: acked, consumed. */
+	ASSERT_EQ(0, tcp_wait_acked(self->a));
+	if (variant->how == VIA_MSG_ZEROCOPY) {
+		ASSERT_EQ(0, zerocopy_wait(self->a, 0, &zc_copied));
+		TH_LOG("MSG_ZEROCOPY completion: %s",
+		       zc_copied ? "the kernel copied" : "zero copy");
+	}
+	{
+		int inq;
+
+		ASSERT_EQ(0, ioctl(self->b, SIOCINQ, &inq));
+		ASSERT_EQ(0, inq);
+	}
+
+	/*
+	 * The sender writes its buffer again: stores through its mapping
+	 * (first third), a partial-page ZIO_IOC_COPY into each page (second
+	 * third), a partial-page ZIO_IOC_READ into each page (last third).
+	 * Partial pages, so that zio writes the page it holds rather than
+	 * putting a new one in the slot.
+	 */
+	memset(buf, 0xee, third * PG);
+	memset(other, 0xcc, PG);
+	for (size_t i = third; i < 2 * third; i++)
+		ASSERT_EQ(0, zio_copy(self->zfd, buf + i * PG + 64, other,
+				      PG - 128, NULL));
+	for (size_t i = 2 * third; i < PEER_PAGES; i++) {
+		ASSERT_EQ(0, pipe_with(p, PG - 128, salt + 1));
+		ASSERT_EQ((long)(PG - 128),
+			  zio_io(self->zfd, ZIO_IOC_READ, p[0], buf + i * PG + 64,
+				 PG - 128, 0));
+		close(p[0]);
+		close(p[1]);
+	}
+	/* The writes landed, for the sender. */
+	EXPECT_EQ(0xee, buf[third * PG - 1]);
+	EXPECT_EQ(0xcc, buf[third * PG + 64]);
+	EXPECT_TRUE(zio_check(buf + 2 * third * PG + 64, PG - 128, salt + 1));
+
+	/* The peer's mapping still shows what was sent. */
+	for (int r = 0; r < nreg; r++) {
+		for (size_t off = 0; off < reg[r].len; off += PG) {
+			size_t at = reg[r].stream_off + off;
+			size_t page = at / PG;
+
+			if (zio_check_at(reg[r].addr + off, at, PG, salt))
+				continue;
+			TH_LOG("the peer's mapping of sent page %zu shows the sender's %s after the send",
+			       page, page < third ? "store" :
+			       page < 2 * third ? "ZIO_IOC_COPY" : "ZIO_IOC_READ");
+			changed++;
+		}
+	}
+	EXPECT_EQ(0, changed);
+	free(got);
+}
+
+ZIO_TEST_NOTHING_LEFT()
+
+TEST_HARNESS_MAIN
