@@ -8,6 +8,11 @@
  *   were at the send, after the sender's buffer is written again (stores,
  *   ZIO_IOC_COPY, ZIO_IOC_READ), and after every skb that held the pages
  *   is gone.
+ * - as_recv: ZIO_IOC_READ gives exactly what recv() gives, the return value
+ *   (or errno) and every byte of the buffer and around it, and leaves the
+ *   same data in the socket, for every flag it accepts, on TCP, UDP and
+ *   Unix sockets, with aligned and unaligned buffers and data shorter than,
+ *   as long as and longer than the buffer.
  */
 #include <netinet/in.h>
 #include <poll.h>
@@ -413,6 +418,417 @@ TEST_F(tcp_peer, keeps_no_live_view)
 	}
 	EXPECT_EQ(0, changed);
 	free(got);
+}
+
+/*
+ * as_recv: ZIO_IOC_READ against recv(), on two connections fed the same
+ * data: one received with recv() into anonymous memory, the other with
+ * ZIO_IOC_READ into zio memory, both prefilled with the same pattern.
+ */
+#define REGION_PAGES	8
+#define REST_CAP	(16 * PG)
+#define SOCK_TIMEOUT_S	2
+#define MARKER		"end"	/* the datagram after the data */
+#define NO_DATA		(-1L)	/* nothing sent yet: the receive must not block */
+/* 5 s for msg_oob on TCP under TCG; a debug kernel is several times slower. */
+#define AS_RECV_TIMEOUT_S	180
+
+struct geometry {
+	size_t start, len;
+};
+
+static const struct geometry geometries[] = {
+	{ 0, PG },			/* one aligned page */
+	{ 0, 4 * PG },			/* aligned pages */
+	{ 100, 3 * PG - 200 },		/* mid-page to mid-page, three pages */
+	{ PG / 2, 2 * PG + PG / 2 },	/* mid-page to a page end */
+	{ PG, 2 * PG + 300 },		/* a page start to mid-page */
+	{ 1000, 500 },			/* inside one page */
+};
+
+FIXTURE(as_recv) {
+	int zfd, l;
+	struct sockaddr_in addr;
+	unsigned char *zbuf;	/* REGION_PAGES of zio */
+	unsigned char *plain;	/* REGION_PAGES of anonymous memory */
+	unsigned char *data;
+	unsigned char *rest[2];
+	int cases, differ;
+};
+
+FIXTURE_VARIANT(as_recv) {
+	int domain;
+	int type;
+};
+
+FIXTURE_VARIANT_ADD(as_recv, tcp) {
+	.domain = AF_INET, .type = SOCK_STREAM,
+};
+
+FIXTURE_VARIANT_ADD(as_recv, udp) {
+	.domain = AF_INET, .type = SOCK_DGRAM,
+};
+
+FIXTURE_VARIANT_ADD(as_recv, unix_stream) {
+	.domain = AF_UNIX, .type = SOCK_STREAM,
+};
+
+FIXTURE_VARIANT_ADD(as_recv, unix_dgram) {
+	.domain = AF_UNIX, .type = SOCK_DGRAM,
+};
+
+FIXTURE_SETUP(as_recv)
+{
+	self->l = -1;
+	self->zfd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->zfd);
+	self->zbuf = zio_map(self->zfd, REGION_PAGES * PG, 0);
+	ASSERT_NE(MAP_FAILED, self->zbuf);
+	self->plain = mmap(NULL, REGION_PAGES * PG, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->plain);
+	self->data = malloc(REGION_PAGES * PG);
+	self->rest[0] = malloc(REST_CAP);
+	self->rest[1] = malloc(REST_CAP);
+	ASSERT_NE(NULL, self->data);
+	ASSERT_NE(NULL, self->rest[0]);
+	ASSERT_NE(NULL, self->rest[1]);
+	if (variant->domain == AF_INET && variant->type == SOCK_STREAM) {
+		self->l = tcp_listener(&self->addr, 0);
+		ASSERT_LE(0, self->l);
+	}
+}
+
+FIXTURE_TEARDOWN(as_recv)
+{
+	struct zio_counters c;
+
+	close(self->l);
+	free(self->data);
+	free(self->rest[0]);
+	free(self->rest[1]);
+	munmap(self->plain, REGION_PAGES * PG);
+	munmap(self->zbuf, REGION_PAGES * PG);
+	if (!zio_counters(self->zfd, false, &c)) {
+		EXPECT_EQ(0, c.pages_live);
+		EXPECT_EQ(0, c.pages_pending);
+	}
+	close(self->zfd);
+}
+
+/* A connected pair: sv[0] sends, sv[1] receives. 0 or -errno. */
+static int make_pair(FIXTURE_DATA(as_recv) *self,
+		     const FIXTURE_VARIANT(as_recv) *variant, int sv[2])
+{
+	struct timeval tv = { .tv_sec = SOCK_TIMEOUT_S };
+	int ret = 0;
+
+	sv[0] = -1;
+	sv[1] = -1;
+	if (variant->domain == AF_UNIX) {
+		if (socketpair(AF_UNIX, variant->type | SOCK_CLOEXEC, 0, sv))
+			return -errno;
+	} else if (variant->type == SOCK_STREAM) {
+		ret = tcp_connect(self->l, &self->addr, 0, &sv[0], &sv[1]);
+	} else {
+		struct sockaddr_in addr = {
+			.sin_family = AF_INET,
+			.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+		};
+		socklen_t alen = sizeof(addr);
+
+		sv[1] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		sv[0] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (sv[0] < 0 || sv[1] < 0 ||
+		    bind(sv[1], (struct sockaddr *)&addr, sizeof(addr)) ||
+		    getsockname(sv[1], (struct sockaddr *)&addr, &alen) ||
+		    connect(sv[0], (struct sockaddr *)&addr, sizeof(addr)))
+			ret = -errno;
+	}
+	/* Whatever goes wrong, no receive blocks for long. */
+	if (!ret && setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+		ret = -errno;
+	return ret;
+}
+
+static void close_pair(int sv[2])
+{
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
+ * Send @n bytes of self->data (one datagram, or a stream), then, with
+ * @urgent, one byte of urgent data. 0 or -errno.
+ */
+static int feed(FIXTURE_DATA(as_recv) *self, int fd, long n, bool urgent)
+{
+	size_t done = 0;
+
+	if (n == NO_DATA)
+		return 0;
+	do {
+		ssize_t s = send(fd, self->data + done, n - done, MSG_NOSIGNAL);
+
+		if (s < 0)
+			return -errno;
+		done += s;
+	} while (done < (size_t)n);
+	if (urgent && send(fd, "!", 1, MSG_OOB | MSG_NOSIGNAL) != 1)
+		return -errno;
+	return 0;
+}
+
+/*
+ * End what was fed: a stream is shut down, a datagram socket gets the
+ * marker datagram. Then wait until the receiver has everything: TCP until
+ * it is acknowledged, UDP until a datagram is there (the rest is read
+ * blocking, up to the marker); Unix sockets queue at once. 0 or -errno.
+ */
+static int finish(const FIXTURE_VARIANT(as_recv) *variant, int sv[2])
+{
+	struct pollfd pfd = { .fd = sv[1], .events = POLLIN };
+
+	if (variant->type == SOCK_STREAM) {
+		if (shutdown(sv[0], SHUT_WR))
+			return -errno;
+	} else if (send(sv[0], MARKER, 3, 0) != 3) {
+		return -errno;
+	}
+	if (variant->domain == AF_INET && variant->type == SOCK_STREAM)
+		return tcp_wait_acked(sv[0]) ? -ETIMEDOUT : 0;
+	return poll(&pfd, 1, SOCK_TIMEOUT_S * 1000) == 1 ? 0 : -ETIMEDOUT;
+}
+
+/*
+ * What is left in the socket, read with plain recv(): a stream up to its
+ * end, datagrams (each as its length and bytes) up to the marker. The
+ * bytes in @out; returns their count, or -errno (then -errno is also the
+ * first word of @out).
+ */
+static long drain(const FIXTURE_VARIANT(as_recv) *variant, int fd,
+		  unsigned char *out)
+{
+	size_t len = 0;
+
+	for (int i = 0; i < 1000; i++) {
+		size_t hdr = variant->type == SOCK_DGRAM ? sizeof(int) : 0;
+		ssize_t n;
+
+		if (len + hdr >= REST_CAP)
+			return -ENOSPC;
+		n = recv(fd, out + len + hdr, REST_CAP - len - hdr, 0);
+		if (n < 0)
+			return -errno;
+		if (hdr) {
+			int dlen = (int)n;
+
+			memcpy(out + len, &dlen, sizeof(dlen));
+			len += hdr + n;
+			if (n == 3 && !memcmp(out + len - 3, MARKER, 3))
+				return (long)len;
+		} else {
+			if (!n)
+				return (long)len;
+			len += n;
+		}
+	}
+	return -E2BIG;
+}
+
+static const char *flag_names(int flags)
+{
+	static char s[128];
+
+	s[0] = 0;
+	if (flags & MSG_TRUNC)
+		strcat(s, "|MSG_TRUNC");
+	if (flags & MSG_PEEK)
+		strcat(s, "|MSG_PEEK");
+	if (flags & MSG_OOB)
+		strcat(s, "|MSG_OOB");
+	if (flags & MSG_WAITALL)
+		strcat(s, "|MSG_WAITALL");
+	if (flags & MSG_DONTWAIT)
+		strcat(s, "|MSG_DONTWAIT");
+	return s[0] ? s + 1 : "0";
+}
+
+/*
+ * One case: @n bytes of data (or NO_DATA) into two fresh pairs, received
+ * once by recv() and once by ZIO_IOC_READ with @flags into @g of the
+ * prefilled regions. Counts the case in self->differ when anything
+ * differs: the return value, a byte of the regions, what is left.
+ */
+static void one_case(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(as_recv) *self,
+		     const FIXTURE_VARIANT(as_recv) *variant,
+		     const struct geometry *g, long n, bool urgent, int flags)
+{
+	const size_t region = REGION_PAGES * PG;
+	uint64_t salt = 0xa5000000 + self->cases;
+	long ret[2], rest[2], at;
+	int sv[2][2];
+
+	self->cases++;
+	if (n != NO_DATA)
+		zio_fill(self->data, n, salt + 1);
+	for (int k = 0; k < 2; k++) {
+		ASSERT_EQ(0, make_pair(self, variant, sv[k]));
+		ASSERT_EQ(0, feed(self, sv[k][0], n, urgent));
+		if (n != NO_DATA)
+			ASSERT_EQ(0, finish(variant, sv[k]));
+	}
+	zio_fill(self->plain, region, salt);
+	zio_fill(self->zbuf, region, salt);
+
+	ret[0] = recv(sv[0][1], self->plain + g->start, g->len, flags);
+	if (ret[0] < 0)
+		ret[0] = -errno;
+	ret[1] = zio_io(self->zfd, ZIO_IOC_READ, sv[1][1], self->zbuf + g->start,
+			g->len, flags);
+
+	for (int k = 0; k < 2; k++) {
+		if (n == NO_DATA)
+			ASSERT_EQ(0, finish(variant, sv[k]));
+		rest[k] = drain(variant, sv[k][1], self->rest[k]);
+		close_pair(sv[k]);
+	}
+
+	at = -1;
+	if (memcmp(self->plain, self->zbuf, region))
+		for (at = 0; self->plain[at] == self->zbuf[at]; at++)
+			;
+	if (ret[0] == ret[1] && at < 0 && rest[0] == rest[1] &&
+	    (rest[0] <= 0 || !memcmp(self->rest[0], self->rest[1], rest[0])))
+		return;
+
+	self->differ++;
+	TH_LOG("%s, buffer %zu+%zu, data %ld%s: recv() %ld, ZIO_IOC_READ %ld",
+	       flag_names(flags), g->start, g->len, n,
+	       urgent ? " + 1 urgent" : "", ret[0], ret[1]);
+	if (at >= 0) {
+		long start = (long)g->start, end = (long)(g->start + g->len);
+		const char *where = at < start ? "before the buffer" :
+				    at < end ? "in the buffer" : "after the buffer";
+		unsigned char was;
+
+		zio_fill_at(&was, at, 1, salt);
+		TH_LOG("  byte %ld of the buffer (%s, page %ld of the region): recv() 0x%02x, ZIO_IOC_READ 0x%02x%s",
+		       at - start, where, at / (long)PG, self->plain[at],
+		       self->zbuf[at],
+		       self->plain[at] == was ? " (recv() left it as it was)" : "");
+	}
+	if (rest[0] != rest[1] ||
+	    (rest[0] > 0 && memcmp(self->rest[0], self->rest[1], rest[0])))
+		TH_LOG("  left in the socket: recv() %ld bytes, ZIO_IOC_READ %ld bytes%s",
+		       rest[0], rest[1], rest[0] == rest[1] ? ", not the same" : "");
+}
+
+/*
+ * Every geometry with no data yet (receiving with MSG_DONTWAIT added), an
+ * end of stream or an empty datagram, and data shorter than, as long as
+ * and longer than the buffer; for streams with @urgent_too, also each
+ * followed by an urgent byte.
+ */
+static void all_cases(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(as_recv) *self,
+		      const FIXTURE_VARIANT(as_recv) *variant, int flags,
+		      bool urgent_too)
+{
+	int urgent_max = urgent_too && variant->type == SOCK_STREAM;
+
+	for (size_t i = 0; i < ARRAY_SIZE(geometries); i++) {
+		const struct geometry *g = &geometries[i];
+		const long sizes[] = {
+			0, (long)g->len / 2 + 1, (long)g->len,
+			(long)(g->len + PG + 7),
+		};
+
+		one_case(_metadata, self, variant, g, NO_DATA, false,
+			 flags | MSG_DONTWAIT);
+		for (size_t s = 0; s < ARRAY_SIZE(sizes); s++)
+			for (int urgent = 0; urgent <= urgent_max; urgent++)
+				one_case(_metadata, self, variant, g, sizes[s],
+					 urgent, flags);
+	}
+	TH_LOG("%d of %d cases differ from recv()", self->differ, self->cases);
+	EXPECT_EQ(0, self->differ);
+}
+
+TEST_F_TIMEOUT(as_recv, no_flags, AS_RECV_TIMEOUT_S)
+{
+	all_cases(_metadata, self, variant, 0, false);
+}
+
+TEST_F_TIMEOUT(as_recv, msg_trunc, AS_RECV_TIMEOUT_S)
+{
+	all_cases(_metadata, self, variant, MSG_TRUNC, false);
+}
+
+TEST_F_TIMEOUT(as_recv, msg_peek, AS_RECV_TIMEOUT_S)
+{
+	all_cases(_metadata, self, variant, MSG_PEEK, false);
+}
+
+TEST_F_TIMEOUT(as_recv, msg_peek_trunc, AS_RECV_TIMEOUT_S)
+{
+	all_cases(_metadata, self, variant, MSG_PEEK | MSG_TRUNC, false);
+}
+
+/* With nothing urgent (EINVAL for TCP), and with an urgent byte. */
+TEST_F_TIMEOUT(as_recv, msg_oob, AS_RECV_TIMEOUT_S)
+{
+	all_cases(_metadata, self, variant, MSG_OOB, true);
+}
+
+TEST_F_TIMEOUT(as_recv, msg_waitall, AS_RECV_TIMEOUT_S)
+{
+	all_cases(_metadata, self, variant, MSG_WAITALL, false);
+}
+
+TEST_F_TIMEOUT(as_recv, msg_dontwait, AS_RECV_TIMEOUT_S)
+{
+	all_cases(_metadata, self, variant, MSG_DONTWAIT, false);
+}
+
+/*
+ * Flags ZIO_IOC_READ does not take: EINVAL (uapi.rst), and the data stays
+ * in the socket for the next receive.
+ */
+TEST_F_TIMEOUT(as_recv, other_flags_einval, AS_RECV_TIMEOUT_S)
+{
+	static const int others[] = {
+		MSG_ERRQUEUE, MSG_CMSG_CLOEXEC, MSG_CTRUNC, MSG_EOR,
+		MSG_NOSIGNAL, MSG_MORE, MSG_PEEK | MSG_ERRQUEUE,
+	};
+	int sv[2];
+	long rest;
+
+	for (size_t i = 0; i < ARRAY_SIZE(others); i++) {
+		zio_fill(self->data, 3 * PG, 0xf1a9);
+		ASSERT_EQ(0, make_pair(self, variant, sv));
+		ASSERT_EQ(0, feed(self, sv[0], 3 * PG, false));
+		ASSERT_EQ(0, finish(variant, sv));
+		memset(self->zbuf, 0x3c, 4 * PG);
+		EXPECT_EQ(-EINVAL, zio_io(self->zfd, ZIO_IOC_READ, sv[1],
+					  self->zbuf, 4 * PG, others[i])) {
+			TH_LOG("msg_flags 0x%x", others[i]);
+		}
+		for (size_t j = 0; j < 4 * PG; j++)
+			ASSERT_EQ(0x3c, self->zbuf[j]);
+		rest = drain(variant, sv[1], self->rest[0]);
+		close_pair(sv);
+		if (variant->type == SOCK_DGRAM) {
+			/* The datagram, then the marker. */
+			ASSERT_EQ((long)(3 * PG + 3 + 2 * sizeof(int)), rest);
+			EXPECT_EQ(0, memcmp(self->rest[0] + sizeof(int),
+					    self->data, 3 * PG));
+		} else {
+			ASSERT_EQ((long)(3 * PG), rest);
+			EXPECT_EQ(0, memcmp(self->rest[0], self->data, 3 * PG));
+		}
+	}
 }
 
 ZIO_TEST_NOTHING_LEFT()
