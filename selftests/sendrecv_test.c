@@ -13,9 +13,12 @@
  *   same data in the socket, for every flag it accepts, on TCP, UDP and
  *   Unix sockets, with aligned and unaligned buffers and data shorter than,
  *   as long as and longer than the buffer.
+ * - lsm: ZIO_IOC_WRITE passes security_socket_sendmsg(), as send() does,
+ *   also when it hands TCP the pages by reference (a kprobe counts it).
  */
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <time.h>	/* struct timespec, for linux/errqueue.h */
 
@@ -829,6 +832,170 @@ TEST_F_TIMEOUT(as_recv, other_flags_einval, AS_RECV_TIMEOUT_S)
 			EXPECT_EQ(0, memcmp(self->rest[0], self->data, 3 * PG));
 		}
 	}
+}
+
+/*
+ * lsm: ZIO_IOC_WRITE to a TCP socket passes security_socket_sendmsg(), the
+ * LSM hook of every send(), also when it sends pages by reference: a
+ * kprobe on the hook counts the calls of this process.
+ */
+#define TRACING		"/sys/kernel/tracing"
+#define LSM_PROBE	"zio_lsm_send"
+#define LSM_EVENT	TRACING "/events/kprobes/" LSM_PROBE
+#define LSM_PAGES	4
+#define LSM_WRITES	3
+
+FIXTURE(lsm) {
+	int zfd, l, a, b;
+	struct sockaddr_in addr;
+	unsigned char *map;
+	bool probe;
+	bool no_kprobes;
+};
+
+/* Append @s to the tracefs file @path, as "echo s >> path": 0 or -errno. */
+static int append_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)strlen(s) ? 0 : -EIO;
+}
+
+static void lsm_probe_remove(void)
+{
+	zio_write_file(LSM_EVENT "/enable", "0");
+	append_file(TRACING "/kprobe_events", "-:" LSM_PROBE "\n");
+}
+
+/* Lines of the trace that are hits of the probe. */
+static int lsm_hits(void)
+{
+	static char trace[1 << 20];
+	size_t len = 0;
+	ssize_t n;
+	char *p;
+	int fd, hits = 0;
+
+	fd = open(TRACING "/trace", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (len < sizeof(trace) - 1 &&
+	       (n = read(fd, trace + len, sizeof(trace) - 1 - len)) > 0)
+		len += n;
+	close(fd);
+	trace[len] = 0;
+	for (p = trace; (p = strstr(p, " " LSM_PROBE ": ")); p++)
+		hits++;
+	return hits;
+}
+
+FIXTURE_SETUP(lsm)
+{
+	char filter[64];
+	int ret;
+
+	self->a = -1;
+	self->b = -1;
+	self->l = -1;
+	self->zfd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->zfd);
+	self->map = zio_map(self->zfd, 32 * PG, 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+	self->l = tcp_listener(&self->addr, 0);
+	ASSERT_LE(0, self->l);
+	ASSERT_EQ(0, tcp_connect(self->l, &self->addr, 0, &self->a, &self->b));
+
+	if (access(TRACING "/trace", F_OK))
+		mount("tracefs", TRACING, "tracefs", 0, NULL);
+	if (access(TRACING "/kprobe_events", F_OK)) {
+		/* The test skips: SKIP() here would not stop it. */
+		self->no_kprobes = true;
+		return;
+	}
+	lsm_probe_remove();	/* a leftover of an aborted run */
+	ret = append_file(TRACING "/kprobe_events",
+			  "p:" LSM_PROBE " security_socket_sendmsg\n");
+	ASSERT_EQ(0, ret) {
+		TH_LOG("cannot add a kprobe on security_socket_sendmsg: %s",
+		       strerror(-ret));
+	}
+	self->probe = true;
+	snprintf(filter, sizeof(filter), "common_pid == %d", getpid());
+	ASSERT_EQ(0, zio_write_file(LSM_EVENT "/filter", filter));
+	ASSERT_EQ(0, zio_write_file(LSM_EVENT "/enable", "1"));
+}
+
+FIXTURE_TEARDOWN(lsm)
+{
+	struct zio_counters c;
+
+	if (self->probe)
+		lsm_probe_remove();
+	close(self->a);
+	close(self->b);
+	close(self->l);
+	munmap(self->map, 32 * PG);
+	if (!zio_counters(self->zfd, false, &c)) {
+		EXPECT_EQ(0, c.pages_live);
+		EXPECT_EQ(0, c.pages_pending);
+	}
+	close(self->zfd);
+}
+
+TEST_F(lsm, every_send_passes_the_hook)
+{
+	const size_t len = LSM_PAGES * PG;
+	unsigned char *buf = self->map, *copy = self->map + 16 * PG;
+	unsigned char *got = malloc(len);
+	struct zio_counters before, after;
+	int p[2], hits[LSM_WRITES], sent_hits;
+
+	if (self->no_kprobes)
+		SKIP(return, "no kprobe events in tracefs (CONFIG_KPROBE_EVENTS)");
+	ASSERT_NE(NULL, got);
+	/* A plain send(): the probe sees it. */
+	zio_fill(got, len, 0x15a);
+	ASSERT_EQ(0, zio_write_file(TRACING "/trace", ""));
+	ASSERT_EQ((ssize_t)len, send(self->b, got, len, 0));
+	sent_hits = lsm_hits();
+	TH_LOG("send(): %d hits of security_socket_sendmsg", sent_hits);
+	ASSERT_LE(1, sent_hits);
+	ASSERT_EQ(0, wait_inq(self->a, (int)len));
+	ASSERT_EQ((ssize_t)len, recv(self->a, got, len, MSG_WAITALL));
+
+	/* Pages a read put in place: TCP gets them by reference. */
+	ASSERT_EQ(0, pipe_with(p, len, 0x15b));
+	ASSERT_EQ((long)len, zio_io(self->zfd, ZIO_IOC_READ, p[0], buf, len, 0));
+	close(p[0]);
+	close(p[1]);
+	for (int i = 0; i < LSM_WRITES; i++) {
+		ASSERT_EQ(0, zio_write_file(TRACING "/trace", ""));
+		ASSERT_EQ((long)len, zio_io(self->zfd, ZIO_IOC_WRITE, self->a,
+					    buf, len, 0));
+		hits[i] = lsm_hits();
+	}
+
+	/* By reference indeed: the peer's queue holds the pages. */
+	ASSERT_EQ(0, zio_counters(self->zfd, false, &before));
+	ASSERT_EQ(0, zio_copy(self->zfd, copy, buf, len, NULL));
+	ASSERT_EQ(0, zio_counters(self->zfd, false, &after));
+	TH_LOG("ZIO_IOC_WRITE of %d pages (%llu of them held by the socket): %d, %d, %d hits of security_socket_sendmsg",
+	       LSM_PAGES,
+	       (unsigned long long)(after.pages_fallback - before.pages_fallback),
+	       hits[0], hits[1], hits[2]);
+	for (int i = 0; i < LSM_WRITES; i++) {
+		ASSERT_EQ((ssize_t)len, recv(self->b, got, len, MSG_WAITALL));
+		EXPECT_TRUE(zio_check(got, len, 0x15b));
+		EXPECT_LE(1, hits[i]);
+	}
+	free(got);
 }
 
 ZIO_TEST_NOTHING_LEFT()
