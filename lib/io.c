@@ -58,6 +58,7 @@ static bool not_taken(int err)
 	case ENOTSOCK:
 	case ESPIPE:
 	case EOPNOTSUPP:
+	case EIO:	/* a fork child whose snapshot failed: libc faults */
 		return true;
 	default:
 		return false;
