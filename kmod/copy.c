@@ -46,13 +46,17 @@ struct zio_copy_ctx {
 	struct page *batch[ZIO_COPY_BATCH];
 	bool dzap, dmapped;
 	pgoff_t dzap_first, dzap_last;
-	/* the space's unmap_seq when the ranges were translated */
-	unsigned long unmap_seq;
 	u8 *bounce;
 };
 
-/* Translate both ranges and take a reference to their space. */
-static int zio_copy_map(struct file *file, struct zio_copy_ctx *c)
+/*
+ * Translate both ranges, take a reference to their space and lock it. The
+ * space lock is taken before mmap_lock is dropped: a munmap() that removes
+ * part of a range after that discards its slots only once the copy is
+ * done, and one that came before has left the range untranslatable. Either
+ * way the copy never fills slots that munmap() discarded.
+ */
+static int zio_copy_map_and_lock(struct file *file, struct zio_copy_ctx *c)
 {
 	struct zio_space *space = NULL;
 	int ret;
@@ -65,40 +69,11 @@ static int zio_copy_map(struct file *file, struct zio_copy_ctx *c)
 				    &space);
 	if (!ret) {
 		kref_get(&space->ref);
-		c->unmap_seq = READ_ONCE(space->unmap_seq);
+		c->space = space;
+		ret = mutex_lock_killable(&space->lock);
 	}
 	mmap_read_unlock(current->mm);
-	c->space = ret ? NULL : space;
 	return ret;
-}
-
-/*
- * Translate the ranges and lock the space, with no munmap in between that
- * discarded slots the copy would fill again: then translate afresh (and
- * find the range gone, most likely).
- */
-static int zio_copy_map_and_lock(struct file *file, struct zio_copy_ctx *c)
-{
-	int tries, ret;
-
-	for (tries = 0; tries < 3; tries++) {
-		ret = zio_copy_map(file, c);
-		if (ret)
-			return ret;
-		ret = mutex_lock_killable(&c->space->lock);
-		if (ret)
-			return ret;
-		if (c->unmap_seq == c->space->unmap_seq)
-			return 0;
-		mutex_unlock(&c->space->lock);
-		zio_space_put(c->space);
-		c->space = NULL;
-		zio_extents_free(&c->dst);
-		zio_extents_free(&c->src);
-		zio_extents_init(&c->dst);
-		zio_extents_init(&c->src);
-	}
-	return -EAGAIN;
 }
 
 static void zio_note_range(bool *any, pgoff_t *first, pgoff_t *last,

@@ -120,8 +120,9 @@ enum zio_event {
  * @slots: page offset -> struct page *, or a tagged struct zio_pending *
  * @broken: fork could not record this space's snapshot: faults get SIGBUS,
  *	ioctls -EIO
- * @unmap_seq: bumped, under @lock, whenever munmap discards slots: an
- *	ioctl that translated its addresses before checks it under @lock
+ * @unmap_seq: bumped, under @lock, whenever munmap discards slots: a
+ *	read that translated its buffer before it blocked checks it under
+ *	@lock
  * @nr_slots: slots that hold something, counted in the process's RSS
  * @events: counters, enum zio_event
  * @records_lock: protects the records
