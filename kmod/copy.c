@@ -49,31 +49,38 @@ struct zio_copy_ctx {
 	u8 *bounce;
 };
 
-/*
- * Translate both ranges, take a reference to their space and lock it. The
- * space lock is taken before mmap_lock is dropped: a munmap() that removes
- * part of a range after that discards its slots only once the copy is
- * done, and one that came before has left the range untranslatable. Either
- * way the copy never fills slots that munmap() discarded.
- */
+/* Translate both ranges, take a reference to their space and lock it. */
 static int zio_copy_map_and_lock(struct file *file, struct zio_copy_ctx *c)
 {
-	struct zio_space *space = NULL;
+	unsigned int tries;
 	int ret;
 
-	if (mmap_read_lock_killable(current->mm))
-		return -EINTR;
-	ret = zio_map_range(file, c->dst_addr, c->len, VM_WRITE, &c->dst, &space);
-	if (!ret)
-		ret = zio_map_range(file, c->src_addr, c->len, VM_READ, &c->src,
+	for (tries = 0; ; tries++) {
+		struct zio_space *space = NULL;
+
+		if (mmap_read_lock_killable(current->mm))
+			return -EINTR;
+		ret = zio_map_range(file, c->dst_addr, c->len, VM_WRITE, &c->dst,
 				    &space);
-	if (!ret) {
+		if (!ret)
+			ret = zio_map_range(file, c->src_addr, c->len, VM_READ,
+					    &c->src, &space);
+		if (ret) {
+			mmap_read_unlock(current->mm);
+			return ret;
+		}
 		kref_get(&space->ref);
 		c->space = space;
-		ret = mutex_lock_killable(&space->lock);
+		ret = zio_space_lock_translated(space, tries);
+		if (ret != -EAGAIN)
+			return ret;
+		zio_space_put(space);
+		c->space = NULL;
+		zio_extents_free(&c->dst);
+		zio_extents_free(&c->src);
+		zio_extents_init(&c->dst);
+		zio_extents_init(&c->src);
 	}
-	mmap_read_unlock(current->mm);
-	return ret;
 }
 
 static void zio_note_range(bool *any, pgoff_t *first, pgoff_t *last,
@@ -476,7 +483,7 @@ long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg)
 	if (!args.len)
 		goto out_copy_to_user;
 
-	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	c = kzalloc(sizeof(*c), GFP_KERNEL_ACCOUNT);
 	if (!c)
 		return -ENOMEM;
 	c->dst_addr = args.dst;
@@ -534,7 +541,7 @@ long zio_ioctl_discard(struct file *file, struct zio_range __user *uarg)
 	struct zio_space *space = NULL;
 	struct zio_extents *map;
 	struct zio_range args;
-	unsigned int i;
+	unsigned int i, tries;
 	int ret;
 
 	if (copy_from_user(&args, uarg, sizeof(args)))
@@ -548,22 +555,33 @@ long zio_ioctl_discard(struct file *file, struct zio_range __user *uarg)
 	if (!args.len)
 		return 0;
 
-	map = kmalloc(sizeof(*map), GFP_KERNEL);
+	map = kmalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
 	if (!map)
 		return -ENOMEM;
 	zio_extents_init(map);
-	if (mmap_read_lock_killable(current->mm)) {
-		ret = -EINTR;
-		goto out_free_map;
-	}
-	ret = zio_map_range(file, args.addr, args.len, VM_WRITE, map, &space);
-	if (!ret)
+	for (tries = 0; ; tries++) {
+		space = NULL;
+		if (mmap_read_lock_killable(current->mm)) {
+			ret = -EINTR;
+			goto out_free_map;
+		}
+		ret = zio_map_range(file, args.addr, args.len, VM_WRITE, map,
+				    &space);
+		if (ret) {
+			mmap_read_unlock(current->mm);
+			goto out_free_map;
+		}
 		kref_get(&space->ref);
-	mmap_read_unlock(current->mm);
+		ret = zio_space_lock_translated(space, tries);
+		if (ret != -EAGAIN)
+			break;
+		zio_space_put(space);
+		zio_extents_free(map);
+		zio_extents_init(map);
+	}
 	if (ret)
-		goto out_free_map;
+		goto out_put_space;
 
-	mutex_lock(&space->lock);
 	for (i = 0; i < map->nr; i++) {
 		struct zio_extent *ext = &map->ext[i];
 
@@ -571,6 +589,7 @@ long zio_ioctl_discard(struct file *file, struct zio_range __user *uarg)
 				 ((ext->end - ext->start) >> PAGE_SHIFT) - 1);
 	}
 	mutex_unlock(&space->lock);
+out_put_space:
 	zio_space_put(space);
 out_free_map:
 	zio_extents_free(map);

@@ -103,6 +103,17 @@ vm_fault_t zio_fault(struct vm_fault *vmf)
 			put_page(copy);
 	}
 
+	/*
+	 * A poisoned page must not reach __do_fault(): it would evict the
+	 * page from the address_space page->mapping names, dropping zio's
+	 * reference while the slot still holds it.
+	 */
+	if (unlikely(PageHWPoison(page))) {
+		unlock_page(page);
+		put_page(page);
+		return VM_FAULT_HWPOISON;
+	}
+
 	/* Debug only: widen the window between the check and the install. */
 	delay = READ_ONCE(zio_debug_fault_delay_us);
 	if (unlikely(delay))

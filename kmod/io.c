@@ -104,7 +104,7 @@ static int zio_io_start(struct file *zfile, struct zio_io __user *uarg,
 	last = (args->addr + args->len - 1) >> PAGE_SHIFT;
 	io->nr_pages = last - first + 1;
 	io->bvec = kvmalloc_array(io->nr_pages, sizeof(*io->bvec),
-				  GFP_KERNEL | __GFP_ZERO);
+				  GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 	return io->bvec ? 0 : -ENOMEM;
 }
 
@@ -227,8 +227,14 @@ static bool zio_io_by_reference(struct zio_io_ctx *io, struct socket *sock)
 		struct page *page = io->bvec[i].bv_page;
 		bool writable;
 
+		/*
+		 * A page whose last share went since it was collected is
+		 * nobody's: a stale PTE may still write it, and nothing
+		 * keeps a peer from mapping it. Such a send copies.
+		 */
 		lock_page(page);
-		writable = page_private(page) & ZIO_PAGE_WRITABLE;
+		writable = page_private(page) & ZIO_PAGE_WRITABLE ||
+			   !zio_page_shares(page);
 		if (!writable)
 			set_page_private(page, page_private(page) | ZIO_PAGE_LENT);
 		unlock_page(page);

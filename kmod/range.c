@@ -34,7 +34,7 @@ static struct zio_extent *zio_extents_add(struct zio_extents *map)
 	if (map->nr == map->cap) {
 		struct zio_extent *ext;
 
-		ext = kmalloc_array(2 * map->cap, sizeof(*ext), GFP_KERNEL);
+		ext = kmalloc_array(2 * map->cap, sizeof(*ext), GFP_KERNEL_ACCOUNT);
 		if (!ext)
 			return NULL;
 		memcpy(ext, map->ext, map->nr * sizeof(*ext));
@@ -70,8 +70,11 @@ int zio_map_range(struct file *file, unsigned long addr,
 		struct zio_extent *ext;
 
 		if (!vma || vma->vm_ops != &zio_vm_ops || vma->vm_file != file ||
-		    !vma->vm_private_data || (vma->vm_flags & flags) != flags)
+		    (vma->vm_flags & flags) != flags)
 			return -EFAULT;
+		/* A fork child's VMA that fork could not give a space. */
+		if (!vma->vm_private_data)
+			return -EIO;
 		if (*spacep && *spacep != vma->vm_private_data)
 			return -EFAULT;
 		/* Its fork snapshot is incomplete: no data to act on. */
@@ -88,6 +91,49 @@ int zio_map_range(struct file *file, unsigned long addr,
 		cur = ext->end;
 	}
 	return 0;
+}
+
+/**
+ * zio_space_lock_translated() - lock the space of ranges just translated
+ * @space: the space, with a reference; mmap_lock is held for reading
+ * @tries: how many times the caller translated its ranges before
+ *
+ * The translation holds while mmap_lock is held, and a munmap() after it
+ * discards slots only under the space lock: with the space locked before
+ * mmap_lock goes, an ioctl never fills slots that a munmap() discarded.
+ * Sleeping for the space lock under mmap_lock would stall every fault of
+ * the process behind a waiting mmap_lock writer, though, so that is the
+ * last resort: first a trylock; then the space's unmap_seq, read under
+ * mmap_lock and checked once the space is locked without it.
+ *
+ * Drops mmap_lock.
+ *
+ * Return: 0 with the space locked, -EAGAIN when a munmap() came in between
+ * (translate again), or -EINTR.
+ */
+int zio_space_lock_translated(struct zio_space *space, unsigned int tries)
+{
+	unsigned long seq;
+	int ret;
+
+	if (mutex_trylock(&space->lock)) {
+		mmap_read_unlock(current->mm);
+		return 0;
+	}
+	if (tries >= 2) {
+		ret = mutex_lock_killable(&space->lock);
+		mmap_read_unlock(current->mm);
+		return ret;
+	}
+	seq = READ_ONCE(space->unmap_seq);
+	mmap_read_unlock(current->mm);
+	ret = mutex_lock_killable(&space->lock);
+	if (ret)
+		return ret;
+	if (space->unmap_seq == seq)
+		return 0;
+	mutex_unlock(&space->lock);
+	return -EAGAIN;
 }
 
 /**

@@ -617,9 +617,14 @@ int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
 /**
  * zio_slot_snapshot() - what a fork child's slot gets of a parent's slot
  * @child: the child's space
- * @entry: the parent's entry, a page or a pending copy; the caller zapped
- *	the parent's slots, and nothing maps them again until the fork is
- *	done (the parent's mmap_lock is held for writing)
+ * @parent: the parent's space, locked; the caller zapped its slots, and
+ *	nothing maps them again until the fork is done (the parent's
+ *	mmap_lock is held for writing)
+ * @pgoff: the slot
+ *
+ * A ZIO_IOC_WRITE of the parent, which takes neither lock, may replace a
+ * pending copy by its page meanwhile: the entry is taken with a reference
+ * under the xa_lock, and a page is checked against its slot once locked.
  *
  * A page with references zio cannot account for (an O_DIRECT read in
  * flight, a pin) stays the parent's alone: the child gets a copy of it,
@@ -627,30 +632,42 @@ int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
  * page the parent sees.
  *
  * Return: the child's entry (a share of the page or pending copy, or a
- * private copy), or NULL when memory ran out.
+ * private copy), NULL for an empty slot, or ERR_PTR(-ENOMEM).
  */
-void *zio_slot_snapshot(struct zio_space *child, void *entry)
+void *zio_slot_snapshot(struct zio_space *child, struct zio_space *parent,
+			pgoff_t pgoff)
 {
-	struct page *page = entry, *copy;
+	struct page *page, *copy;
+	void *entry;
 
-	if (zio_entry_is_pending(entry)) {
-		kref_get(&zio_entry_pending(entry)->ref);
-		return entry;
+	for (;;) {
+		entry = zio_slot_load(parent, pgoff);
+		if (!entry || zio_entry_is_pending(entry))
+			return entry;	/* the child's slot takes the reference */
+		page = entry;
+		lock_page(page);
+		if (xa_load(&parent->slots, pgoff) == page)
+			break;
+		unlock_page(page);
+		put_page(page);
 	}
-	lock_page(page);
 	/* Zapped, and no fault of the parent can map it again yet. */
 	set_page_private(page, page_private(page) & ~ZIO_PAGE_WRITABLE);
-	if (!zio_page_foreign_refs(page, 0)) {
+	/* A poisoned page is not read: the child shares its SIGBUS. */
+	if (!zio_page_foreign_refs(page, 1) || PageHWPoison(page)) {
 		zio_page_take_share_locked(page);
-		unlock_page(page);
-		return page;
+		copy = page;
+	} else {
+		copy = zio_page_alloc(child, GFP_HIGHUSER);
+		if (copy) {
+			copy_highpage(copy, page);
+			zio_space_count(child, ZIO_EV_PAGES_FALLBACK, 1);
+		} else {
+			copy = ERR_PTR(-ENOMEM);
+		}
 	}
-	copy = zio_page_alloc(child, GFP_HIGHUSER);
-	if (copy)
-		copy_highpage(copy, page);
 	unlock_page(page);
-	if (copy)
-		zio_space_count(child, ZIO_EV_PAGES_FALLBACK, 1);
+	put_page(page);
 	return copy;
 }
 

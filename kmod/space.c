@@ -197,7 +197,12 @@ static struct zio_space *zio_space_create(struct zio_file *zfile,
 	kref_init(&space->ref);
 	space->zfile = zfile;
 	space->mm = mm;
-	space->memcg = get_mem_cgroup_from_mm(mm);
+	/*
+	 * The caller's: at mmap it owns @mm; at fork it is the parent, and
+	 * the child is in no cgroup of its own yet (cgroup_post_fork() comes
+	 * after the mm is copied), so its mm would give the root cgroup.
+	 */
+	space->memcg = get_mem_cgroup_from_mm(current->mm);
 	mutex_init(&space->lock);
 	xa_init_flags(&space->slots, XA_FLAGS_ACCOUNT);
 	zio_records_init(space);
@@ -297,16 +302,21 @@ static struct zio_space *zio_space_fork(struct zio_space *parent,
 
 	/* Nothing but this fork reaches the child's space yet. */
 	mutex_lock(&parent->lock);
+	if (READ_ONCE(parent->broken))
+		WRITE_ONCE(child->broken, true);
 	xa_for_each_range(&parent->slots, index, entry, first, last) {
 		/* Debug only: fail as if memory had run out. */
 		if (unlikely(n && n == READ_ONCE(zio_debug_fork_fail_after)))
-			snap = NULL;
+			snap = ERR_PTR(-ENOMEM);
 		else
-			snap = zio_slot_snapshot(child, entry);
-		old = snap ? xa_store(&child->slots, index, snap, GFP_KERNEL) :
-			     XA_ERROR(-ENOMEM);
+			snap = zio_slot_snapshot(child, parent, index);
+		if (!snap)
+			continue;
+		old = IS_ERR(snap) ? XA_ERROR(PTR_ERR(snap)) :
+				     xa_store(&child->slots, index, snap, GFP_KERNEL);
 		if (xa_is_err(old)) {
-			zio_slot_release(snap, &mapped);
+			if (!IS_ERR(snap))
+				zio_slot_release(snap, &mapped);
 			WRITE_ONCE(child->broken, true);
 			break;
 		}

@@ -120,9 +120,9 @@ enum zio_event {
  * @slots: page offset -> struct page *, or a tagged struct zio_pending *
  * @broken: fork could not record this space's snapshot: faults get SIGBUS,
  *	ioctls -EIO
- * @unmap_seq: bumped, under @lock, whenever munmap discards slots: a
- *	read that translated its buffer before it blocked checks it under
- *	@lock
+ * @unmap_seq: bumped, under @lock, whenever munmap discards slots: an
+ *	ioctl that translated its range before it took @lock checks it
+ *	then (zio_space_lock_translated(), and a read that blocked)
  * @nr_slots: slots that hold something, counted in the process's RSS
  * @events: counters, enum zio_event
  * @records_lock: protects the records
@@ -292,7 +292,8 @@ int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
 int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
 			struct page **pagep, bool *fallback);
 void zio_page_take_share_locked(struct page *page);
-void *zio_slot_snapshot(struct zio_space *child, void *entry);
+void *zio_slot_snapshot(struct zio_space *child, struct zio_space *parent,
+			pgoff_t pgoff);
 void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last);
 
 /* range.c */
@@ -301,6 +302,7 @@ void zio_extents_free(struct zio_extents *map);
 int zio_map_range(struct file *file, unsigned long addr, unsigned long len,
 		  unsigned long flags, struct zio_extents *map,
 		  struct zio_space **spacep);
+int zio_space_lock_translated(struct zio_space *space, unsigned int tries);
 const struct zio_extent *zio_map_extent(struct zio_extents *map,
 					unsigned long addr);
 pgoff_t zio_map_pgoff(struct zio_extents *map, unsigned long addr);
