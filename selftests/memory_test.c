@@ -209,6 +209,56 @@ TEST(max_pages_bounds_faults_and_ioctls)
 	EXPECT_EQ(0, c.pages_live);
 }
 
+/*
+ * A page with a memory error (injected with MADV_HWPOISON, which needs
+ * CAP_SYS_ADMIN) stays in its slot: zio's pages are on no LRU, so the
+ * memory-failure code leaves them alone. The next fault on it must get
+ * SIGBUS. The core mm must never see it returned locked from zio's fault
+ * handler: it would try to evict it from the address_space page->mapping
+ * names and drop zio's reference with the page still in its slot.
+ */
+TEST(poisoned_page_gets_sigbus)
+{
+	const size_t ps = zio_page_size();
+	struct zio_counters c;
+	int fd, status;
+	char *buf;
+	pid_t pid;
+
+	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	buf = zio_map(fd, 4 * ps, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	memset(buf, 7, 4 * ps);
+	/*
+	 * The memory-failure code marks the page poisoned, then fails with
+	 * EBUSY for a page on no LRU ("Unknown page state").
+	 */
+	if (madvise(buf + ps, ps, MADV_HWPOISON) && errno != EBUSY) {
+		munmap(buf, 4 * ps);
+		close(fd);
+		SKIP(return, "MADV_HWPOISON: %s", strerror(errno));
+	}
+	ASSERT_EQ(0, madvise(buf + ps, ps, MADV_DONTNEED));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		(void)*(volatile char *)(buf + ps);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS) {
+		TH_LOG("a touch of the poisoned page: status %#x", status);
+	}
+	/* The other pages are intact. */
+	EXPECT_EQ(7, buf[0]);
+	EXPECT_EQ(7, buf[3 * ps - 1 + ps]);
+	ASSERT_EQ(0, munmap(buf, 4 * ps));
+	close(fd);
+	ASSERT_EQ(0, zio_global_counters(&c));
+	EXPECT_EQ(0, c.pages_live);
+}
+
 /* The default is half of the RAM. */
 TEST(max_pages_default)
 {
