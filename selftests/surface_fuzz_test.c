@@ -31,9 +31,14 @@
  * A mismatch fails with the seed, the thread, the byte, and the thread's
  * last operations.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,12 +52,15 @@
 #define FZ_TRACE	64	/* operations kept for the report */
 #define FZ_MAX_THREADS	8
 #define FZ_PIPE_MAX	(16 * 4096)	/* a pipe's default capacity */
+#define FZ_SOCK_KINDS	4	/* AF_UNIX stream and datagram, UDP, TCP */
+#define FZ_WAIT_MS	10000	/* for bytes on their way through loopback */
 
 enum fz_op {
 	OP_MMAP, OP_MUNMAP, OP_MREMAP_MOVE, OP_MREMAP_SHRINK, OP_MREMAP_GROW,
 	OP_MPROTECT, OP_MADVISE, OP_LOAD, OP_STORE, OP_COPY, OP_DISCARD,
 	OP_WRITE_FILE, OP_READ_FILE, OP_WRITE_PIPE, OP_READ_PIPE, OP_FORK,
-	OP_BAD, OP_CHECK, OP_LOCK_SYNC, OP_VMSPLICE, OP_VM_READV, OP_NR
+	OP_BAD, OP_CHECK, OP_LOCK_SYNC, OP_VMSPLICE, OP_VM_READV, OP_RECV,
+	OP_NR
 };
 
 static const char * const fz_op_name[OP_NR] = {
@@ -60,6 +68,7 @@ static const char * const fz_op_name[OP_NR] = {
 	"mprotect", "madvise", "load", "store", "copy", "discard",
 	"write-file", "read-file", "write-pipe", "read-pipe", "fork",
 	"bad-input", "check", "mlock-msync", "vmsplice", "vm-readv",
+	"recv-flags",
 };
 
 /* How often each operation is drawn, out of the sum. */
@@ -70,7 +79,7 @@ static const unsigned int fz_op_weight[OP_NR] = {
 	[OP_DISCARD] = 3, [OP_WRITE_FILE] = 3, [OP_READ_FILE] = 3,
 	[OP_WRITE_PIPE] = 2, [OP_READ_PIPE] = 2, [OP_FORK] = 1,
 	[OP_BAD] = 2, [OP_CHECK] = 2, [OP_LOCK_SYNC] = 2, [OP_VMSPLICE] = 3,
-	[OP_VM_READV] = 3,
+	[OP_VM_READV] = 3, [OP_RECV] = 4,
 };
 
 #define PROT_RW		(PROT_READ | PROT_WRITE)
@@ -110,17 +119,27 @@ struct fz_thread {
 	unsigned char *scratch;		/* FZ_MAP_PAGES pages */
 	struct fz_child_report *report;	/* shared with fork children */
 	struct fz_map maps[FZ_MAPS];
+	/*
+	 * OP_RECV: a connection of each kind for ZIO_IOC_READ, and its twin,
+	 * fed the same bytes, for recv() into plain memory: [kind][0 for
+	 * zio's, 1 for the twin][0 for the receiver, 1 for the sender].
+	 */
+	int rsock[FZ_SOCK_KINDS][2][2];
+	unsigned char *payload;		/* FZ_MAP_PAGES + 2 pages */
+	unsigned char *twin;		/* FZ_MAP_PAGES pages */
+	unsigned char *rest[2];		/* FZ_MAP_PAGES + 2 pages each */
 	/* out */
 	long ops, count[OP_NR];
 	struct fz_trace trace[FZ_TRACE];
 	bool failed;
-	char why[256];
+	char why[512];
 };
 
 /* Which part of the model is wrong on purpose, for the negative controls. */
 enum fz_sabotage {
 	FZ_SAB_NONE,
 	FZ_SAB_DISCARD,		/* the model forgets discards */
+	FZ_SAB_RECV,		/* the twin socket gets a byte more */
 };
 
 static struct {
@@ -915,6 +934,176 @@ static void fz_op_vm_readv(struct fz_thread *t)
 		fz_fail(t, "process_vm_readv read other bytes than the model's");
 }
 
+/* ZIO_IOC_WRITE/READ with send()/recv() flags, at the file position. */
+static long fz_io_msg(struct fz_thread *t, unsigned long cmd, int fd,
+		      void *addr, size_t len, unsigned int flags)
+{
+	struct zio_io io = {
+		.fd = fd, .addr = (uintptr_t)addr, .len = len,
+		.offset = ZIO_IO_FILE_POS, .msg_flags = flags,
+	};
+	long ret = ioctl(t->zfd, cmd, &io);
+
+	return ret < 0 ? -errno : ret;
+}
+
+static const char * const fz_sock_name[FZ_SOCK_KINDS] = {
+	"unix-stream", "unix-dgram", "udp", "tcp",
+};
+
+static const unsigned int fz_recv_flags[] = {
+	0, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, MSG_DONTWAIT,
+};
+
+static const char * const fz_recv_flag_name[] = {
+	"0", "MSG_PEEK", "MSG_TRUNC", "MSG_WAITALL", "MSG_DONTWAIT",
+};
+
+/* Send all of @len bytes at @buf, as one datagram on a datagram socket. */
+static bool fz_send_all(struct fz_thread *t, int fd, const void *buf,
+			size_t len, const char *what)
+{
+	for (size_t done = 0; done < len; ) {
+		ssize_t ret = send(fd, (const char *)buf + done, len - done,
+				   MSG_NOSIGNAL);
+
+		if (ret <= 0) {
+			fz_fail(t, "%s: send of %zu bytes: %ld", what, len - done,
+				fz_errno(ret));
+			return false;
+		}
+		done += ret;
+	}
+	return true;
+}
+
+/*
+ * Wait until the receiver @fd has @len bytes queued (the first datagram's
+ * length, on a datagram socket): loopback delivers them in a softirq.
+ */
+static bool fz_wait_queued(struct fz_thread *t, int fd, size_t len,
+			   const char *what)
+{
+	int queued = 0;
+
+	for (int ms = 0; ms < FZ_WAIT_MS; ms++) {
+		if (ioctl(fd, FIONREAD, &queued)) {
+			fz_fail(t, "%s: FIONREAD: %s", what, strerror(errno));
+			return false;
+		}
+		if ((size_t)queued >= len)
+			break;
+		usleep(1000);
+	}
+	if ((size_t)queued == len)
+		return true;
+	fz_fail(t, "%s: %d bytes queued, expected %zu", what, queued, len);
+	return false;
+}
+
+/* Read what @fd holds, without waiting: 0 or more datagrams, or bytes. */
+static bool fz_drain(struct fz_thread *t, int fd, unsigned char *buf,
+		     size_t cap, size_t *len, const char *what)
+{
+	*len = 0;
+	for (;;) {
+		ssize_t ret = recv(fd, buf + *len, cap - *len, MSG_DONTWAIT);
+
+		if ((ret < 0 && errno == EAGAIN) || ret == 0)
+			return true;
+		if (ret < 0 || *len + ret >= cap) {
+			fz_fail(t, "%s: draining the socket: %ld", what, fz_errno(ret));
+			return false;
+		}
+		*len += ret;
+	}
+}
+
+/*
+ * ZIO_IOC_READ from a socket with a recv() flag, into any range: the model
+ * is recv() itself, with the same flag on a twin connection of the same
+ * kind that holds the same bytes, into plain memory that holds what the
+ * range held. Its return and its buffer are what ZIO_IOC_READ must give,
+ * bytes recv() does not write included (TCP's MSG_TRUNC discards the data
+ * and writes nothing; a datagram's MSG_TRUNC writes what fits and returns
+ * the datagram's length; MSG_PEEK leaves the data queued); what stays
+ * queued must be the same on both, and is drained.
+ *
+ * Trace: map, byte, length, socket kind * 10 + flag (fz_sock_name,
+ * fz_recv_flags).
+ */
+static void fz_op_recv(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	unsigned int kind = fz_below(t, FZ_SOCK_KINDS);
+	unsigned int flag = fz_below(t, ARRAY_SIZE(fz_recv_flags));
+	unsigned int flags = fz_recv_flags[flag];
+	bool stream = kind == 0 || kind == 3;
+	size_t at, len, n, got[2], most, extra = fz.sabotage == FZ_SAB_RECV;
+	struct fz_trace *tr;
+	unsigned char *model;
+	char what[128];
+	long ret, want;
+
+	if (!m)
+		return;
+	fz_pick_range(t, m, FZ_MAP_PAGES * t->ps, &at, &len);
+	/* MSG_WAITALL on a stream would wait for the bytes that are not sent. */
+	if (!stream)
+		n = 1 + fz_below(t, len + t->ps < 65506 ? len + t->ps : 65506);
+	else if (flags & MSG_WAITALL)
+		n = len + fz_below(t, t->ps);
+	else
+		n = 1 + fz_below(t, len + t->ps);
+	fz_random_bytes(t, t->payload, n + 1);
+	snprintf(what, sizeof(what), "ZIO_IOC_READ of %zu bytes from %s (%zu queued) with %s",
+		 len, fz_sock_name[kind], n, fz_recv_flag_name[flag]);
+
+	if (!fz_send_all(t, t->rsock[kind][0][1], t->payload, n, what) ||
+	    !fz_send_all(t, t->rsock[kind][1][1], t->payload, n + extra, what) ||
+	    !fz_wait_queued(t, t->rsock[kind][0][0], n, what) ||
+	    !fz_wait_queued(t, t->rsock[kind][1][0], n + extra, what))
+		return;
+
+	model = t->shadow + m->off * t->ps + at;
+	tr = fz_note(t, OP_RECV, fz_map_index(t, m), at, len, kind * 10 + flag);
+	if (!fz_prot_all(m, fz_first_page(t, at), fz_nr_pages(t, at, len), PROT_RW)) {
+		/* Refused before anything left the socket. */
+		want = -EFAULT;
+	} else {
+		memcpy(t->twin, model, len);
+		want = fz_errno(recv(t->rsock[kind][1][0], t->twin, len, flags));
+	}
+	ret = fz_io_msg(t, ZIO_IOC_READ, t->rsock[kind][0][0], m->addr + at,
+			len, flags);
+	tr->ret = ret;
+	if (!fz_expect(t, what, ret, want))
+		return;
+	if (want >= 0) {
+		memcpy(model, t->twin, len);
+		if (!fz_verify(t, m, at, len, what))
+			return;
+	}
+
+	/* What stayed queued, the same on both. */
+	most = (FZ_MAP_PAGES + 2) * t->ps;
+	if (!fz_drain(t, t->rsock[kind][0][0], t->rest[0], most, &got[0], what) ||
+	    !fz_drain(t, t->rsock[kind][1][0], t->rest[1], most, &got[1], what))
+		return;
+	if (got[0] != got[1]) {
+		fz_fail(t, "%s: %zu bytes stayed queued, expected %zu", what,
+			got[0], got[1]);
+		return;
+	}
+	for (size_t i = 0; i < got[0]; i++) {
+		if (t->rest[0][i] != t->rest[1][i]) {
+			fz_fail(t, "%s: byte %zu of what stayed queued is 0x%02x, expected 0x%02x",
+				what, i, t->rest[0][i], t->rest[1][i]);
+			return;
+		}
+	}
+}
+
 /* Input the ioctls must refuse, with the documented errno. */
 static void fz_op_bad(struct fz_thread *t)
 {
@@ -1022,6 +1211,7 @@ static void *fz_run(void *arg)
 		case OP_LOCK_SYNC: fz_op_lock_sync(t); break;
 		case OP_VMSPLICE: fz_op_vmsplice(t); break;
 		case OP_VM_READV: fz_op_vm_readv(t); break;
+		case OP_RECV: fz_op_recv(t); break;
 		case OP_CHECK:
 			fz_note(t, OP_CHECK, 0, 0, 0, 0);
 			fz_verify_all(t, "check");
@@ -1083,6 +1273,101 @@ static int fz_set_weights(void)
 	return 0;
 }
 
+static void *fz_anon(size_t pages, size_t ps)
+{
+	void *p = mmap(NULL, pages * ps, PROT_RW, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void fz_close(int *fd)
+{
+	if (*fd > 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Socket buffers as large as the limits let: no send here waits. */
+static void fz_big_buffers(int fd)
+{
+	int size = 4 << 20;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
+/*
+ * A connected pair of sockets on 127.0.0.1, @fds[0] the receiver and
+ * @fds[1] the sender: TCP (with @mss for TCP_MAXSEG on both, when not 0)
+ * or UDP. 0 or -errno.
+ */
+static int fz_inet_pair(int type, int fds[2], int mss)
+{
+	struct sockaddr_in a = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	}, b = a;
+	socklen_t alen = sizeof(a), blen = sizeof(b);
+	int lfd, one = 1, ret = 0;
+
+	fds[0] = -1;
+	lfd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	fds[1] = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || fds[1] < 0)
+		goto fail;
+	fz_big_buffers(lfd);
+	fz_big_buffers(fds[1]);
+	if (mss && (setsockopt(lfd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss)) ||
+		    setsockopt(fds[1], IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss))))
+		goto fail;
+	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(lfd, (struct sockaddr *)&a, &alen))
+		goto fail;
+	if (type == SOCK_STREAM) {
+		if (listen(lfd, 1) ||
+		    connect(fds[1], (struct sockaddr *)&a, sizeof(a)))
+			goto fail;
+		fds[0] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fds[0] < 0 ||
+		    setsockopt(fds[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
+			goto fail;
+		close(lfd);
+		return 0;
+	}
+	if (bind(fds[1], (struct sockaddr *)&b, sizeof(b)) ||
+	    getsockname(fds[1], (struct sockaddr *)&b, &blen) ||
+	    connect(lfd, (struct sockaddr *)&b, sizeof(b)) ||
+	    connect(fds[1], (struct sockaddr *)&a, sizeof(a)))
+		goto fail;
+	fds[0] = lfd;
+	return 0;
+fail:
+	ret = -errno;
+	if (lfd >= 0)
+		close(lfd);
+	fz_close(&fds[0]);
+	fz_close(&fds[1]);
+	return ret;
+}
+
+/* A connection of OP_RECV's @kind: 0 or -errno. */
+static int fz_sock_pair(unsigned int kind, int fds[2])
+{
+	switch (kind) {
+	case 0:
+		return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) ? -errno : 0;
+	case 1:
+		return socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, fds) ? -errno : 0;
+	case 2:
+		return fz_inet_pair(SOCK_DGRAM, fds, 0);
+	default:
+		return fz_inet_pair(SOCK_STREAM, fds, 0);
+	}
+}
+
 FIXTURE(fuzz) {
 	int zfd, nthreads, other_fd;
 	char *other;
@@ -1128,6 +1413,14 @@ FIXTURE_SETUP(fuzz)
 		ASSERT_LE(0, t->memfd);
 		ASSERT_EQ(0, pipe2(t->pipe, O_CLOEXEC));
 		ASSERT_EQ(0, pipe2(t->vpipe, O_CLOEXEC));
+		for (int k = 0; k < FZ_SOCK_KINDS; k++)
+			for (int j = 0; j < 2; j++)
+				ASSERT_EQ(0, fz_sock_pair(k, t->rsock[k][j]));
+		t->payload = fz_anon(FZ_MAP_PAGES + 2, self->ps);
+		t->twin = fz_anon(FZ_MAP_PAGES, self->ps);
+		t->rest[0] = fz_anon(FZ_MAP_PAGES + 2, self->ps);
+		t->rest[1] = fz_anon(FZ_MAP_PAGES + 2, self->ps);
+		ASSERT_TRUE(t->payload && t->twin && t->rest[0] && t->rest[1]);
 	}
 }
 
@@ -1147,6 +1440,15 @@ FIXTURE_TEARDOWN(fuzz)
 		close(t->pipe[1]);
 		close(t->vpipe[0]);
 		close(t->vpipe[1]);
+		for (int k = 0; k < FZ_SOCK_KINDS; k++)
+			for (int j = 0; j < 2; j++) {
+				fz_close(&t->rsock[k][j][0]);
+				fz_close(&t->rsock[k][j][1]);
+			}
+		munmap(t->payload, (FZ_MAP_PAGES + 2) * self->ps);
+		munmap(t->twin, FZ_MAP_PAGES * self->ps);
+		munmap(t->rest[0], (FZ_MAP_PAGES + 2) * self->ps);
+		munmap(t->rest[1], (FZ_MAP_PAGES + 2) * self->ps);
 	}
 	munmap(self->other, FZ_MAX_THREADS * self->ps);
 	close(self->other_fd);
@@ -1227,6 +1529,35 @@ TEST_F_TIMEOUT(fuzz, wrong_model_is_caught, 600)
 		t->failed ? t->why : "nothing found", t->ops);
 	ASSERT_TRUE(t->failed);
 	EXPECT_NE(NULL, strstr(t->why, "expected"));
+}
+
+/*
+ * The negative control of one operation's model: thread 0 alone, drawing
+ * the operations that were there first and @op, with @sabotage.
+ */
+static void fz_wrong_model(struct __test_metadata *_metadata,
+			   struct fz_thread *t, enum fz_op op,
+			   enum fz_sabotage sabotage)
+{
+	for (int i = OP_RECV; i < OP_NR; i++)
+		if (i != (int)op)
+			fz.weight[i] = 0;
+	if (!fz.weight[op])
+		SKIP(return, "%s is left out", fz_op_name[op]);
+	fz.max_ops = 3000;
+	fz.sabotage = sabotage;
+	fz_run(t);
+	fz.sabotage = FZ_SAB_NONE;
+	fprintf(stderr, "# fuzz: with a wrong model of %s: %s after %ld operations\n",
+		fz_op_name[op], t->failed ? t->why : "nothing found", t->ops);
+	ASSERT_TRUE(t->failed);
+	EXPECT_NE(NULL, strstr(t->why, "expected"));
+}
+
+/* The model's twin connection gets one byte more than zio's. */
+TEST_F_TIMEOUT(fuzz, wrong_recv_model_is_caught, 600)
+{
+	fz_wrong_model(_metadata, &self->threads[0], OP_RECV, FZ_SAB_RECV);
 }
 
 ZIO_TEST_NOTHING_LEFT()
