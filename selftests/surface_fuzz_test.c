@@ -60,7 +60,7 @@ enum fz_op {
 	OP_MPROTECT, OP_MADVISE, OP_LOAD, OP_STORE, OP_COPY, OP_DISCARD,
 	OP_WRITE_FILE, OP_READ_FILE, OP_WRITE_PIPE, OP_READ_PIPE, OP_FORK,
 	OP_BAD, OP_CHECK, OP_LOCK_SYNC, OP_VMSPLICE, OP_VM_READV, OP_RECV,
-	OP_NR
+	OP_TCP_SEND, OP_NR
 };
 
 static const char * const fz_op_name[OP_NR] = {
@@ -68,7 +68,7 @@ static const char * const fz_op_name[OP_NR] = {
 	"mprotect", "madvise", "load", "store", "copy", "discard",
 	"write-file", "read-file", "write-pipe", "read-pipe", "fork",
 	"bad-input", "check", "mlock-msync", "vmsplice", "vm-readv",
-	"recv-flags",
+	"recv-flags", "tcp-zc-send",
 };
 
 /* How often each operation is drawn, out of the sum. */
@@ -79,7 +79,7 @@ static const unsigned int fz_op_weight[OP_NR] = {
 	[OP_DISCARD] = 3, [OP_WRITE_FILE] = 3, [OP_READ_FILE] = 3,
 	[OP_WRITE_PIPE] = 2, [OP_READ_PIPE] = 2, [OP_FORK] = 1,
 	[OP_BAD] = 2, [OP_CHECK] = 2, [OP_LOCK_SYNC] = 2, [OP_VMSPLICE] = 3,
-	[OP_VM_READV] = 3, [OP_RECV] = 4,
+	[OP_VM_READV] = 3, [OP_RECV] = 4, [OP_TCP_SEND] = 4,
 };
 
 #define PROT_RW		(PROT_READ | PROT_WRITE)
@@ -128,7 +128,21 @@ struct fz_thread {
 	unsigned char *payload;		/* FZ_MAP_PAGES + 2 pages */
 	unsigned char *twin;		/* FZ_MAP_PAGES pages */
 	unsigned char *rest[2];		/* FZ_MAP_PAGES + 2 pages each */
+	/*
+	 * OP_TCP_SEND: a TCP connection, [0] the receiver, [1] the sender;
+	 * the receiver's mmap() of its socket, where TCP_ZEROCOPY_RECEIVE
+	 * maps pages, and what its first zc_held bytes must read (the bytes
+	 * at the send) until the operation zc_release.
+	 */
+	int zc_sock[2];
+	char *zc_area;			/* FZ_MAP_PAGES pages, or NULL */
+	size_t zc_held;
+	long zc_release;
+	unsigned char *zc_want;		/* FZ_MAP_PAGES pages */
+	size_t zc_from[FZ_MAP_PAGES];	/* each page's partition byte */
+	unsigned char *sent;		/* FZ_MAP_PAGES pages: the model at the send */
 	/* out */
+	long zc_sends, zc_bytes, zc_mapped;	/* bytes sent, bytes mapped */
 	long ops, count[OP_NR];
 	struct fz_trace trace[FZ_TRACE];
 	bool failed;
@@ -140,6 +154,7 @@ enum fz_sabotage {
 	FZ_SAB_NONE,
 	FZ_SAB_DISCARD,		/* the model forgets discards */
 	FZ_SAB_RECV,		/* the twin socket gets a byte more */
+	FZ_SAB_TCP,		/* the peer gets the bytes at the receive */
 };
 
 static struct {
@@ -1104,6 +1119,289 @@ static void fz_op_recv(struct fz_thread *t)
 	}
 }
 
+/* Whether @len bytes at @seen are those at @want; else the failure. */
+static bool fz_same(struct fz_thread *t, const unsigned char *seen,
+		    const unsigned char *want, size_t len, const char *what)
+{
+	size_t i;
+
+	if (!memcmp(seen, want, len))
+		return true;
+	for (i = 0; seen[i] == want[i]; i++)
+		;
+	fz_fail(t, "%s: byte %zu (page %zu) is 0x%02x, expected 0x%02x", what,
+		i, i / t->ps, seen[i], want[i]);
+	return false;
+}
+
+/* A store into [@at, @at + @len) of @m, which is writable. */
+static void fz_store_range(struct fz_thread *t, struct fz_map *m, size_t at,
+			   size_t len)
+{
+	unsigned char *model = t->shadow + m->off * t->ps + at;
+
+	fz_note(t, OP_STORE, fz_map_index(t, m), at, len, 0);
+	fz_random_bytes(t, model, len);
+	memcpy(m->addr + at, model, len);
+}
+
+/*
+ * ZIO_IOC_COPY into [@at, @at + @len) of @m, which is writable, from
+ * elsewhere in @m (when readable there).
+ */
+static void fz_copy_into(struct fz_thread *t, struct fz_map *m, size_t at,
+			 size_t len)
+{
+	size_t src = fz_below(t, m->pages * t->ps - len + 1);
+	unsigned char *model = t->shadow + m->off * t->ps;
+	struct fz_trace *tr;
+	struct zio_copy c;
+	long ret;
+
+	if (!fz_prot_all(m, fz_first_page(t, src), fz_nr_pages(t, src, len), PROT_READ))
+		return;
+	tr = fz_note(t, OP_COPY, fz_map_index(t, m) << 8 | fz_map_index(t, m),
+		     at, src, len);
+	ret = zio_copy(t->zfd, m->addr + at, m->addr + src, len, &c);
+	tr->ret = ret;
+	if (!fz_expect(t, "ZIO_IOC_COPY", ret, 0))
+		return;
+	if (c.bytes_deferred + c.bytes_copied != len) {
+		fz_fail(t, "ZIO_IOC_COPY of %zu bytes did %llu + %llu", len,
+			c.bytes_deferred, c.bytes_copied);
+		return;
+	}
+	memmove(model + at, model + src, len);
+}
+
+/* ZIO_IOC_READ of new bytes into [@at, @at + @len) of @m, writable. */
+static void fz_read_into(struct fz_thread *t, struct fz_map *m, size_t at,
+			 size_t len)
+{
+	struct fz_trace *tr;
+	long ret;
+
+	fz_random_bytes(t, t->scratch, len);
+	ret = pwrite(t->memfd, t->scratch, len, 0);
+	if (!fz_expect(t, "pwrite to the file", fz_errno(ret), len))
+		return;
+	tr = fz_note(t, OP_READ_FILE, fz_map_index(t, m), at, len, 0);
+	ret = fz_io(t, ZIO_IOC_READ, t->memfd, m->addr + at, len, 0);
+	tr->ret = ret;
+	if (!fz_expect(t, "ZIO_IOC_READ", ret, len))
+		return;
+	memcpy(t->shadow + m->off * t->ps + at, t->scratch, len);
+}
+
+/* Write [@at, @at + @len) of @m, if writable: @how 0 store, 1 copy, 2 read. */
+static void fz_write_range(struct fz_thread *t, struct fz_map *m,
+			   unsigned int how, size_t at, size_t len)
+{
+	if (!fz_prot_all(m, fz_first_page(t, at), fz_nr_pages(t, at, len), PROT_RW))
+		return;
+	if (how == 0)
+		fz_store_range(t, m, at, len);
+	else if (how == 1)
+		fz_copy_into(t, m, at, len);
+	else if (how == 2)
+		fz_read_into(t, m, at, len);
+}
+
+static bool fz_wait_readable(struct fz_thread *t, int fd, const char *what)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int ret = poll(&p, 1, FZ_WAIT_MS);
+
+	if (ret == 1)
+		return true;
+	fz_fail(t, "%s: nothing to read after %d ms (%s)", what, FZ_WAIT_MS,
+		ret < 0 ? strerror(errno) : "poll timed out");
+	return false;
+}
+
+/*
+ * What the TCP peer mapped must still read as the bytes at the send. The
+ * failure says what the sender's buffer (its model) holds there now.
+ */
+static void fz_zc_check(struct fz_thread *t, const char *when)
+{
+	const unsigned char *seen = (unsigned char *)t->zc_area;
+	size_t i;
+
+	if (!t->zc_held || t->failed || !memcmp(seen, t->zc_want, t->zc_held))
+		return;
+	for (i = 0; seen[i] == t->zc_want[i]; i++)
+		;
+	fz_fail(t, "%s: the TCP peer's zerocopy mapping of what the thread sent, byte %zu (page %zu), is 0x%02x, expected 0x%02x, the byte at the send; the sender's buffer holds 0x%02x there now (partition page %zu)",
+		when, i, i / t->ps, seen[i], t->zc_want[i],
+		t->shadow[t->zc_from[i / t->ps] + i % t->ps],
+		t->zc_from[i / t->ps] / t->ps);
+}
+
+static void fz_zc_release(struct fz_thread *t, const char *when)
+{
+	fz_zc_check(t, when);
+	if (t->zc_area)
+		munmap(t->zc_area, FZ_MAP_PAGES * t->ps);
+	t->zc_area = NULL;
+	t->zc_held = 0;
+}
+
+/*
+ * The TCP peer receives @len bytes, which must be t->sent (sent from
+ * partition byte @from): whole pages the kernel maps with
+ * TCP_ZEROCOPY_RECEIVE into t->zc_area, one after the other, the rest
+ * (what its recv_skip_hint says) with recv().
+ */
+static bool fz_tcp_receive(struct fz_thread *t, size_t len, size_t from)
+{
+	size_t area = FZ_MAP_PAGES * t->ps, got = 0, cursor = 0;
+	int fd = t->zc_sock[0], queued = -1;
+
+	t->zc_area = mmap(NULL, area, PROT_READ, MAP_SHARED, fd, 0);
+	if (t->zc_area == MAP_FAILED) {
+		t->zc_area = NULL;
+		fz_fail(t, "mmap of the TCP peer's socket: %s", strerror(errno));
+		return false;
+	}
+	for (int rounds = 0; got < len; rounds++) {
+		struct tcp_zerocopy_receive zc = {
+			.address = (uintptr_t)(t->zc_area + cursor),
+			.length = area - cursor,
+		};
+		socklen_t zlen = sizeof(zc);
+		ssize_t ret;
+
+		if (rounds > 10000) {
+			fz_fail(t, "the TCP peer got %zu bytes of %zu in 10000 rounds",
+				got, len);
+			return false;
+		}
+		if (getsockopt(fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &zc, &zlen)) {
+			fz_fail(t, "TCP_ZEROCOPY_RECEIVE: %s", strerror(errno));
+			return false;
+		}
+		if (zc.length > len - got || zc.length % t->ps ||
+		    zc.recv_skip_hint > len - got - zc.length) {
+			fz_fail(t, "TCP_ZEROCOPY_RECEIVE mapped %u bytes and hinted %u, with %zu to come",
+				zc.length, zc.recv_skip_hint, len - got);
+			return false;
+		}
+		if (zc.length) {
+			t->zc_held = cursor + zc.length;
+			if (!fz_same(t, (unsigned char *)t->zc_area + cursor,
+				     t->sent + got, zc.length,
+				     "what TCP_ZEROCOPY_RECEIVE mapped of what the thread sent"))
+				return false;
+			memcpy(t->zc_want + cursor, t->sent + got, zc.length);
+			for (size_t p = 0; p < zc.length; p += t->ps)
+				t->zc_from[(cursor + p) / t->ps] = from + got + p;
+			cursor += zc.length;
+			got += zc.length;
+			t->zc_mapped += zc.length;
+			continue;
+		}
+		if (!zc.recv_skip_hint) {
+			/* Nothing queued yet. */
+			if (!fz_wait_readable(t, fd, "the TCP peer"))
+				return false;
+			continue;
+		}
+		ret = recv(fd, t->scratch, zc.recv_skip_hint, MSG_DONTWAIT);
+		if (ret <= 0) {
+			fz_fail(t, "recv() of the %u bytes TCP_ZEROCOPY_RECEIVE left: %ld",
+				zc.recv_skip_hint, fz_errno(ret));
+			return false;
+		}
+		if (!fz_same(t, t->scratch, t->sent + got, ret,
+			     "what the TCP peer recv() of what the thread sent"))
+			return false;
+		got += ret;
+	}
+	if (ioctl(fd, FIONREAD, &queued) || queued) {
+		fz_fail(t, "the TCP peer has %d bytes more than were sent", queued);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * ZIO_IOC_WRITE of whole pages to a TCP peer on loopback that receives
+ * with TCP_ZEROCOPY_RECEIVE, as tools/testing/selftests/net/tcp_mmap.c
+ * does: the kernel maps the pages that arrived whole and page-aligned
+ * (TCP_MAXSEG of a page and 12 bytes for the timestamps makes segments
+ * of whole pages) into the peer's mmap() of its socket, and the peer
+ * recv()s the rest. zio sends by reference the pages it deferred or a
+ * read put in place (the range often gets a whole-page ZIO_IOC_READ
+ * first), so the kernel may map zio's own pages into the peer. Either
+ * way the peer must get the model's bytes at the send, even when the
+ * sender writes the range before the peer reads (a store, a partial
+ * copy or a read into it); and the pages it mapped must keep them while
+ * the sender writes on: they are held for up to 32 of the thread's
+ * operations and checked after each. A mapped page that a later write
+ * of the sender changes is a live view of the sender's memory.
+ *
+ * Trace: map, first page, pages, msg_flags.
+ */
+static void fz_op_tcp_send(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	size_t first, n, at, len, poke_at[2], poke_len[2];
+	unsigned int flags, prep, poke[2];
+	struct fz_trace *tr;
+	unsigned char *model;
+	long hold, ret;
+
+	if (!m)
+		return;
+	first = fz_below(t, m->pages);
+	n = 1 + fz_below(t, m->pages - first);
+	at = first * t->ps;
+	len = n * t->ps;
+	flags = fz_below(t, 2) ? MSG_DONTWAIT | MSG_NOSIGNAL : 0;
+	prep = fz_below(t, 2);
+	for (int i = 0; i < 2; i++) {
+		poke[i] = fz_below(t, 4);	/* 3: no write */
+		poke_at[i] = at + fz_below(t, len);
+		poke_len[i] = 1 + fz_below(t, at + len - poke_at[i] < 2 * t->ps ?
+					       at + len - poke_at[i] : 2 * t->ps);
+	}
+	hold = 1 + fz_below(t, 32);
+
+	fz_zc_release(t, "before the next send");
+	if (prep)
+		fz_write_range(t, m, 2, at, len);
+	if (t->failed)
+		return;
+	model = t->shadow + m->off * t->ps + at;
+	memcpy(t->sent, model, len);
+	tr = fz_note(t, OP_TCP_SEND, fz_map_index(t, m), first, n, flags);
+	ret = fz_io_msg(t, ZIO_IOC_WRITE, t->zc_sock[1], m->addr + at, len, flags);
+	tr->ret = ret;
+	if (!fz_prot_all(m, first, n, PROT_READ)) {
+		fz_expect(t, "ZIO_IOC_WRITE to TCP", ret, -EFAULT);
+		return;
+	}
+	if ((flags & MSG_DONTWAIT) && ret == -EAGAIN)
+		ret = 0;
+	if (!((flags & MSG_DONTWAIT) && ret >= 0 && ret < (long)len) &&
+	    !fz_expect(t, "ZIO_IOC_WRITE to TCP", ret, len))
+		return;
+	fz_write_range(t, m, poke[0], poke_at[0], poke_len[0]);
+	if (fz.sabotage == FZ_SAB_TCP)
+		memcpy(t->sent, model, len);
+	if (t->failed || !fz_tcp_receive(t, ret, m->off * t->ps + at))
+		return;
+	t->zc_sends++;
+	t->zc_bytes += ret;
+	fz_write_range(t, m, poke[1], poke_at[1], poke_len[1]);
+	fz_zc_check(t, "after the send, the receive and a write of the sender");
+	if (t->zc_held)
+		t->zc_release = t->ops + hold;
+	else
+		fz_zc_release(t, NULL);
+}
+
 /* Input the ioctls must refuse, with the documented errno. */
 static void fz_op_bad(struct fz_thread *t)
 {
@@ -1212,13 +1510,19 @@ static void *fz_run(void *arg)
 		case OP_VMSPLICE: fz_op_vmsplice(t); break;
 		case OP_VM_READV: fz_op_vm_readv(t); break;
 		case OP_RECV: fz_op_recv(t); break;
+		case OP_TCP_SEND: fz_op_tcp_send(t); break;
 		case OP_CHECK:
 			fz_note(t, OP_CHECK, 0, 0, 0, 0);
 			fz_verify_all(t, "check");
 			break;
 		default: break;
 		}
+		if (t->zc_held && t->ops >= t->zc_release)
+			fz_zc_release(t, "after the thread's later operations");
+		else
+			fz_zc_check(t, "after a later operation of the thread");
 	}
+	fz_zc_release(t, "at the end");
 	if (!t->failed)
 		fz_verify_all(t, "at the end");
 	return NULL;
@@ -1236,6 +1540,20 @@ static void fz_print_trace(const struct fz_thread *t)
 		fprintf(stderr, "#   %6ld %-14s %ld %ld %ld %ld -> %ld\n", n,
 			fz_op_name[tr->op], tr->a, tr->b, tr->c, tr->d, tr->ret);
 	}
+}
+
+/* What the operations whose outcome the model leaves open came to. */
+static void fz_print_outcomes(const struct fz_thread *threads, int n)
+{
+	long sends = 0, bytes = 0, mapped = 0;
+
+	for (int i = 0; i < n; i++) {
+		sends += threads[i].zc_sends;
+		bytes += threads[i].zc_bytes;
+		mapped += threads[i].zc_mapped;
+	}
+	fprintf(stderr, "# fuzz: tcp-zc-send: %ld sends of %ld bytes, %ld bytes of them mapped by TCP_ZEROCOPY_RECEIVE\n",
+		sends, bytes, mapped);
 }
 
 static long fz_env(const char *name, long dflt)
@@ -1421,6 +1739,10 @@ FIXTURE_SETUP(fuzz)
 		t->rest[0] = fz_anon(FZ_MAP_PAGES + 2, self->ps);
 		t->rest[1] = fz_anon(FZ_MAP_PAGES + 2, self->ps);
 		ASSERT_TRUE(t->payload && t->twin && t->rest[0] && t->rest[1]);
+		ASSERT_EQ(0, fz_inet_pair(SOCK_STREAM, t->zc_sock, self->ps + 12));
+		t->zc_want = fz_anon(FZ_MAP_PAGES, self->ps);
+		t->sent = fz_anon(FZ_MAP_PAGES, self->ps);
+		ASSERT_TRUE(t->zc_want && t->sent);
 	}
 }
 
@@ -1449,6 +1771,12 @@ FIXTURE_TEARDOWN(fuzz)
 		munmap(t->twin, FZ_MAP_PAGES * self->ps);
 		munmap(t->rest[0], (FZ_MAP_PAGES + 2) * self->ps);
 		munmap(t->rest[1], (FZ_MAP_PAGES + 2) * self->ps);
+		if (t->zc_area)
+			munmap(t->zc_area, FZ_MAP_PAGES * self->ps);
+		fz_close(&t->zc_sock[0]);
+		fz_close(&t->zc_sock[1]);
+		munmap(t->zc_want, FZ_MAP_PAGES * self->ps);
+		munmap(t->sent, FZ_MAP_PAGES * self->ps);
 	}
 	munmap(self->other, FZ_MAX_THREADS * self->ps);
 	close(self->other_fd);
@@ -1496,6 +1824,7 @@ TEST_F_TIMEOUT(fuzz, threads, 1800)
 		fprintf(stderr, " %s %ld", fz_op_name[op], total[op]);
 	fprintf(stderr, "\n");
 	ASSERT_EQ(0, zio_counters(self->zfd, false, &c));
+	fz_print_outcomes(self->threads, self->nthreads);
 	fprintf(stderr, "# fuzz: the space: faults %llu, copies %llu, cow %llu, materialized %llu, fallback %llu, discards %llu\n",
 		c.faults, c.copies, c.pages_cow, c.pages_materialized,
 		c.pages_fallback, c.discards);
@@ -1550,6 +1879,13 @@ TEST_F_TIMEOUT(fuzz, wrong_recv_model_is_caught, 600)
 {
 	fz_wrong_model(_metadata, &self->threads[0], OP_RECV, FZ_SAB_RECV,
 		       "recv-flags' twin gets a byte more");
+}
+
+/* The model says the TCP peer gets the bytes at its receive. */
+TEST_F_TIMEOUT(fuzz, wrong_tcp_model_is_caught, 600)
+{
+	fz_wrong_model(_metadata, &self->threads[0], OP_TCP_SEND, FZ_SAB_TCP,
+		       "tcp-zc-send's peer gets the bytes at its receive");
 }
 
 ZIO_TEST_NOTHING_LEFT()
