@@ -32,6 +32,7 @@
  * last operations.
  */
 #include <arpa/inet.h>
+#include <linux/aio_abi.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -39,6 +40,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -54,13 +56,15 @@
 #define FZ_PIPE_MAX	(16 * 4096)	/* a pipe's default capacity */
 #define FZ_SOCK_KINDS	4	/* AF_UNIX stream and datagram, UDP, TCP */
 #define FZ_WAIT_MS	10000	/* for bytes on their way through loopback */
+#define FZ_DIO_PAGES	16	/* the O_DIRECT file */
+#define FZ_EXT4_DIR	"/mnt/ext4"	/* where make check mounts an ext4 disk */
 
 enum fz_op {
 	OP_MMAP, OP_MUNMAP, OP_MREMAP_MOVE, OP_MREMAP_SHRINK, OP_MREMAP_GROW,
 	OP_MPROTECT, OP_MADVISE, OP_LOAD, OP_STORE, OP_COPY, OP_DISCARD,
 	OP_WRITE_FILE, OP_READ_FILE, OP_WRITE_PIPE, OP_READ_PIPE, OP_FORK,
 	OP_BAD, OP_CHECK, OP_LOCK_SYNC, OP_VMSPLICE, OP_VM_READV, OP_RECV,
-	OP_TCP_SEND, OP_NR
+	OP_TCP_SEND, OP_DIRECT, OP_NR
 };
 
 static const char * const fz_op_name[OP_NR] = {
@@ -68,7 +72,7 @@ static const char * const fz_op_name[OP_NR] = {
 	"mprotect", "madvise", "load", "store", "copy", "discard",
 	"write-file", "read-file", "write-pipe", "read-pipe", "fork",
 	"bad-input", "check", "mlock-msync", "vmsplice", "vm-readv",
-	"recv-flags", "tcp-zc-send",
+	"recv-flags", "tcp-zc-send", "direct-aio",
 };
 
 /* How often each operation is drawn, out of the sum. */
@@ -79,7 +83,7 @@ static const unsigned int fz_op_weight[OP_NR] = {
 	[OP_DISCARD] = 3, [OP_WRITE_FILE] = 3, [OP_READ_FILE] = 3,
 	[OP_WRITE_PIPE] = 2, [OP_READ_PIPE] = 2, [OP_FORK] = 1,
 	[OP_BAD] = 2, [OP_CHECK] = 2, [OP_LOCK_SYNC] = 2, [OP_VMSPLICE] = 3,
-	[OP_VM_READV] = 3, [OP_RECV] = 4, [OP_TCP_SEND] = 4,
+	[OP_VM_READV] = 3, [OP_RECV] = 4, [OP_TCP_SEND] = 4, [OP_DIRECT] = 3,
 };
 
 #define PROT_RW		(PROT_READ | PROT_WRITE)
@@ -141,8 +145,17 @@ struct fz_thread {
 	unsigned char *zc_want;		/* FZ_MAP_PAGES pages */
 	size_t zc_from[FZ_MAP_PAGES];	/* each page's partition byte */
 	unsigned char *sent;		/* FZ_MAP_PAGES pages: the model at the send */
+	/*
+	 * OP_DIRECT: a file of FZ_DIO_PAGES pages of its own on ext4, open
+	 * with O_DIRECT (-1 without /mnt/ext4), an AIO context, and what the
+	 * file holds.
+	 */
+	int dfd;
+	aio_context_t aio;
+	unsigned char *dmodel;		/* FZ_DIO_PAGES pages */
 	/* out */
 	long zc_sends, zc_bytes, zc_mapped;	/* bytes sent, bytes mapped */
+	long dio_reads, dio_writes, dio_in_flight;
 	long ops, count[OP_NR];
 	struct fz_trace trace[FZ_TRACE];
 	bool failed;
@@ -155,6 +168,7 @@ enum fz_sabotage {
 	FZ_SAB_DISCARD,		/* the model forgets discards */
 	FZ_SAB_RECV,		/* the twin socket gets a byte more */
 	FZ_SAB_TCP,		/* the peer gets the bytes at the receive */
+	FZ_SAB_DIRECT,		/* an O_DIRECT read leaves the buffer as it was */
 };
 
 static struct {
@@ -1402,6 +1416,134 @@ static void fz_op_tcp_send(struct fz_thread *t)
 		fz_zc_release(t, NULL);
 }
 
+static long fz_io_submit(aio_context_t ctx, struct iocb *cb)
+{
+	return syscall(SYS_io_submit, ctx, 1L, &cb);
+}
+
+/* The completion of the one I/O in flight, or -errno. */
+static long fz_io_wait(aio_context_t ctx, struct io_event *ev)
+{
+	struct timespec ts = { .tv_sec = FZ_WAIT_MS / 1000 * 3 };
+	long ret = syscall(SYS_io_getevents, ctx, 1L, 1L, ev, &ts);
+
+	return ret < 0 ? -errno : ret;
+}
+
+/*
+ * An O_DIRECT read (or write) of whole pages between the thread's file on
+ * ext4 and a page-aligned range of its buffer, submitted with io_submit(),
+ * and while it is in flight, MADV_DONTNEED of (part of) the range and/or
+ * a load of it: the pages the I/O pinned must stay the range's pages.
+ * Once complete, a read must have brought the file's bytes (often new
+ * ones, written with pwrite() first) into the buffer, and a write must
+ * have put the model's bytes at the submit into the file (read back).
+ * Nothing stores into the range meanwhile. A load during a write is
+ * checked; during a read it only faults the pages back (what it sees is
+ * not decided yet).
+ *
+ * Trace: map, first page, pages, file page * 100 + 10 * write + what was
+ * done in flight (1: MADV_DONTNEED, 2: a load, 3: both).
+ */
+static void fz_op_direct(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	unsigned int during, write, refill;
+	size_t first, n, fpage, zf, zn, len;
+	struct io_event ev = { 0 };
+	struct fz_trace *tr;
+	unsigned char *model, *file;
+	struct iocb cb;
+	long ret;
+
+	if (!m || t->dfd < 0)
+		return;
+	first = fz_below(t, m->pages);
+	n = 1 + fz_below(t, m->pages - first);
+	fpage = fz_below(t, FZ_DIO_PAGES - n + 1);
+	write = fz_below(t, 2);
+	refill = fz_below(t, 2);
+	during = fz_below(t, 4);
+	zf = fz_below(t, n);
+	zn = 1 + fz_below(t, n - zf);
+	len = n * t->ps;
+	model = t->shadow + (m->off + first) * t->ps;
+	file = t->dmodel + fpage * t->ps;
+	if (!fz_prot_all(m, first, n, write ? PROT_READ : PROT_RW))
+		return;
+	if (!write && refill) {
+		/* New bytes in the file (from page-aligned anonymous memory). */
+		fz_random_bytes(t, file, len);
+		ret = pwrite(t->dfd, file, len, fpage * t->ps);
+		if (!fz_expect(t, "O_DIRECT pwrite to the file", fz_errno(ret), len))
+			return;
+	}
+	if (write)
+		memcpy(t->sent, model, len);	/* the bytes at the submit */
+
+	tr = fz_note(t, OP_DIRECT, fz_map_index(t, m), first, n,
+		     fpage * 100 + write * 10 + during);
+	cb = (struct iocb){
+		.aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD,
+		.aio_fildes = t->dfd,
+		.aio_buf = (uintptr_t)(m->addr + first * t->ps),
+		.aio_nbytes = len,
+		.aio_offset = fpage * t->ps,
+	};
+	ret = fz_errno(fz_io_submit(t->aio, &cb));
+	if (ret != 1) {
+		tr->ret = ret;
+		fz_fail(t, "io_submit of an O_DIRECT %s of %zu bytes: %ld",
+			write ? "write" : "read", len, ret);
+		return;
+	}
+	if (during & 1) {
+		ret = fz_errno(madvise(m->addr + (first + zf) * t->ps, zn * t->ps,
+				       MADV_DONTNEED));
+		fz_expect(t, "madvise(MADV_DONTNEED) with O_DIRECT in flight", ret, 0);
+	}
+	if (during & 2) {
+		if (write) {
+			fz_verify(t, m, first * t->ps, len,
+				  "a load while an O_DIRECT write from the range is in flight");
+		} else {
+			for (size_t p = 0; p < n; p++)
+				(void)*(volatile char *)(m->addr + (first + p) * t->ps);
+		}
+	}
+	/* Whether it was still in flight after all that (for the report). */
+	ret = fz_errno(syscall(SYS_io_getevents, t->aio, 0L, 1L, &ev,
+				     &(struct timespec){ 0 }));
+	if (ret == 0) {
+		t->dio_in_flight++;
+		ret = fz_io_wait(t->aio, &ev);
+	}
+	tr->ret = ret == 1 ? (long)ev.res : ret;
+	if (ret != 1) {
+		fz_fail(t, "the O_DIRECT %s did not complete: %ld",
+			write ? "write" : "read", ret);
+		return;
+	}
+	if (!fz_expect(t, write ? "O_DIRECT write from the buffer" :
+			  "O_DIRECT read into the buffer", (long)ev.res, len) ||
+	    t->failed)
+		return;
+	if (!write) {
+		t->dio_reads++;
+		if (fz.sabotage != FZ_SAB_DIRECT)
+			memcpy(model, file, len);
+		fz_verify(t, m, first * t->ps, len,
+			  "after an O_DIRECT read into the buffer, zapped in flight");
+		return;
+	}
+	t->dio_writes++;
+	memcpy(file, t->sent, len);
+	ret = pread(t->dfd, t->scratch, len, fpage * t->ps);
+	if (fz_expect(t, "O_DIRECT pread of the file", fz_errno(ret), len))
+		fz_same(t, t->scratch, file, len,
+			"the file after an O_DIRECT write from the buffer, zapped in flight");
+}
+
 /* Input the ioctls must refuse, with the documented errno. */
 static void fz_op_bad(struct fz_thread *t)
 {
@@ -1511,6 +1653,7 @@ static void *fz_run(void *arg)
 		case OP_VM_READV: fz_op_vm_readv(t); break;
 		case OP_RECV: fz_op_recv(t); break;
 		case OP_TCP_SEND: fz_op_tcp_send(t); break;
+		case OP_DIRECT: fz_op_direct(t); break;
 		case OP_CHECK:
 			fz_note(t, OP_CHECK, 0, 0, 0, 0);
 			fz_verify_all(t, "check");
@@ -1545,15 +1688,21 @@ static void fz_print_trace(const struct fz_thread *t)
 /* What the operations whose outcome the model leaves open came to. */
 static void fz_print_outcomes(const struct fz_thread *threads, int n)
 {
-	long sends = 0, bytes = 0, mapped = 0;
+	long sends = 0, bytes = 0, mapped = 0, reads = 0, writes = 0, late = 0;
 
 	for (int i = 0; i < n; i++) {
 		sends += threads[i].zc_sends;
 		bytes += threads[i].zc_bytes;
 		mapped += threads[i].zc_mapped;
+		reads += threads[i].dio_reads;
+		writes += threads[i].dio_writes;
+		late += threads[i].dio_in_flight;
 	}
 	fprintf(stderr, "# fuzz: tcp-zc-send: %ld sends of %ld bytes, %ld bytes of them mapped by TCP_ZEROCOPY_RECEIVE\n",
 		sends, bytes, mapped);
+	fprintf(stderr, "# fuzz: direct-aio: %ld O_DIRECT reads and %ld writes completed, %ld still in flight after the zap or load%s\n",
+		reads, writes, late,
+		fz.weight[OP_DIRECT] ? "" : " (left out, or no " FZ_EXT4_DIR ")");
 }
 
 static long fz_env(const char *name, long dflt)
@@ -1671,6 +1820,42 @@ fail:
 	return ret;
 }
 
+static bool fz_ext4_mounted(void)
+{
+	char line[512];
+	bool found = false;
+	FILE *f = fopen("/proc/mounts", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, " " FZ_EXT4_DIR " ext4 ") != NULL;
+	fclose(f);
+	return found;
+}
+
+/*
+ * OP_DIRECT's file, unlinked at once, with known bytes in every block (so
+ * that the I/O of the fuzz overwrites blocks in place, in flight for a
+ * while), and an AIO context: 0 or -errno.
+ */
+static int fz_direct_setup(struct fz_thread *t)
+{
+	size_t len = FZ_DIO_PAGES * t->ps;
+	char path[64];
+
+	snprintf(path, sizeof(path), FZ_EXT4_DIR "/surface_fuzz.%d.%d",
+		 getpid(), t->id);
+	t->dfd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0600);
+	if (t->dfd < 0)
+		return -errno;
+	unlink(path);
+	zio_fill(t->dmodel, len, 0xd10 + t->id);
+	if (pwrite(t->dfd, t->dmodel, len, 0) != (ssize_t)len || fsync(t->dfd))
+		return errno ? -errno : -EIO;
+	return syscall(SYS_io_setup, 4, &t->aio) ? -errno : 0;
+}
+
 /* A connection of OP_RECV's @kind: 0 or -errno. */
 static int fz_sock_pair(unsigned int kind, int fds[2])
 {
@@ -1695,6 +1880,8 @@ FIXTURE(fuzz) {
 
 FIXTURE_SETUP(fuzz)
 {
+	bool direct;
+
 	self->ps = zio_page_size();
 	self->zfd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->zfd);
@@ -1707,6 +1894,10 @@ FIXTURE_SETUP(fuzz)
 	self->other = zio_map(self->other_fd, FZ_MAX_THREADS * self->ps, 0);
 	ASSERT_NE(MAP_FAILED, self->other);
 	ASSERT_EQ(0, fz_set_weights());
+	/* O_DIRECT needs a disk: the one make check mounts on /mnt/ext4. */
+	direct = fz_ext4_mounted();
+	if (!direct)
+		fz.weight[OP_DIRECT] = 0;
 	fz.seconds = fz_env("ZIO_FUZZ_SECONDS", 3);
 	fz.max_ops = fz_env("ZIO_FUZZ_OPS", 0);
 	for (int i = 0; i < self->nthreads; i++) {
@@ -1743,6 +1934,11 @@ FIXTURE_SETUP(fuzz)
 		t->zc_want = fz_anon(FZ_MAP_PAGES, self->ps);
 		t->sent = fz_anon(FZ_MAP_PAGES, self->ps);
 		ASSERT_TRUE(t->zc_want && t->sent);
+		t->dfd = -1;
+		t->dmodel = fz_anon(FZ_DIO_PAGES, self->ps);
+		ASSERT_NE(NULL, t->dmodel);
+		if (direct)
+			ASSERT_EQ(0, fz_direct_setup(t));
 	}
 }
 
@@ -1777,6 +1973,10 @@ FIXTURE_TEARDOWN(fuzz)
 		fz_close(&t->zc_sock[1]);
 		munmap(t->zc_want, FZ_MAP_PAGES * self->ps);
 		munmap(t->sent, FZ_MAP_PAGES * self->ps);
+		if (t->aio)
+			syscall(SYS_io_destroy, t->aio);
+		fz_close(&t->dfd);
+		munmap(t->dmodel, FZ_DIO_PAGES * self->ps);
 	}
 	munmap(self->other, FZ_MAX_THREADS * self->ps);
 	close(self->other_fd);
@@ -1856,7 +2056,8 @@ static void fz_wrong_model(struct __test_metadata *_metadata,
 		if (i != (int)op)
 			fz.weight[i] = 0;
 	if (op != OP_NR && !fz.weight[op])
-		SKIP(return, "%s is left out (ZIO_FUZZ_SKIP)", fz_op_name[op]);
+		SKIP(return, "%s is left out (ZIO_FUZZ_SKIP, or no " FZ_EXT4_DIR ")",
+		     fz_op_name[op]);
 	fz.max_ops = 3000;
 	fz.sabotage = sabotage;
 	fz_run(t);
@@ -1886,6 +2087,13 @@ TEST_F_TIMEOUT(fuzz, wrong_tcp_model_is_caught, 600)
 {
 	fz_wrong_model(_metadata, &self->threads[0], OP_TCP_SEND, FZ_SAB_TCP,
 		       "tcp-zc-send's peer gets the bytes at its receive");
+}
+
+/* The model says an O_DIRECT read leaves the buffer as it was. */
+TEST_F_TIMEOUT(fuzz, wrong_direct_model_is_caught, 600)
+{
+	fz_wrong_model(_metadata, &self->threads[0], OP_DIRECT, FZ_SAB_DIRECT,
+		       "direct-aio's reads leave the buffer alone");
 }
 
 ZIO_TEST_NOTHING_LEFT()
