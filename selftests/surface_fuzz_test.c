@@ -64,7 +64,7 @@ enum fz_op {
 	OP_MPROTECT, OP_MADVISE, OP_LOAD, OP_STORE, OP_COPY, OP_DISCARD,
 	OP_WRITE_FILE, OP_READ_FILE, OP_WRITE_PIPE, OP_READ_PIPE, OP_FORK,
 	OP_BAD, OP_CHECK, OP_LOCK_SYNC, OP_VMSPLICE, OP_VM_READV, OP_RECV,
-	OP_TCP_SEND, OP_DIRECT, OP_NR
+	OP_TCP_SEND, OP_DIRECT, OP_VMSPLICE_WRITE, OP_NR
 };
 
 static const char * const fz_op_name[OP_NR] = {
@@ -72,7 +72,7 @@ static const char * const fz_op_name[OP_NR] = {
 	"mprotect", "madvise", "load", "store", "copy", "discard",
 	"write-file", "read-file", "write-pipe", "read-pipe", "fork",
 	"bad-input", "check", "mlock-msync", "vmsplice", "vm-readv",
-	"recv-flags", "tcp-zc-send", "direct-aio",
+	"recv-flags", "tcp-zc-send", "direct-aio", "vmsplice-write",
 };
 
 /* How often each operation is drawn, out of the sum. */
@@ -84,6 +84,7 @@ static const unsigned int fz_op_weight[OP_NR] = {
 	[OP_WRITE_PIPE] = 2, [OP_READ_PIPE] = 2, [OP_FORK] = 1,
 	[OP_BAD] = 2, [OP_CHECK] = 2, [OP_LOCK_SYNC] = 2, [OP_VMSPLICE] = 3,
 	[OP_VM_READV] = 3, [OP_RECV] = 4, [OP_TCP_SEND] = 4, [OP_DIRECT] = 3,
+	[OP_VMSPLICE_WRITE] = 3,
 };
 
 #define PROT_RW		(PROT_READ | PROT_WRITE)
@@ -153,9 +154,13 @@ struct fz_thread {
 	int dfd;
 	aio_context_t aio;
 	unsigned char *dmodel;		/* FZ_DIO_PAGES pages */
+	/* OP_VMSPLICE_WRITE: a pipe, and the bytes at the vmsplice */
+	int spipe[2];
+	unsigned char *vs_old;		/* FZ_MAP_PAGES pages */
 	/* out */
 	long zc_sends, zc_bytes, zc_mapped;	/* bytes sent, bytes mapped */
 	long dio_reads, dio_writes, dio_in_flight;
+	long vs_pages[3];		/* the pipe read: unchanged, old, new */
 	long ops, count[OP_NR];
 	struct fz_trace trace[FZ_TRACE];
 	bool failed;
@@ -169,6 +174,7 @@ enum fz_sabotage {
 	FZ_SAB_RECV,		/* the twin socket gets a byte more */
 	FZ_SAB_TCP,		/* the peer gets the bytes at the receive */
 	FZ_SAB_DIRECT,		/* an O_DIRECT read leaves the buffer as it was */
+	FZ_SAB_VMSPLICE,	/* a pipe reads every write made after vmsplice */
 };
 
 static struct {
@@ -1544,6 +1550,109 @@ static void fz_op_direct(struct fz_thread *t)
 			"the file after an O_DIRECT write from the buffer, zapped in flight");
 }
 
+/*
+ * vmsplice() (no SPLICE_F_GIFT) of a range of the buffer into a pipe,
+ * then one write of part of the range: a store, ZIO_IOC_COPY into it,
+ * ZIO_IOC_READ into it, ZIO_IOC_DISCARD of its pages, or MADV_DONTNEED
+ * (no write at all); then the pipe is read. The pipe holds pages, not
+ * bytes: a page that one slot holds may be written in place, as a shared
+ * file mapping would be, and the pipe then reads the new bytes; a page
+ * that is shared (the source or destination of an earlier page-aligned
+ * copy) is copied on write, and a page a whole-page copy, a read or a
+ * discard takes out of its slot stays as it was, so the pipe reads the
+ * bytes at the vmsplice. The model cannot tell which, so each page of
+ * what the pipe reads must be, as a whole, either the model's bytes at
+ * the vmsplice or those at the read: never a mix, nor anything else. The
+ * buffer itself must be the model's exactly, as always.
+ *
+ * Trace: map, byte, length, the write (0 store, 1 copy, 2 read, 3
+ * discard, 4 MADV_DONTNEED).
+ */
+static void fz_op_vmsplice_write(struct fz_thread *t)
+{
+	struct fz_map *m = fz_pick_map(t);
+	size_t at, len, w_at, w_len, wp, wn, spliced, end;
+	unsigned char *model;
+	struct fz_trace *tr;
+	struct iovec iov;
+	unsigned int how;
+	long ret;
+
+	if (!m)
+		return;
+	/* At most 16 pages, one pipe buffer each: it takes them all. */
+	fz_pick_range(t, m, (FZ_PIPE_MAX / t->ps - 1) * t->ps, &at, &len);
+	how = fz_below(t, 5);
+	w_at = at + fz_below(t, len);
+	w_len = 1 + fz_below(t, at + len - w_at);
+	if (!fz_prot_all(m, fz_first_page(t, at), fz_nr_pages(t, at, len), PROT_READ))
+		return;
+	model = t->shadow + m->off * t->ps + at;
+	memcpy(t->vs_old, model, len);
+	iov = (struct iovec){ .iov_base = m->addr + at, .iov_len = len };
+	tr = fz_note(t, OP_VMSPLICE_WRITE, fz_map_index(t, m), at, len, how);
+	ret = fz_errno(vmsplice(t->spipe[1], &iov, 1, SPLICE_F_NONBLOCK));
+	tr->ret = ret;
+	if (ret <= 0) {
+		fz_fail(t, "vmsplice of %zu bytes: %ld", len, ret);
+		return;
+	}
+	spliced = ret;
+
+	wp = fz_first_page(t, w_at);
+	wn = fz_nr_pages(t, w_at, w_len);
+	if (how < 3) {
+		fz_write_range(t, m, how, w_at, w_len);
+	} else if (how == 3 && fz_prot_all(m, wp, wn, PROT_RW)) {
+		tr = fz_note(t, OP_DISCARD, fz_map_index(t, m), wp, wn, 0);
+		tr->ret = zio_discard(t->zfd, m->addr + wp * t->ps, wn * t->ps);
+		if (fz_expect(t, "ZIO_IOC_DISCARD", tr->ret, 0))
+			memset(t->shadow + (m->off + wp) * t->ps, 0, wn * t->ps);
+	} else if (how == 4) {
+		tr = fz_note(t, OP_MADVISE, fz_map_index(t, m), wp, wn, 0);
+		tr->ret = fz_errno(madvise(m->addr + wp * t->ps, wn * t->ps,
+					   MADV_DONTNEED));
+		fz_expect(t, "madvise(MADV_DONTNEED)", tr->ret, 0);
+	}
+	if (fz.sabotage == FZ_SAB_VMSPLICE)
+		memcpy(t->vs_old, model, len);
+	if (t->failed || !fz_verify(t, m, at, len, "after a write to a vmspliced range"))
+		return;
+
+	for (size_t got = 0; got < spliced; got += ret) {
+		ret = read(t->spipe[0], t->scratch + got, spliced - got);
+		if (ret <= 0) {
+			fz_fail(t, "reading the vmsplice pipe: %ld", fz_errno(ret));
+			return;
+		}
+	}
+	/* Page by page: what the pipe read of each page of the range. */
+	for (size_t off = 0; off < spliced; off = end) {
+		const unsigned char *seen = t->scratch + off;
+		size_t i, j, n;
+		bool old, now;
+
+		end = (at + off) / t->ps * t->ps + t->ps - at;
+		if (end > spliced)
+			end = spliced;
+		n = end - off;
+		now = !memcmp(seen, model + off, n);
+		old = !memcmp(seen, t->vs_old + off, n);
+		if (old || now) {
+			t->vs_pages[old && now ? 0 : old ? 1 : 2]++;
+			continue;
+		}
+		for (i = 0; seen[i] == t->vs_old[off + i]; i++)
+			;
+		for (j = 0; seen[j] == model[off + j]; j++)
+			;
+		fz_fail(t, "the pipe read page %zu of the map (bytes %zu to %zu of what was vmspliced) as neither the bytes at the vmsplice nor those at the read: byte %zu is 0x%02x, expected 0x%02x (at the vmsplice); byte %zu is 0x%02x, expected 0x%02x (at the read)",
+			fz_first_page(t, at + off), off, end, off + i, seen[i],
+			t->vs_old[off + i], off + j, seen[j], model[off + j]);
+		return;
+	}
+}
+
 /* Input the ioctls must refuse, with the documented errno. */
 static void fz_op_bad(struct fz_thread *t)
 {
@@ -1654,6 +1763,7 @@ static void *fz_run(void *arg)
 		case OP_RECV: fz_op_recv(t); break;
 		case OP_TCP_SEND: fz_op_tcp_send(t); break;
 		case OP_DIRECT: fz_op_direct(t); break;
+		case OP_VMSPLICE_WRITE: fz_op_vmsplice_write(t); break;
 		case OP_CHECK:
 			fz_note(t, OP_CHECK, 0, 0, 0, 0);
 			fz_verify_all(t, "check");
@@ -1689,6 +1799,7 @@ static void fz_print_trace(const struct fz_thread *t)
 static void fz_print_outcomes(const struct fz_thread *threads, int n)
 {
 	long sends = 0, bytes = 0, mapped = 0, reads = 0, writes = 0, late = 0;
+	long vs[3] = { 0 };
 
 	for (int i = 0; i < n; i++) {
 		sends += threads[i].zc_sends;
@@ -1697,12 +1808,16 @@ static void fz_print_outcomes(const struct fz_thread *threads, int n)
 		reads += threads[i].dio_reads;
 		writes += threads[i].dio_writes;
 		late += threads[i].dio_in_flight;
+		for (int k = 0; k < 3; k++)
+			vs[k] += threads[i].vs_pages[k];
 	}
 	fprintf(stderr, "# fuzz: tcp-zc-send: %ld sends of %ld bytes, %ld bytes of them mapped by TCP_ZEROCOPY_RECEIVE\n",
 		sends, bytes, mapped);
 	fprintf(stderr, "# fuzz: direct-aio: %ld O_DIRECT reads and %ld writes completed, %ld still in flight after the zap or load%s\n",
 		reads, writes, late,
 		fz.weight[OP_DIRECT] ? "" : " (left out, or no " FZ_EXT4_DIR ")");
+	fprintf(stderr, "# fuzz: vmsplice-write: the pipe read %ld pages the write left alone, %ld as at the vmsplice, %ld as at the read\n",
+		vs[0], vs[1], vs[2]);
 }
 
 static long fz_env(const char *name, long dflt)
@@ -1939,6 +2054,9 @@ FIXTURE_SETUP(fuzz)
 		ASSERT_NE(NULL, t->dmodel);
 		if (direct)
 			ASSERT_EQ(0, fz_direct_setup(t));
+		ASSERT_EQ(0, pipe2(t->spipe, O_CLOEXEC));
+		t->vs_old = fz_anon(FZ_MAP_PAGES, self->ps);
+		ASSERT_NE(NULL, t->vs_old);
 	}
 }
 
@@ -1977,6 +2095,9 @@ FIXTURE_TEARDOWN(fuzz)
 			syscall(SYS_io_destroy, t->aio);
 		fz_close(&t->dfd);
 		munmap(t->dmodel, FZ_DIO_PAGES * self->ps);
+		fz_close(&t->spipe[0]);
+		fz_close(&t->spipe[1]);
+		munmap(t->vs_old, FZ_MAP_PAGES * self->ps);
 	}
 	munmap(self->other, FZ_MAX_THREADS * self->ps);
 	close(self->other_fd);
@@ -2094,6 +2215,13 @@ TEST_F_TIMEOUT(fuzz, wrong_direct_model_is_caught, 600)
 {
 	fz_wrong_model(_metadata, &self->threads[0], OP_DIRECT, FZ_SAB_DIRECT,
 		       "direct-aio's reads leave the buffer alone");
+}
+
+/* The model says a pipe reads whatever was written after the vmsplice. */
+TEST_F_TIMEOUT(fuzz, wrong_vmsplice_model_is_caught, 600)
+{
+	fz_wrong_model(_metadata, &self->threads[0], OP_VMSPLICE_WRITE,
+		       FZ_SAB_VMSPLICE, "vmsplice-write's pipe reads every write");
 }
 
 ZIO_TEST_NOTHING_LEFT()
