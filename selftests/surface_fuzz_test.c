@@ -843,13 +843,24 @@ static int fz_fork_child(struct fz_thread *t)
 	return 0;
 }
 
+/*
+ * A fork snapshots every thread's mappings and zaps them: a store another
+ * thread is in the middle of may then go on in a copy of the page, which
+ * is what anonymous memory does too. vmsplice-write, which must not see
+ * a pipe's page half written, takes this lock to read around its write.
+ */
+static pthread_rwlock_t fz_fork_lock = PTHREAD_RWLOCK_INITIALIZER;
+
 static void fz_op_fork(struct fz_thread *t)
 {
 	struct fz_trace *tr = fz_note(t, OP_FORK, 0, 0, 0, 0);
 	int status;
 	pid_t pid;
 
+	pthread_rwlock_wrlock(&fz_fork_lock);
 	pid = fork();
+	if (pid)
+		pthread_rwlock_unlock(&fz_fork_lock);
 	if (pid < 0) {
 		fz_fail(t, "fork: %s", strerror(errno));
 		return;
@@ -1562,8 +1573,9 @@ static void fz_op_direct(struct fz_thread *t)
  * discard takes out of its slot stays as it was, so the pipe reads the
  * bytes at the vmsplice. The model cannot tell which, so each page of
  * what the pipe reads must be, as a whole, either the model's bytes at
- * the vmsplice or those at the read: never a mix, nor anything else. The
- * buffer itself must be the model's exactly, as always.
+ * the vmsplice or those at the read: never a mix, nor anything else (no
+ * other thread forks during the write, see fz_fork_lock). The buffer
+ * itself must be the model's exactly, as always.
  *
  * Trace: map, byte, length, the write (0 store, 1 copy, 2 read, 3
  * discard, 4 MADV_DONTNEED).
@@ -1601,6 +1613,8 @@ static void fz_op_vmsplice_write(struct fz_thread *t)
 
 	wp = fz_first_page(t, w_at);
 	wn = fz_nr_pages(t, w_at, w_len);
+	/* No fork in the middle of the write: see fz_fork_lock. */
+	pthread_rwlock_rdlock(&fz_fork_lock);
 	if (how < 3) {
 		fz_write_range(t, m, how, w_at, w_len);
 	} else if (how == 3 && fz_prot_all(m, wp, wn, PROT_RW)) {
@@ -1614,6 +1628,7 @@ static void fz_op_vmsplice_write(struct fz_thread *t)
 					   MADV_DONTNEED));
 		fz_expect(t, "madvise(MADV_DONTNEED)", tr->ret, 0);
 	}
+	pthread_rwlock_unlock(&fz_fork_lock);
 	if (fz.sabotage == FZ_SAB_VMSPLICE)
 		memcpy(t->vs_old, model, len);
 	if (t->failed || !fz_verify(t, m, at, len, "after a write to a vmspliced range"))
