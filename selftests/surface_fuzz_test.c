@@ -3,8 +3,11 @@
  * A fuzzer for the mmap/ioctl/fault surface of /dev/zio: random sequences
  * of mmap, munmap, mremap, mprotect, madvise, fork, ZIO_IOC_COPY,
  * ZIO_IOC_DISCARD, ZIO_IOC_WRITE and ZIO_IOC_READ (to a pipe and to a
- * tmpfs file), loads and stores, on several threads at once, with every
- * byte checked against a shadow model.
+ * tmpfs file; with recv() flags from AF_UNIX, UDP and TCP sockets; to a
+ * TCP peer that receives with TCP_ZEROCOPY_RECEIVE), O_DIRECT I/O in
+ * flight while the range is zapped, vmsplice into a pipe read after a
+ * write, loads and stores, on several threads at once, with every byte
+ * checked against a shadow model.
  *
  * The model is exact because the threads never share a page: each owns a
  * partition of the file offsets of one open, maps only offsets of its own
@@ -21,15 +24,21 @@
  *   bad flags EINVAL, a wrapping range EOVERFLOW, a misaligned discard
  *   EINVAL, MAP_PRIVATE EINVAL, growing with mremap EFAULT;
  * - a fork child sees a snapshot; what either side writes afterwards the
- *   other never sees.
+ *   other never sees;
+ * - recv() flags do what recv() does (a twin socket shows it); a TCP peer
+ *   gets the bytes at the send, and what it mapped never changes; O_DIRECT
+ *   moves the bytes at the submit; a pipe's page is, whole, the bytes at
+ *   the vmsplice or those at the read (the one rule that leaves a choice).
  *
  * Each thread draws its operations from its own generator, seeded from
  * ZIO_SEED and its number, so a thread's sequence does not depend on the
  * others': ZIO_SEED reproduces a run, and ZIO_FUZZ_OPS=N (operations per
  * thread) instead of the time budget ZIO_FUZZ_SECONDS (default 3) makes
- * it end at the same point. ZIO_FUZZ_THREADS sets the number of threads.
- * A mismatch fails with the seed, the thread, the byte, and the thread's
- * last operations.
+ * it end at the same point. ZIO_FUZZ_THREADS sets the number of threads;
+ * ZIO_FUZZ_SKIP=name,name leaves operations out (to see what the others
+ * find). A mismatch fails with the seed, the thread, the byte, and the
+ * thread's last operations. The wrong_*_model_is_caught tests are the
+ * negative controls: a model wrong on purpose must be caught.
  */
 #include <arpa/inet.h>
 #include <linux/aio_abi.h>
