@@ -17,7 +17,6 @@
 
 #define NPAGES	64
 #define RPAGES	8
-#define EXT4_DIR "/mnt/ext4"
 
 FIXTURE(gup) {
 	int fd;
@@ -218,26 +217,12 @@ TEST_F(gup, process_vm_from_child)
 	ASSERT_TRUE(same_as_expected(self));
 }
 
-static bool ext4_mounted(void)
-{
-	char line[512];
-	bool found = false;
-	FILE *f = fopen("/proc/mounts", "r");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, " " EXT4_DIR " ext4 ") != NULL;
-	fclose(f);
-	return found;
-}
-
 static int open_direct(void)
 {
 	char path[64];
 	int fd;
 
-	snprintf(path, sizeof(path), EXT4_DIR "/gup_test.%d", getpid());
+	snprintf(path, sizeof(path), ZIO_EXT4_DIR "/gup_test.%d", getpid());
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		unlink(path);
@@ -248,8 +233,8 @@ TEST_F(gup, o_direct_write)
 {
 	int fd;
 
-	if (!ext4_mounted())
-		SKIP(return, EXT4_DIR " is not mounted");
+	if (!zio_ext4_mounted())
+		SKIP(return, ZIO_EXT4_DIR " is not mounted");
 	fd = open_direct();
 	ASSERT_LE(0, fd);
 	/* Every region to the file, straight from its pages. */
@@ -280,8 +265,8 @@ TEST_F(gup, o_direct_read)
 	size_t ps = self->ps;
 	int fd;
 
-	if (!ext4_mounted())
-		SKIP(return, EXT4_DIR " is not mounted");
+	if (!zio_ext4_mounted())
+		SKIP(return, ZIO_EXT4_DIR " is not mounted");
 	fd = open_direct();
 	ASSERT_LE(0, fd);
 	zio_fill(self->buf, self->len, 40);

@@ -35,7 +35,6 @@
 #include "zio_test.h"
 
 #define NPAGES		64
-#define EXT4_DIR	"/mnt/ext4"
 
 FIXTURE(holders) {
 	int fd;
@@ -434,47 +433,6 @@ TEST_F(holders, copy_from_vmspliced_unmapped_source)
 #define DIO_ROUNDS	16
 #define DIO_FILE_SALT	50
 
-static bool ext4_mounted(void)
-{
-	char line[512];
-	bool found = false;
-	FILE *f = fopen("/proc/mounts", "r");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, " " EXT4_DIR " ext4 ") != NULL;
-	fclose(f);
-	return found;
-}
-
-/* The file: DIO_PAGES * DIO_HEAD bytes of the pattern of DIO_FILE_SALT. */
-static int dio_file(struct __test_metadata *_metadata)
-{
-	size_t len = (size_t)DIO_PAGES * DIO_HEAD;
-	char path[64], *buf;
-	int fd;
-
-	snprintf(path, sizeof(path), EXT4_DIR "/holders_test.%d", getpid());
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	unlink(path);
-	buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED) {
-		close(fd);
-		return -1;
-	}
-	zio_fill(buf, len, DIO_FILE_SALT);
-	if (pwrite(fd, buf, len, 0) != (ssize_t)len || fsync(fd)) {
-		TH_LOG("writing the file: %s", strerror(errno));
-		close(fd);
-		fd = -1;
-	}
-	munmap(buf, len);
-	return fd;
-}
-
 static uint64_t dio_marker(int round, size_t page)
 {
 	return 0x484f4c4400000000ULL | ((uint64_t)round << 16) | page;
@@ -521,10 +479,10 @@ TEST_F_TIMEOUT(holders, o_direct_read_during_dontneed_and_store, 300)
 
 	ASSERT_NE(NULL, iov);
 	ASSERT_NE(NULL, want);
-	if (!ext4_mounted())
-		SKIP(return, EXT4_DIR " is not mounted");
-	file = dio_file(_metadata);
-	ASSERT_LE(0, file);
+	if (!zio_ext4_mounted())
+		SKIP(return, ZIO_EXT4_DIR " is not mounted");
+	file = zio_direct_file("holders_test", (size_t)DIO_PAGES * DIO_HEAD, DIO_FILE_SALT);
+	ASSERT_LE(0, file) TH_LOG("the O_DIRECT file: %s", strerror(-file));
 	/* Past the fixture's mapping: slots of its own. */
 	buf = zio_map(self->fd, len, 2 * self->len);
 	ASSERT_NE(MAP_FAILED, buf);

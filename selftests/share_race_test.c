@@ -61,7 +61,6 @@
 #define MIN_ROUNDS	10
 #define MAX_ROUNDS	100000
 #define MAX_WRITERS	2
-#define EXT4_DIR	"/mnt/ext4"
 #define FILE_SALT	60
 #define BUF_SALT	70
 
@@ -153,49 +152,6 @@ FIXTURE_TEARDOWN(share_race)
 	EXPECT_EQ(0, c.pages_live);
 	EXPECT_EQ(0, c.pages_pending);
 	EXPECT_EQ(0, c.pages_shared);
-}
-
-static bool ext4_mounted(void)
-{
-	char line[512];
-	bool found = false;
-	FILE *f = fopen("/proc/mounts", "r");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, " " EXT4_DIR " ext4 ") != NULL;
-	fclose(f);
-	return found;
-}
-
-/* An O_DIRECT file of FILE_PAGES pages of the pattern of FILE_SALT. */
-static int dio_file(struct __test_metadata *_metadata, size_t ps)
-{
-	size_t len = FILE_PAGES * ps;
-	char path[64], *buf;
-	int fd;
-
-	snprintf(path, sizeof(path), EXT4_DIR "/share_race_test.%d", getpid());
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		TH_LOG("open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	unlink(path);
-	buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED) {
-		close(fd);
-		return -1;
-	}
-	zio_fill(buf, len, FILE_SALT);
-	if (pwrite(fd, buf, len, 0) != (ssize_t)len || fsync(fd)) {
-		TH_LOG("writing the file: %s", strerror(errno));
-		close(fd);
-		fd = -1;
-	}
-	munmap(buf, len);
-	return fd;
 }
 
 /*
@@ -529,10 +485,10 @@ static const enum writer_kind both[] = { WRITE_O_DIRECT, WRITE_PROCESS_VM };
 
 TEST_F_TIMEOUT(share_race, o_direct_read_in_window, 120)
 {
-	if (!ext4_mounted())
-		SKIP(return, EXT4_DIR " is not mounted");
-	self->file = dio_file(_metadata, self->ps);
-	ASSERT_LE(0, self->file);
+	if (!zio_ext4_mounted())
+		SKIP(return, ZIO_EXT4_DIR " is not mounted");
+	self->file = zio_direct_file("share_race_test", FILE_PAGES * self->ps, FILE_SALT);
+	ASSERT_LE(0, self->file) TH_LOG("the O_DIRECT file: %s", strerror(-self->file));
 	run(_metadata, self, o_direct, 1, true);
 }
 
@@ -546,9 +502,11 @@ TEST_F_TIMEOUT(share_race, writes_at_random, 120)
 	const enum writer_kind *kinds = both;
 	int n = 2;
 
-	if (ext4_mounted()) {
-		self->file = dio_file(_metadata, self->ps);
-		ASSERT_LE(0, self->file);
+	if (zio_ext4_mounted()) {
+		self->file = zio_direct_file("share_race_test", FILE_PAGES * self->ps,
+					     FILE_SALT);
+		ASSERT_LE(0, self->file) TH_LOG("the O_DIRECT file: %s",
+						strerror(-self->file));
 	} else {
 		/* process_vm_writev() only */
 		kinds = process_vm;

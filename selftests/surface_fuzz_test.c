@@ -66,7 +66,6 @@
 #define FZ_SOCK_KINDS	4	/* AF_UNIX stream and datagram, UDP, TCP */
 #define FZ_WAIT_MS	10000	/* for bytes on their way through loopback */
 #define FZ_DIO_PAGES	16	/* the O_DIRECT file */
-#define FZ_EXT4_DIR	"/mnt/ext4"	/* where make check mounts an ext4 disk */
 
 enum fz_op {
 	OP_MMAP, OP_MUNMAP, OP_MREMAP_MOVE, OP_MREMAP_SHRINK, OP_MREMAP_GROW,
@@ -1839,7 +1838,7 @@ static void fz_print_outcomes(const struct fz_thread *threads, int n)
 		sends, bytes, mapped);
 	fprintf(stderr, "# fuzz: direct-aio: %ld O_DIRECT reads and %ld writes completed, %ld still in flight after the zap or load%s\n",
 		reads, writes, late,
-		fz.weight[OP_DIRECT] ? "" : " (left out, or no " FZ_EXT4_DIR ")");
+		fz.weight[OP_DIRECT] ? "" : " (left out, or no " ZIO_EXT4_DIR ")");
 	fprintf(stderr, "# fuzz: vmsplice-write: the pipe read %ld pages the write left alone, %ld as at the vmsplice, %ld as at the read\n",
 		vs[0], vs[1], vs[2]);
 }
@@ -1959,20 +1958,6 @@ fail:
 	return ret;
 }
 
-static bool fz_ext4_mounted(void)
-{
-	char line[512];
-	bool found = false;
-	FILE *f = fopen("/proc/mounts", "r");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, " " FZ_EXT4_DIR " ext4 ") != NULL;
-	fclose(f);
-	return found;
-}
-
 /*
  * OP_DIRECT's file, unlinked at once, with known bytes in every block (so
  * that the I/O of the fuzz overwrites blocks in place, in flight for a
@@ -1983,7 +1968,7 @@ static int fz_direct_setup(struct fz_thread *t)
 	size_t len = FZ_DIO_PAGES * t->ps;
 	char path[64];
 
-	snprintf(path, sizeof(path), FZ_EXT4_DIR "/surface_fuzz.%d.%d",
+	snprintf(path, sizeof(path), ZIO_EXT4_DIR "/surface_fuzz.%d.%d",
 		 getpid(), t->id);
 	t->dfd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0600);
 	if (t->dfd < 0)
@@ -2034,7 +2019,7 @@ FIXTURE_SETUP(fuzz)
 	ASSERT_NE(MAP_FAILED, self->other);
 	ASSERT_EQ(0, fz_set_weights());
 	/* O_DIRECT needs a disk: the one make check mounts on /mnt/ext4. */
-	direct = fz_ext4_mounted();
+	direct = zio_ext4_mounted();
 	if (!direct)
 		fz.weight[OP_DIRECT] = 0;
 	fz.seconds = fz_env("ZIO_FUZZ_SECONDS", 3);
@@ -2201,7 +2186,7 @@ static void fz_wrong_model(struct __test_metadata *_metadata,
 		if (i != (int)op)
 			fz.weight[i] = 0;
 	if (op != OP_NR && !fz.weight[op])
-		SKIP(return, "%s is left out (ZIO_FUZZ_SKIP, or no " FZ_EXT4_DIR ")",
+		SKIP(return, "%s is left out (ZIO_FUZZ_SKIP, or no " ZIO_EXT4_DIR ")",
 		     fz_op_name[op]);
 	fz.max_ops = 3000;
 	fz.sabotage = sabotage;

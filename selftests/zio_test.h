@@ -271,6 +271,53 @@ static inline int zio_split(void *addr, size_t len)
 	return madvise(addr, len, MADV_DONTDUMP) ? -errno : 0;
 }
 
+/* Where make check mounts an ext4 disk, for the O_DIRECT tests. */
+#define ZIO_EXT4_DIR	"/mnt/ext4"
+
+/* Is ZIO_EXT4_DIR an ext4 mount? Without it the O_DIRECT tests skip. */
+static inline bool zio_ext4_mounted(void)
+{
+	char line[512];
+	bool found = false;
+	FILE *f = fopen("/proc/mounts", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, " " ZIO_EXT4_DIR " ext4 ") != NULL;
+	fclose(f);
+	return found;
+}
+
+/*
+ * An unlinked O_DIRECT file in ZIO_EXT4_DIR that holds @len bytes of the
+ * pattern of @salt, written and synced: its descriptor, or -errno.
+ */
+static inline int zio_direct_file(const char *name, size_t len, uint64_t salt)
+{
+	char path[128], *buf;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), ZIO_EXT4_DIR "/%s.%d", name, getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	zio_fill(buf, len, salt);
+	if (pwrite(fd, buf, len, 0) != (ssize_t)len || fsync(fd)) {
+		err = errno ? -errno : -EIO;
+		close(fd);
+	}
+	munmap(buf, len);
+	return err ? err : fd;
+}
+
 /* Read a file holding a number (or Y/N): the value, or -errno. */
 static inline long long zio_read_number(const char *path)
 {
