@@ -51,20 +51,6 @@ FIXTURE_TEARDOWN(fork)
 	close(self->to_parent[1]);
 }
 
-static void wait_for(int fd)
-{
-	char c;
-
-	if (read(fd, &c, 1) != 1)
-		_exit(100);
-}
-
-static void wake(int fd)
-{
-	if (write(fd, "x", 1) != 1)
-		_exit(101);
-}
-
 /* Wait for the child; its exit status (0 when all was well). */
 static int reap(pid_t pid)
 {
@@ -99,18 +85,18 @@ static int fork_and_isolate(FIXTURE_DATA(fork) *self, const char *expect)
 		return -1;
 	if (pid == 0) {
 		CHILD_CHECK(1, zio_diff(self->map, expect, self->len) < 0);
-		wake(self->to_parent[1]);
-		wait_for(self->to_child[0]);
+		zio_wake(self->to_parent[1]);
+		zio_wait_for(self->to_child[0]);
 		/* The parent wrote everything: the child still sees the old. */
 		CHILD_CHECK(2, zio_diff(self->map, expect, self->len) < 0);
 		zio_fill(self->map, self->len, 77);
 		CHILD_CHECK(3, zio_check(self->map, self->len, 77));
-		wake(self->to_parent[1]);
-		wait_for(self->to_child[0]);
+		zio_wake(self->to_parent[1]);
+		zio_wait_for(self->to_child[0]);
 		CHILD_CHECK(4, zio_check(self->map, self->len, 77));
 		_exit(0);
 	}
-	wait_for(self->to_parent[0]);
+	zio_wait_for(self->to_parent[0]);
 	if (zio_diff(self->map, expect, self->len) >= 0)
 		ret = 10;
 	/* Half the pages fully, and one byte in each of the others. */
@@ -121,12 +107,12 @@ static int fork_and_isolate(FIXTURE_DATA(fork) *self, const char *expect)
 	zio_fill(theirs, self->len / 2, 66);
 	for (size_t i = self->len / 2; i < self->len; i += self->ps)
 		theirs[i + i / self->ps] ^= 0x80;
-	wake(self->to_child[1]);
-	wait_for(self->to_parent[0]);
+	zio_wake(self->to_child[1]);
+	zio_wait_for(self->to_parent[0]);
 	/* The child wrote everything: the parent still sees its own. */
 	if (!ret && zio_diff(self->map, theirs, self->len) >= 0)
 		ret = 11;
-	wake(self->to_child[1]);
+	zio_wake(self->to_child[1]);
 	if (!ret)
 		ret = reap(pid);
 	else
@@ -205,14 +191,14 @@ TEST_F(fork, pending_source_written_by_parent)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		wait_for(self->to_child[0]);
+		zio_wait_for(self->to_child[0]);
 		CHILD_CHECK(1, zio_check(self->map, 9 * ps, 1));
 		CHILD_CHECK(2, zio_check_at(self->map + 16 * ps, 100, 8 * ps, 1));
 		_exit(0);
 	}
 	zio_fill(self->map, 9 * ps, 2);
 	ASSERT_EQ(0, zio_discard(self->fd, self->map + 4 * ps, 4 * ps));
-	wake(self->to_child[1]);
+	zio_wake(self->to_child[1]);
 	EXPECT_EQ(0, reap(pid));
 	EXPECT_TRUE(zio_check_at(self->map + 16 * ps, 100, 8 * ps, 1));
 	EXPECT_EQ(-1, zio_nonzero(self->map + 4 * ps, 4 * ps));
@@ -275,14 +261,14 @@ TEST_F(fork, pending_source_not_inherited)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		wait_for(self->to_child[0]);
+		zio_wait_for(self->to_child[0]);
 		CHILD_CHECK(1, zio_check_at(self->map + 16 * ps, 7, 8 * ps, 1));
 		CHILD_CHECK(2, zio_check(self->map + 24 * ps, 8 * ps, 1));
 		_exit(0);
 	}
 	zio_fill(self->map, 9 * ps, 2);
 	ASSERT_EQ(0, munmap(self->map, 9 * ps));
-	wake(self->to_child[1]);
+	zio_wake(self->to_child[1]);
 	EXPECT_EQ(0, reap(pid));
 	EXPECT_TRUE(zio_check_at(self->map + 16 * ps, 7, 8 * ps, 1));
 	ASSERT_EQ(0, munmap(self->map + 9 * ps, self->len - 9 * ps));
@@ -301,18 +287,18 @@ TEST_F(fork, split_read_only_at_fork)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		wait_for(self->to_child[0]);
+		zio_wait_for(self->to_child[0]);
 		CHILD_CHECK(1, zio_check(self->map, self->len, 1));
 		CHILD_CHECK(2, !mprotect(self->map + 8 * ps, 8 * ps, PROT_READ | PROT_WRITE));
 		zio_fill(self->map, self->len, 3);
-		wake(self->to_parent[1]);
+		zio_wake(self->to_parent[1]);
 		_exit(0);
 	}
 	ASSERT_EQ(0, mprotect(self->map + 8 * ps, 8 * ps, PROT_READ | PROT_WRITE));
 	zio_fill_at(self->map + 8 * ps, 8 * ps, 8 * ps, 2);
 	zio_fill(self->map, 8 * ps, 2);
-	wake(self->to_child[1]);
-	wait_for(self->to_parent[0]);
+	zio_wake(self->to_child[1]);
+	zio_wait_for(self->to_parent[0]);
 	EXPECT_EQ(0, reap(pid));
 	EXPECT_TRUE(zio_check(self->map, 16 * ps, 2));
 	EXPECT_TRUE(zio_check_at(self->map + 16 * ps, 16 * ps, 16 * ps, 1));
@@ -359,18 +345,18 @@ TEST_F(fork, copy_in_child)
 		CHILD_CHECK(6, !zio_counters(self->fd, false, &c));
 		CHILD_CHECK(7, c.copies == 2);
 		CHILD_CHECK(8, c.pages_live >= NPAGES);
-		wake(self->to_parent[1]);
-		wait_for(self->to_child[0]);
+		zio_wake(self->to_parent[1]);
+		zio_wait_for(self->to_child[0]);
 		/* The parent's writes do not show. */
 		CHILD_CHECK(9, zio_check(self->map, 8 * ps, 1));
 		CHILD_CHECK(10, zio_check(self->map + 16 * ps, 8 * ps, 1));
 		_exit(0);
 	}
-	wait_for(self->to_parent[0]);
+	zio_wait_for(self->to_parent[0]);
 	/* The child's copies do not show in the parent. */
 	EXPECT_TRUE(zio_check(self->map, self->len, 1));
 	zio_fill(self->map, self->len, 2);
-	wake(self->to_child[1]);
+	zio_wake(self->to_child[1]);
 	EXPECT_EQ(0, reap(pid));
 	EXPECT_TRUE(zio_check(self->map, self->len, 2));
 }

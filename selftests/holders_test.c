@@ -274,20 +274,6 @@ TEST_F(holders, vmsplice_then_partial_read)
 	free(old);
 }
 
-static void wait_for(int fd)
-{
-	char c;
-
-	if (read(fd, &c, 1) != 1)
-		_exit(100);
-}
-
-static void wake(int fd)
-{
-	if (write(fd, "x", 1) != 1)
-		_exit(101);
-}
-
 /* Wait for the child: its exit status, or 1000 + the signal that killed it. */
 static int reap(pid_t *pid)
 {
@@ -331,17 +317,17 @@ TEST_F(holders, vmsplice_then_fork)
 	self->child = fork();
 	ASSERT_LE(0, self->child);
 	if (self->child == 0) {
-		wait_for(to_child[0]);
+		zio_wait_for(to_child[0]);
 		/* The parent has written its page: the child's is as at fork. */
 		CHILD_CHECK(1, !memcmp(page, a, ps));
 		page[0] ^= 1;	/* and the child's own write stays its own */
-		wake(to_parent[1]);
+		zio_wake(to_parent[1]);
 		_exit(0);
 	}
 	memcpy(page, b, ps);
 	after = own_counters(self);
-	wake(to_child[1]);
-	wait_for(to_parent[0]);
+	zio_wake(to_child[1]);
+	zio_wait_for(to_parent[0]);
 	EXPECT_EQ(0, reap(&self->child)) {
 		TH_LOG("the child did not see the page as it was at fork");
 	}

@@ -853,25 +853,10 @@ FIXTURE(lsm) {
 	bool no_kprobes;
 };
 
-/* Append @s to the tracefs file @path, as "echo s >> path": 0 or -errno. */
-static int append_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	if (n < 0)
-		return -errno;
-	return n == (ssize_t)strlen(s) ? 0 : -EIO;
-}
-
 static void lsm_probe_remove(void)
 {
 	zio_write_file(LSM_EVENT "/enable", "0");
-	append_file(TRACING "/kprobe_events", "-:" LSM_PROBE "\n");
+	zio_write_file_flags(TRACING "/kprobe_events", "-:" LSM_PROBE "\n", O_APPEND);
 }
 
 /* Lines of the trace that are hits of the probe. */
@@ -920,8 +905,9 @@ FIXTURE_SETUP(lsm)
 		return;
 	}
 	lsm_probe_remove();	/* a leftover of an aborted run */
-	ret = append_file(TRACING "/kprobe_events",
-			  "p:" LSM_PROBE " security_socket_sendmsg\n");
+	ret = zio_write_file_flags(TRACING "/kprobe_events",
+				   "p:" LSM_PROBE " security_socket_sendmsg\n",
+				   O_APPEND);
 	ASSERT_EQ(0, ret) {
 		TH_LOG("cannot add a kprobe on security_socket_sendmsg: %s",
 		       strerror(-ret));

@@ -350,12 +350,14 @@ static inline long long zio_param_get(const char *name)
 }
 
 /*
- * Write @s to the file @path, as the shell's "echo -n s > path" does (with
- * O_TRUNC, which also clears tracefs's trace): 0 or -errno.
+ * Write @s to the file @path opened with @flags (O_TRUNC: as the shell's
+ * "echo -n s > path", which also clears tracefs's trace; O_APPEND: as
+ * ">>"): 0 or -errno.
  */
-static inline int zio_write_file(const char *path, const char *s)
+static inline int zio_write_file_flags(const char *path, const char *s,
+				       int flags)
 {
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | flags | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
@@ -365,6 +367,29 @@ static inline int zio_write_file(const char *path, const char *s)
 	if (n < 0)
 		return -errno;
 	return n == (ssize_t)strlen(s) ? 0 : -EIO;
+}
+
+static inline int zio_write_file(const char *path, const char *s)
+{
+	return zio_write_file_flags(path, s, O_TRUNC);
+}
+
+/*
+ * Two processes in step over a pipe: zio_wait_for() blocks until the other
+ * side's zio_wake(); a broken pipe ends the process (100, 101).
+ */
+static inline void zio_wait_for(int fd)
+{
+	char c;
+
+	if (read(fd, &c, 1) != 1)
+		_exit(100);
+}
+
+static inline void zio_wake(int fd)
+{
+	if (write(fd, "x", 1) != 1)
+		_exit(101);
 }
 
 /* Set a module parameter: 0 or -errno. */
