@@ -27,8 +27,14 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "copy.h"
+#include "params.h"
+#include "range.h"
+#include "records.h"
+#include "slot.h"
+#include "space.h"
+#include "stats.h"
 #include "trace.h"
-#include "zio.h"
 
 #define ZIO_COPY_BATCH		64
 

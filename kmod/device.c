@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /dev/zio: the misc device, its file operations and the ioctl dispatch.
+ * /dev/zio: the misc device, its file operations, the ioctl dispatch and
+ * the two ioctls that only report (ZIO_IOC_INFO, ZIO_IOC_STATS).
  */
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -9,26 +10,15 @@
 
 #include <linux/zio.h>
 
-#include "zio.h"
-
-static int zio_open(struct inode *inode, struct file *file)
-{
-	struct zio_file *zfile;
-
-	zfile = zio_file_create();
-	if (IS_ERR(zfile))
-		return PTR_ERR(zfile);
-
-	file->private_data = zfile;
-	file->f_mapping = zfile->inode->i_mapping;
-	return 0;
-}
-
-static int zio_release(struct inode *inode, struct file *file)
-{
-	zio_file_destroy(file->private_data);
-	return 0;
-}
+#include "copy.h"
+#include "device.h"
+#include "file.h"
+#include "io.h"
+#include "params.h"
+#include "records.h"
+#include "space.h"
+#include "stats.h"
+#include "vma.h"
 
 static long zio_ioctl_info(struct zio_info __user *uarg)
 {
@@ -47,6 +37,39 @@ static long zio_ioctl_info(struct zio_info __user *uarg)
 	info.enabled = READ_ONCE(zio_enabled);
 
 	if (copy_to_user(uarg, &info, sizeof(info)))
+		return -EFAULT;
+	return 0;
+}
+
+/* ZIO_IOC_STATS: counters and copy records. */
+static long zio_ioctl_stats(struct file *file, struct zio_stats __user *uarg)
+{
+	struct zio_space *space;
+	struct zio_stats st;
+	int ret = 0;
+
+	if (copy_from_user(&st, uarg, sizeof(st)))
+		return -EFAULT;
+	if ((st.flags & ~ZIO_STATS_GLOBAL) ||
+	    memchr_inv(st.reserved, 0, sizeof(st.reserved)))
+		return -EINVAL;
+
+	st.records_count = 0;
+	st.records_total = 0;
+	memset(&st.counters, 0, sizeof(st.counters));
+	if (st.flags & ZIO_STATS_GLOBAL) {
+		zio_global_counters(&st.counters);
+	} else {
+		space = zio_space_find(file->private_data, current->mm, false);
+		if (space) {
+			zio_space_counters(space, &st.counters);
+			ret = zio_records_get(space, &st);
+			zio_space_put(space);
+		}
+	}
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, &st, sizeof(st)))
 		return -EFAULT;
 	return 0;
 }

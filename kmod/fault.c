@@ -19,7 +19,11 @@
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 
-#include "zio.h"
+#include "fault.h"
+#include "params.h"
+#include "slot.h"
+#include "space.h"
+#include "stats.h"
 
 #define ZIO_FAULT_AROUND_PAGES	16
 

@@ -25,8 +25,13 @@
 #include <net/sock.h>
 
 #include "compat.h"
+#include "io.h"
+#include "params.h"
+#include "range.h"
+#include "slot.h"
+#include "space.h"
+#include "stats.h"
 #include "trace.h"
-#include "zio.h"
 
 #define ZIO_SEND_FLAGS	(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE | MSG_EOR | \
 			 MSG_OOB | MSG_CONFIRM | MSG_DONTROUTE)

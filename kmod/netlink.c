@@ -20,7 +20,10 @@
 #include <net/genetlink.h>
 #include <net/netlink.h>
 
-#include "zio.h"
+#include "netlink.h"
+#include "params.h"
+#include "space.h"
+#include "stats.h"
 
 enum zio_mcgrp {
 	ZIO_MCGRP_EVENTS,

@@ -5,7 +5,9 @@
 #include <linux/mm.h>
 #include <linux/slab.h>
 
-#include "zio.h"
+#include "range.h"
+#include "space.h"
+#include "vma.h"
 
 /**
  * zio_extents_init() - an empty extent list

@@ -17,17 +17,57 @@
 #include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/memcontrol.h>
+#include <linux/mm_inline.h>
 #include <linux/pagemap.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
 #include "compat.h"
+#include "file.h"
+#include "params.h"
+#include "records.h"
+#include "slot.h"
+#include "space.h"
+#include "stats.h"
 #include "trace.h"
-#include "zio.h"
 
-/* Pages and pending copies zio holds, over every space. */
-atomic64_t zio_nr_pages = ATOMIC64_INIT(0);
-atomic64_t zio_nr_pending = ATOMIC64_INIT(0);
+/**
+ * zio_space_zap() - remove the PTEs of a range of slots
+ * @space: the space
+ * @first: the first slot
+ * @last: the last slot
+ *
+ * Reaches every mapping of the open at those offsets: the space's own, and
+ * those of fork relatives, which merely fault again.
+ */
+void zio_space_zap(struct zio_space *space, pgoff_t first, pgoff_t last)
+{
+	unmap_mapping_range(space->zfile->inode->i_mapping,
+			    (loff_t)first << PAGE_SHIFT,
+			    (loff_t)(last - first + 1) << PAGE_SHIFT, 0);
+}
+
+/**
+ * zio_space_zap_released() - zap slots whose pages zio released
+ * @space: the space
+ * @first: the first slot
+ * @last: the last slot
+ * @mapped: whether a released page was still mapped (zio_slot_release())
+ *
+ * A page that is no longer mapped may still be in a TLB: MADV_DONTNEED and
+ * munmap clear PTEs first and flush later, with a TLB flush pending on the
+ * mm meanwhile. A zap of ours that overlaps theirs forces that flush before
+ * it returns, so the zap is skipped only when no page was mapped and no
+ * flush is pending.
+ */
+void zio_space_zap_released(struct zio_space *space, pgoff_t first,
+			    pgoff_t last, bool mapped)
+{
+	/* Order the mapcount reads before the pending flush count. */
+	smp_mb();
+	if (mapped || mm_tlb_flush_pending(space->mm))
+		zio_space_zap(space, first, last);
+}
 
 /**
  * zio_page_alloc() - allocate a page for a slot, charged to the space's memcg

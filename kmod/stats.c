@@ -1,204 +1,251 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Copy records and the statistics ioctl.
+ * Counters: every number zio reports, per space and module-wide.
  *
- * Every copy that defers pages leaves a record, in a ring of max_records
- * per space: the oldest is overwritten first. A fault that copies a
- * deferred page after all (on write, or at first touch of a pending copy)
- * charges it to the newest record whose destination slots hold the page:
- * this is what tells the library which call sites gain nothing from zio.
+ * Events (copies, faults, bytes...) are counted as they happen, in the
+ * space and module-wide. The pages and pending copies zio holds are counted
+ * as they come and go (zio_nr_pages, zio_nr_pending, which max_pages
+ * bounds). What slots hold is counted from the slots when asked. The list
+ * of every space, in order of creation, is what the module-wide numbers
+ * and the netlink dump go over.
  */
-#include <linux/ktime.h>
-#include <linux/slab.h>
-#include <linux/spinlock.h>
-#include <linux/uaccess.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/pid_namespace.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/string.h>
+#include <linux/xarray.h>
 
-#include "zio.h"
+#include "compat.h"
+#include "slot.h"
+#include "space.h"
+#include "stats.h"
+
+/* Pages and pending copies zio holds, over every space. */
+atomic64_t zio_nr_pages = ATOMIC64_INIT(0);
+atomic64_t zio_nr_pending = ATOMIC64_INIT(0);
+
+/* Every space, for statistics, in order of creation (of id). */
+static LIST_HEAD(zio_spaces);
+static DEFINE_MUTEX(zio_spaces_lock);
+static u64 zio_spaces_last_id;		/* under zio_spaces_lock */
+static atomic64_t zio_events[ZIO_NR_EVENTS];
 
 /**
- * zio_records_init() - set up the copy records of a new space
+ * zio_space_count() - count an event, in the space and module-wide
+ * @space: the space
+ * @event: what happened
+ * @n: how many times
+ */
+void zio_space_count(struct zio_space *space, enum zio_event event, u64 n)
+{
+	atomic64_add(n, &space->events[event]);
+	atomic64_add(n, &zio_events[event]);
+}
+
+/**
+ * zio_space_note_slots() - count slots that were filled or emptied
+ * @space: the space
+ * @n: slots that hold something now and did not before, or the negative
+ *	of those emptied
+ *
+ * The pages zio holds are not on the LRU and are never swapped; counting
+ * a space's slots in its process's RSS shows the OOM killer, and
+ * /proc/PID/status (RssShmem), who holds them, mapped or not. A page that
+ * several slots share counts once for each, as the copies it stands for
+ * would; a mapped page counts in RssFile too.
+ */
+void zio_space_note_slots(struct zio_space *space, long n)
+{
+	if (!n)
+		return;
+	atomic_long_add(n, &space->nr_slots);
+	zio_mm_add_rss(space->mm, n);
+}
+
+/**
+ * zio_spaces_add() - give a new space its id and list it
  * @space: the space
  */
-void zio_records_init(struct zio_space *space)
+void zio_spaces_add(struct zio_space *space)
 {
-	spin_lock_init(&space->records_lock);
+	mutex_lock(&zio_spaces_lock);
+	space->id = ++zio_spaces_last_id;
+	list_add_tail(&space->global_node, &zio_spaces);
+	mutex_unlock(&zio_spaces_lock);
 }
 
 /**
- * zio_records_destroy() - free the copy records of a dying space
- * @space: the space; no fault can reach it any more
- */
-void zio_records_destroy(struct zio_space *space)
-{
-	kvfree(space->records);
-}
-
-/* The @i-th newest record; @i < nr_records. Under records_lock. */
-static struct zio_record_slot *zio_record_nth(struct zio_space *space,
-					      unsigned int i)
-{
-	unsigned int pos = space->records_next + space->records_size - 1 - i;
-
-	return &space->records[pos % space->records_size];
-}
-
-/**
- * zio_records_add() - record a copy that deferred pages
- * @space: the space, locked
- * @tag: the caller's tag
- * @dst: destination address
- * @len: length of the copy
- * @pages: destination pages deferred
- * @first: the lowest destination slot deferred
- * @last: the highest
- */
-void zio_records_add(struct zio_space *space, u64 tag, u64 dst, u64 len,
-		     u64 pages, pgoff_t first, pgoff_t last)
-{
-	struct zio_record_slot *slot;
-
-	if (!space->records) {
-		unsigned int size = READ_ONCE(zio_max_records);
-		struct zio_record_slot *ring;
-
-		if (!size)
-			return;
-		ring = kvcalloc(size, sizeof(*ring), GFP_KERNEL_ACCOUNT);
-		if (!ring)
-			return;
-		spin_lock(&space->records_lock);
-		space->records = ring;
-		space->records_size = size;
-		spin_unlock(&space->records_lock);
-	}
-
-	spin_lock(&space->records_lock);
-	slot = &space->records[space->records_next];
-	slot->rec.tag = tag;
-	slot->rec.dst = dst;
-	slot->rec.len = len;
-	slot->rec.time_ns = ktime_get_ns();
-	slot->rec.pages_deferred = pages;
-	slot->rec.pages_materialized = 0;
-	slot->first = first;
-	slot->last = last;
-	space->records_next = (space->records_next + 1) % space->records_size;
-	if (space->nr_records < space->records_size)
-		space->nr_records++;
-	spin_unlock(&space->records_lock);
-}
-
-/**
- * zio_records_forget() - stop charging a range of slots to records
- * @space: the space, locked
- * @first: the first slot, discarded
- * @last: the last slot
- */
-void zio_records_forget(struct zio_space *space, pgoff_t first, pgoff_t last)
-{
-	unsigned int i;
-
-	spin_lock(&space->records_lock);
-	for (i = 0; i < space->nr_records; i++) {
-		struct zio_record_slot *slot = zio_record_nth(space, i);
-
-		if (slot->first >= first && slot->last <= last) {
-			slot->first = 1;
-			slot->last = 0;
-		}
-	}
-	spin_unlock(&space->records_lock);
-}
-
-/**
- * zio_records_note_materialized() - a deferred page was copied after all
+ * zio_spaces_del() - take a dying space off the list
  * @space: the space
- * @pgoff: the slot of the page
  */
-void zio_records_note_materialized(struct zio_space *space, pgoff_t pgoff)
+void zio_spaces_del(struct zio_space *space)
 {
-	unsigned int i;
-
-	spin_lock(&space->records_lock);
-	for (i = 0; i < space->nr_records; i++) {
-		struct zio_record_slot *slot = zio_record_nth(space, i);
-
-		if (slot->first <= pgoff && pgoff <= slot->last) {
-			slot->rec.pages_materialized++;
-			break;
-		}
-	}
-	spin_unlock(&space->records_lock);
+	mutex_lock(&zio_spaces_lock);
+	list_del(&space->global_node);
+	mutex_unlock(&zio_spaces_lock);
 }
 
-/* Copy out up to records_cap records, newest first. */
-static int zio_records_get(struct zio_space *space, struct zio_stats *st)
+static void zio_add_events(atomic64_t *events, struct zio_counters *c)
 {
-	struct zio_record __user *urec = u64_to_user_ptr(st->records);
-	struct zio_record *buf;
-	unsigned int i, n;
-	int ret = 0;
+	c->copies += atomic64_read(&events[ZIO_EV_COPIES]);
+	c->bytes_deferred += atomic64_read(&events[ZIO_EV_BYTES_DEFERRED]);
+	c->bytes_copied += atomic64_read(&events[ZIO_EV_BYTES_COPIED]);
+	c->pages_cow += atomic64_read(&events[ZIO_EV_PAGES_COW]);
+	c->pages_materialized += atomic64_read(&events[ZIO_EV_PAGES_MATERIALIZED]);
+	c->pages_fallback += atomic64_read(&events[ZIO_EV_PAGES_FALLBACK]);
+	c->faults += atomic64_read(&events[ZIO_EV_FAULTS]);
+	c->discards += atomic64_read(&events[ZIO_EV_DISCARDS]);
+	c->io_bytes_written += atomic64_read(&events[ZIO_EV_IO_WRITTEN]);
+	c->io_bytes_read += atomic64_read(&events[ZIO_EV_IO_READ]);
+}
 
-	spin_lock(&space->records_lock);
-	st->records_total = space->nr_records;
-	spin_unlock(&space->records_lock);
-	n = min_t(u64, st->records_cap, st->records_total);
-	if (!n || !st->records)
-		return 0;
+/* Count the slots: live, shared and pending. */
+static void zio_space_count_slots(struct zio_space *space,
+				  struct zio_counters *c)
+{
+	XA_STATE(xas, &space->slots, 0);
+	unsigned int n = 0;
+	void *entry;
 
-	buf = kvmalloc_array(n, sizeof(*buf), GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-	spin_lock(&space->records_lock);
-	n = min(n, space->nr_records);
-	for (i = 0; i < n; i++)
-		buf[i] = zio_record_nth(space, i)->rec;
-	spin_unlock(&space->records_lock);
-
-	/* User memory only once no zio lock is held. */
-	if (copy_to_user(urec, buf, n * sizeof(*buf)))
-		ret = -EFAULT;
-	else
-		st->records_count = n;
-	kvfree(buf);
-	return ret;
+	xas_lock(&xas);
+	xas_for_each(&xas, entry, ULONG_MAX) {
+		if (zio_entry_is_pending(entry)) {
+			c->pages_pending++;
+		} else {
+			c->pages_live++;
+			if (zio_page_shares(entry) > 1)
+				c->pages_shared++;
+		}
+		if (!(++n % 1024)) {
+			xas_pause(&xas);
+			xas_unlock(&xas);
+			cond_resched();
+			xas_lock(&xas);
+		}
+	}
+	xas_unlock(&xas);
 }
 
 /**
- * zio_ioctl_stats() - ZIO_IOC_STATS: counters and copy records
- * @file: an open of /dev/zio
- * @uarg: struct zio_stats in user memory
- *
- * Return: 0 or a negative errno.
+ * zio_space_counters() - a space's counters
+ * @space: the space
+ * @c: filled in
  */
-long zio_ioctl_stats(struct file *file, struct zio_stats __user *uarg)
+void zio_space_counters(struct zio_space *space, struct zio_counters *c)
+{
+	memset(c, 0, sizeof(*c));
+	zio_space_count_slots(space, c);
+	zio_add_events(space->events, c);
+}
+
+/**
+ * zio_global_counters() - the module's counters, over every space
+ * @c: filled in; pages_live and pages_pending count pages and pending
+ *	copies zio holds, each once however many slots share it
+ */
+void zio_global_counters(struct zio_counters *c)
+{
+	struct zio_counters slots;
+	struct zio_space *space;
+
+	memset(c, 0, sizeof(*c));
+	memset(&slots, 0, sizeof(slots));
+	mutex_lock(&zio_spaces_lock);
+	list_for_each_entry(space, &zio_spaces, global_node)
+		zio_space_count_slots(space, &slots);
+	mutex_unlock(&zio_spaces_lock);
+
+	c->pages_live = atomic64_read(&zio_nr_pages);
+	c->pages_pending = atomic64_read(&zio_nr_pending);
+	c->pages_shared = slots.pages_shared;
+	zio_add_events(zio_events, c);
+}
+
+/**
+ * zio_space_owner() - the process a space belongs to
+ * @space: a space, alive or on zio_spaces
+ * @ns: the pid namespace to give the pid in
+ * @pid: set to the thread group id of the mm's owner, or 0 when the mm has
+ *	none (yet: a fork child's space is made before its pid exists)
+ * @uid: set to the owner's real uid, or INVALID_UID
+ */
+void zio_space_owner(struct zio_space *space, struct pid_namespace *ns,
+		     pid_t *pid, kuid_t *uid)
+{
+	*pid = 0;
+	*uid = INVALID_UID;
+#ifdef CONFIG_MEMCG
+	{
+		struct task_struct *owner;
+
+		/* Tasks are freed after an RCU grace period. */
+		rcu_read_lock();
+		owner = rcu_dereference(space->mm->owner);
+		if (owner) {
+			*pid = task_tgid_nr_ns(owner, ns);
+			*uid = task_uid(owner);
+		}
+		rcu_read_unlock();
+	}
+#endif
+}
+
+/**
+ * zio_spaces_nr() - how many spaces are alive
+ *
+ * Return: the number of spaces.
+ */
+unsigned int zio_spaces_nr(void)
 {
 	struct zio_space *space;
-	struct zio_stats st;
+	unsigned int n = 0;
+
+	mutex_lock(&zio_spaces_lock);
+	list_for_each_entry(space, &zio_spaces, global_node)
+		n++;
+	mutex_unlock(&zio_spaces_lock);
+	return n;
+}
+
+/**
+ * zio_spaces_walk() - report every space created after a cursor
+ * @after: skip the spaces whose id is at most this (0: none)
+ * @ns: the pid namespace to give pids in
+ * @fn: called for each space, in order of id, with zio_spaces_lock held
+ *	(it must not sleep for long, nor take a zio lock); a nonzero return
+ *	stops the walk
+ * @arg: passed to @fn
+ *
+ * Ids only grow along the list, so a dump that resumes after the last id
+ * it reported neither repeats nor skips a space that was there all along.
+ *
+ * Return: 0, or what @fn returned to stop the walk.
+ */
+int zio_spaces_walk(u64 after, struct pid_namespace *ns,
+		    int (*fn)(const struct zio_space_info *info, void *arg),
+		    void *arg)
+{
+	struct zio_space_info info;
+	struct zio_space *space;
 	int ret = 0;
 
-	if (copy_from_user(&st, uarg, sizeof(st)))
-		return -EFAULT;
-	if ((st.flags & ~ZIO_STATS_GLOBAL) ||
-	    memchr_inv(st.reserved, 0, sizeof(st.reserved)))
-		return -EINVAL;
-
-	st.records_count = 0;
-	st.records_total = 0;
-	memset(&st.counters, 0, sizeof(st.counters));
-	if (st.flags & ZIO_STATS_GLOBAL) {
-		zio_global_counters(&st.counters);
-	} else {
-		space = zio_space_find(file->private_data, current->mm, false);
-		if (space) {
-			zio_space_counters(space, &st.counters);
-			ret = zio_records_get(space, &st);
-			zio_space_put(space);
-		}
+	mutex_lock(&zio_spaces_lock);
+	list_for_each_entry(space, &zio_spaces, global_node) {
+		if (space->id <= after)
+			continue;
+		/* A space on the list has its slots, even with no reference. */
+		info.id = space->id;
+		zio_space_owner(space, ns, &info.pid, &info.uid);
+		zio_space_counters(space, &info.counters);
+		spin_lock(&space->records_lock);
+		info.records = space->nr_records;
+		spin_unlock(&space->records_lock);
+		ret = fn(&info, arg);
+		if (ret)
+			break;
 	}
-	if (ret)
-		return ret;
-	if (copy_to_user(uarg, &st, sizeof(st)))
-		return -EFAULT;
-	return 0;
+	mutex_unlock(&zio_spaces_lock);
+	return ret;
 }

@@ -12,7 +12,7 @@
 
 #include <linux/tracepoint.h>
 
-#include "zio.h"
+#include "space.h"
 
 /* A ZIO_IOC_COPY call, with what it did and its result. */
 TRACE_EVENT(zio_copy,

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Pages, pending copies and the slots that hold them (slot.c), the lowest
+ * layer: it calls only the counters, the copy records and the tracepoints.
+ *
+ * A page may sit in several slots, of one or several spaces; page->private
+ * counts them (its "shares"), and zio holds one page reference while a page
+ * has any share. A pending copy holds a share of each of its (at most two)
+ * source pages.
+ * A page with more than one share is never written in place: writes copy
+ * it first. A page with references zio cannot account for (O_DIRECT, a
+ * pin, a pipe) is never shared, but written in place, as an exclusive
+ * anonymous page is. The top bit of page->private, ZIO_PAGE_WRITABLE, says
+ * that zio_page_mkwrite() let a PTE map the page writable since the page
+ * was last zapped: whoever shares or copies such a page zaps it first
+ * (zio_page_unmap_writable()). The next bit, ZIO_PAGE_LENT, says that zio
+ * sent the page by reference: a socket may still read it, so it is never
+ * written in place again. Shares and bits change under the page lock only.
+ * While zio holds a page, page->mapping is the open's address_space, so
+ * that nobody outside zio maps it (a TCP zerocopy receive copies instead).
+ */
+#ifndef _ZIO_SLOT_H
+#define _ZIO_SLOT_H
+
+#include <linux/bits.h>
+#include <linux/kref.h>
+#include <linux/mm.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+
+struct zio_space;
+
+#define ZIO_PAGE_WRITABLE	BIT(BITS_PER_LONG - 1)
+#define ZIO_PAGE_LENT		BIT(BITS_PER_LONG - 2)
+
+/* The slots (and pending copies) holding @page. */
+static inline unsigned long zio_page_shares(struct page *page)
+{
+	return page_private(page) & ~(ZIO_PAGE_WRITABLE | ZIO_PAGE_LENT);
+}
+
+/**
+ * struct zio_pending - a destination page waiting for a deferred copy
+ * @ref: one per slot holding it, plus one per fault materializing it
+ * @src: the source pages, each with a share taken; NULL reads as zeros
+ * @offset: the destination page starts @offset bytes into @src[0] and
+ *	goes on at the start of @src[1]
+ */
+struct zio_pending {
+	struct kref ref;
+	struct page *src[2];
+	unsigned int offset;
+};
+
+#define ZIO_PENDING_TAG		1
+
+static inline bool zio_entry_is_pending(void *entry)
+{
+	return xa_pointer_tag(entry) == ZIO_PENDING_TAG;
+}
+
+static inline struct zio_pending *zio_entry_pending(void *entry)
+{
+	return xa_untag_pointer(entry);
+}
+
+static inline void *zio_pending_entry(struct zio_pending *pending)
+{
+	return xa_tag_pointer(pending, ZIO_PENDING_TAG);
+}
+
+void zio_space_zap(struct zio_space *space, pgoff_t first, pgoff_t last);
+void zio_space_zap_released(struct zio_space *space, pgoff_t first,
+			    pgoff_t last, bool mapped);
+struct page *zio_page_alloc(struct zio_space *space, gfp_t gfp);
+void zio_page_free_new(struct page *page);
+void zio_page_unshare(struct page *page);
+bool zio_pages_at_limit(void);
+bool zio_page_exclusive(struct page *page);
+bool zio_page_foreign_refs(struct page *page, int own_refs);
+void zio_page_unmap_writable(struct zio_space *space, pgoff_t pgoff,
+			     struct page *page);
+struct zio_pending *zio_pending_create(struct page *src0, struct page *src1,
+				       unsigned int offset);
+void zio_pending_put(struct zio_pending *pending);
+void zio_pending_fill(struct zio_pending *pending, struct page *dst);
+void zio_slot_release(void *entry, bool *mapped);
+int zio_slot_get_page(struct zio_space *space, pgoff_t pgoff,
+		      struct page **pagep);
+int zio_slot_lock_page(struct zio_space *space, pgoff_t pgoff,
+		       struct page **pagep);
+int zio_slot_get_exclusive(struct zio_space *space, pgoff_t pgoff,
+			   struct page **pagep);
+int zio_slot_get_exclusive_spare(struct zio_space *space, pgoff_t pgoff,
+				 struct page **pagep, struct page **spare);
+int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
+		 struct page **newp);
+int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
+			struct page **pagep, bool *fallback);
+void zio_page_take_share_locked(struct page *page);
+void *zio_slot_snapshot(struct zio_space *child, struct zio_space *parent,
+			pgoff_t pgoff);
+void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last);
+
+#endif /* _ZIO_SLOT_H */
