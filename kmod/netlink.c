@@ -60,47 +60,32 @@ static const struct nla_policy zio_policy[ZIO_ATTR_MAX + 1] = {
 
 static struct genl_family zio_nl_family;
 
+/* The counters of zio_counter_defs[], and a space's number of records. */
 static int zio_put_counters(struct sk_buff *msg, const struct zio_counters *c,
 			    const u64 *records)
 {
 	struct nlattr *nest;
+	unsigned int i;
 
 	nest = nla_nest_start(msg, ZIO_ATTR_COUNTERS);
 	if (!nest)
 		return -EMSGSIZE;
-	if (nla_put_u64_64bit(msg, ZIO_COUNTER_PAGES_LIVE, c->pages_live,
-			      ZIO_COUNTER_PAD) ||
-	    nla_put_u64_64bit(msg, ZIO_COUNTER_PAGES_SHARED, c->pages_shared,
-			      ZIO_COUNTER_PAD) ||
-	    nla_put_u64_64bit(msg, ZIO_COUNTER_PAGES_PENDING, c->pages_pending,
-			      ZIO_COUNTER_PAD) ||
-	    nla_put_u64_64bit(msg, ZIO_COUNTER_COPIES, c->copies,
-			      ZIO_COUNTER_PAD) ||
-	    nla_put_u64_64bit(msg, ZIO_COUNTER_BYTES_DEFERRED, c->bytes_deferred,
-			      ZIO_COUNTER_PAD) ||
-	    nla_put_u64_64bit(msg, ZIO_COUNTER_BYTES_COPIED, c->bytes_copied,
-			      ZIO_COUNTER_PAD) ||
-	    nla_put_u64_64bit(msg, ZIO_COUNTER_PAGES_COW, c->pages_cow,
-			      ZIO_COUNTER_PAD) ||
-	    nla_put_u64_64bit(msg, ZIO_COUNTER_PAGES_MATERIALIZED,
-			      c->pages_materialized, ZIO_COUNTER_PAD) ||
-	    nla_put_u64_64bit(msg, ZIO_COUNTER_PAGES_FALLBACK, c->pages_fallback,
-			      ZIO_COUNTER_PAD) ||
-	    nla_put_u64_64bit(msg, ZIO_COUNTER_FAULTS, c->faults,
-			      ZIO_COUNTER_PAD) ||
-	    nla_put_u64_64bit(msg, ZIO_COUNTER_DISCARDS, c->discards,
-			      ZIO_COUNTER_PAD) ||
-	    nla_put_u64_64bit(msg, ZIO_COUNTER_IO_BYTES_WRITTEN,
-			      c->io_bytes_written, ZIO_COUNTER_PAD) ||
-	    nla_put_u64_64bit(msg, ZIO_COUNTER_IO_BYTES_READ, c->io_bytes_read,
-			      ZIO_COUNTER_PAD) ||
-	    (records && nla_put_u64_64bit(msg, ZIO_COUNTER_RECORDS, *records,
-					  ZIO_COUNTER_PAD))) {
-		nla_nest_cancel(msg, nest);
-		return -EMSGSIZE;
+	for (i = 0; i < ZIO_NR_COUNTERS; i++) {
+		const struct zio_counter_def *def = &zio_counter_defs[i];
+
+		if (nla_put_u64_64bit(msg, def->attr, zio_counter_value(c, def),
+				      ZIO_COUNTER_PAD))
+			goto out_cancel_nest;
 	}
+	if (records && nla_put_u64_64bit(msg, ZIO_COUNTER_RECORDS, *records,
+					 ZIO_COUNTER_PAD))
+		goto out_cancel_nest;
 	nla_nest_end(msg, nest);
 	return 0;
+
+out_cancel_nest:
+	nla_nest_cancel(msg, nest);
+	return -EMSGSIZE;
 }
 
 static int zio_stats_fill(struct sk_buff *msg, u32 portid, u32 seq)

@@ -87,18 +87,62 @@ void zio_spaces_del(struct zio_space *space)
 	mutex_unlock(&zio_spaces_lock);
 }
 
+#define ZIO_SLOT_COUNTER(field, nlattr) {				\
+	.name = #field,							\
+	.offset = offsetof(struct zio_counters, field),			\
+	.attr = ZIO_COUNTER_##nlattr,					\
+	.event = -1,							\
+}
+
+#define ZIO_EVENT_COUNTER(field, nlattr, ev) {				\
+	.name = #field,							\
+	.offset = offsetof(struct zio_counters, field),			\
+	.attr = ZIO_COUNTER_##nlattr,					\
+	.event = ZIO_EV_##ev,						\
+}
+
+/*
+ * Every field of struct zio_counters, in its order: what netlink puts and
+ * what the totals add up. The first three are counted from the slots
+ * (zio_space_count_slots()); the others sum an event.
+ */
+const struct zio_counter_def zio_counter_defs[] = {
+	ZIO_SLOT_COUNTER(pages_live, PAGES_LIVE),
+	ZIO_SLOT_COUNTER(pages_shared, PAGES_SHARED),
+	ZIO_SLOT_COUNTER(pages_pending, PAGES_PENDING),
+	ZIO_EVENT_COUNTER(copies, COPIES, COPIES),
+	ZIO_EVENT_COUNTER(bytes_deferred, BYTES_DEFERRED, BYTES_DEFERRED),
+	ZIO_EVENT_COUNTER(bytes_copied, BYTES_COPIED, BYTES_COPIED),
+	ZIO_EVENT_COUNTER(pages_cow, PAGES_COW, PAGES_COW),
+	ZIO_EVENT_COUNTER(pages_materialized, PAGES_MATERIALIZED,
+			  PAGES_MATERIALIZED),
+	ZIO_EVENT_COUNTER(pages_fallback, PAGES_FALLBACK, PAGES_FALLBACK),
+	ZIO_EVENT_COUNTER(faults, FAULTS, FAULTS),
+	ZIO_EVENT_COUNTER(discards, DISCARDS, DISCARDS),
+	ZIO_EVENT_COUNTER(io_bytes_written, IO_BYTES_WRITTEN, IO_WRITTEN),
+	ZIO_EVENT_COUNTER(io_bytes_read, IO_BYTES_READ, IO_READ),
+};
+
 static void zio_add_events(atomic64_t *events, struct zio_counters *c)
 {
-	c->copies += atomic64_read(&events[ZIO_EV_COPIES]);
-	c->bytes_deferred += atomic64_read(&events[ZIO_EV_BYTES_DEFERRED]);
-	c->bytes_copied += atomic64_read(&events[ZIO_EV_BYTES_COPIED]);
-	c->pages_cow += atomic64_read(&events[ZIO_EV_PAGES_COW]);
-	c->pages_materialized += atomic64_read(&events[ZIO_EV_PAGES_MATERIALIZED]);
-	c->pages_fallback += atomic64_read(&events[ZIO_EV_PAGES_FALLBACK]);
-	c->faults += atomic64_read(&events[ZIO_EV_FAULTS]);
-	c->discards += atomic64_read(&events[ZIO_EV_DISCARDS]);
-	c->io_bytes_written += atomic64_read(&events[ZIO_EV_IO_WRITTEN]);
-	c->io_bytes_read += atomic64_read(&events[ZIO_EV_IO_READ]);
+	const struct zio_counter_def *def;
+
+	/* One entry per field but the reserved ones, one per event... */
+	BUILD_BUG_ON(ARRAY_SIZE(zio_counter_defs) != ZIO_NR_COUNTERS);
+	BUILD_BUG_ON(sizeof(struct zio_counters) !=
+		     ZIO_NR_COUNTERS * sizeof(__u64) +
+		     sizeof_field(struct zio_counters, reserved));
+	BUILD_BUG_ON(ARRAY_SIZE(zio_counter_defs) != ZIO_NR_EVENTS + 3);
+	/* ...and one per attribute but UNSPEC, PAD and RECORDS. */
+	BUILD_BUG_ON(ARRAY_SIZE(zio_counter_defs) != __ZIO_COUNTER_MAX - 3);
+
+	for (def = zio_counter_defs;
+	     def < zio_counter_defs + ARRAY_SIZE(zio_counter_defs); def++) {
+		__u64 *field = (__u64 *)((char *)c + def->offset);
+
+		if (def->event >= 0)
+			*field += atomic64_read(&events[def->event]);
+	}
 }
 
 /* Count the slots: live, shared and pending. */

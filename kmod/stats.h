@@ -7,6 +7,7 @@
 #define _ZIO_STATS_H
 
 #include <linux/atomic.h>
+#include <linux/stddef.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
 
@@ -29,6 +30,35 @@ enum zio_event {
 	ZIO_EV_IO_READ,
 	ZIO_NR_EVENTS
 };
+
+/*
+ * The fields of struct zio_counters but the reserved ones, each described
+ * by one entry of zio_counter_defs[], in the order of the fields.
+ */
+#define ZIO_NR_COUNTERS	(offsetof(struct zio_counters, reserved) / sizeof(__u64))
+
+/**
+ * struct zio_counter_def - one counter
+ * @name: the field's name
+ * @offset: of the field in struct zio_counters
+ * @attr: its attribute in a ZIO_ATTR_COUNTERS nest, enum zio_counter_attr
+ * @event: the enum zio_event it sums, or -1 when counted from the slots
+ */
+struct zio_counter_def {
+	const char *name;
+	unsigned int offset;
+	u16 attr;
+	s8 event;
+};
+
+extern const struct zio_counter_def zio_counter_defs[];
+
+/* The value of the field of @c that @def describes. */
+static inline __u64 zio_counter_value(const struct zio_counters *c,
+				      const struct zio_counter_def *def)
+{
+	return *(const __u64 *)((const char *)c + def->offset);
+}
 
 /* Pages and pending copies zio holds, over every space. */
 extern atomic64_t zio_nr_pages;
