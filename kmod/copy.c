@@ -25,7 +25,6 @@
 #include <linux/pagemap.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
-#include <linux/uaccess.h>
 
 #include "copy.h"
 #include "params.h"
@@ -55,7 +54,10 @@ struct zio_copy_ctx {
 	u8 *bounce;
 };
 
-/* Translate both ranges, take a reference to their space and lock it. */
+/*
+ * Translate both ranges, take a reference to their space and lock it; on
+ * failure, c->space is left NULL.
+ */
 static int zio_copy_map_and_lock(struct file *file, struct zio_copy_ctx *c)
 {
 	unsigned int tries;
@@ -76,12 +78,14 @@ static int zio_copy_map_and_lock(struct file *file, struct zio_copy_ctx *c)
 			return ret;
 		}
 		kref_get(&space->ref);
-		c->space = space;
 		ret = zio_space_lock_translated(space, tries);
+		if (!ret) {
+			c->space = space;
+			return 0;
+		}
+		zio_space_put(space);
 		if (ret != -EAGAIN)
 			return ret;
-		zio_space_put(space);
-		c->space = NULL;
 		zio_extents_free(&c->dst);
 		zio_extents_free(&c->src);
 		zio_extents_init(&c->dst);
@@ -464,46 +468,43 @@ static int zio_copy_run(struct zio_copy_ctx *c)
 /**
  * zio_ioctl_copy() - ZIO_IOC_COPY: record a copy between zio mappings
  * @file: the open the mappings belong to
- * @uarg: struct zio_copy in user memory
+ * @args: the argument, copied in; its output fields are filled in
  *
  * Return: 0 when anything was copied (maybe short, see the uapi), or a
  * negative errno when nothing was.
  */
-long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg)
+long zio_ioctl_copy(struct file *file, struct zio_copy *args)
 {
-	struct zio_copy args;
 	struct zio_copy_ctx *c;
 	int ret;
 
-	if (copy_from_user(&args, uarg, sizeof(args)))
-		return -EFAULT;
-	if (args.flags || args.reserved)
+	if (args->flags || args->reserved)
 		return -EINVAL;
-	if (args.dst + args.len < args.dst || args.src + args.len < args.src)
+	if (args->dst + args->len < args->dst || args->src + args->len < args->src)
 		return -EOVERFLOW;
 	if (!READ_ONCE(zio_enabled))
 		return -EOPNOTSUPP;
 
-	args.bytes_deferred = 0;
-	args.bytes_copied = 0;
-	if (!args.len)
-		goto out_copy_to_user;
+	args->bytes_deferred = 0;
+	args->bytes_copied = 0;
+	if (!args->len)
+		return 0;
 
 	c = kzalloc(sizeof(*c), GFP_KERNEL_ACCOUNT);
 	if (!c)
 		return -ENOMEM;
-	c->dst_addr = args.dst;
-	c->src_addr = args.src;
-	c->len = args.len;
+	c->dst_addr = args->dst;
+	c->src_addr = args->src;
+	c->len = args->len;
 	zio_extents_init(&c->dst);
 	zio_extents_init(&c->src);
 
 	ret = zio_copy_map_and_lock(file, c);
 	if (ret)
-		goto out_put_space;
+		goto out_free_ctx;
 	ret = zio_copy_run(c);
 	if (c->rec_pages)
-		zio_records_add(c->space, args.tag, args.dst, args.len,
+		zio_records_add(c->space, args->tag, args->dst, args->len,
 				c->rec_pages, c->rec_first, c->rec_last);
 	mutex_unlock(&c->space->lock);
 
@@ -515,50 +516,40 @@ long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg)
 	} else if (!ret) {
 		ret = -EINTR;
 	}
-	args.bytes_deferred = c->deferred;
-	args.bytes_copied = c->copied;
-	trace_zio_copy(c->space, args.dst, args.src, args.len, c->deferred,
+	args->bytes_deferred = c->deferred;
+	args->bytes_copied = c->copied;
+	trace_zio_copy(c->space, args->dst, args->src, args->len, c->deferred,
 		       c->copied, ret);
-
-out_put_space:
-	if (c->space)
-		zio_space_put(c->space);
+	zio_space_put(c->space);
+out_free_ctx:
 	zio_extents_free(&c->dst);
 	zio_extents_free(&c->src);
 	kfree(c->bounce);
 	kfree(c);
-	if (ret)
-		return ret;
-out_copy_to_user:
-	if (copy_to_user(uarg, &args, sizeof(args)))
-		return -EFAULT;
-	return 0;
+	return ret;
 }
 
 /**
  * zio_ioctl_discard() - ZIO_IOC_DISCARD: empty the slots of a range
  * @file: the open the mapping belongs to
- * @uarg: struct zio_range in user memory
+ * @args: the argument, copied in
  *
  * Return: 0 or a negative errno.
  */
-long zio_ioctl_discard(struct file *file, struct zio_range __user *uarg)
+long zio_ioctl_discard(struct file *file, const struct zio_range *args)
 {
 	struct zio_space *space = NULL;
 	struct zio_extents *map;
-	struct zio_range args;
 	unsigned int i, tries;
 	int ret;
 
-	if (copy_from_user(&args, uarg, sizeof(args)))
-		return -EFAULT;
-	if (args.flags || args.reserved)
+	if (args->flags || args->reserved)
 		return -EINVAL;
-	if (offset_in_page(args.addr) || offset_in_page(args.len))
+	if (offset_in_page(args->addr) || offset_in_page(args->len))
 		return -EINVAL;
-	if (args.addr + args.len < args.addr)
+	if (args->addr + args->len < args->addr)
 		return -EOVERFLOW;
-	if (!args.len)
+	if (!args->len)
 		return 0;
 
 	map = kmalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
@@ -571,7 +562,7 @@ long zio_ioctl_discard(struct file *file, struct zio_range __user *uarg)
 			ret = -EINTR;
 			goto out_free_map;
 		}
-		ret = zio_map_range(file, args.addr, args.len, VM_WRITE, map,
+		ret = zio_map_range(file, args->addr, args->len, VM_WRITE, map,
 				    &space);
 		if (ret) {
 			mmap_read_unlock(current->mm);

@@ -9,7 +9,7 @@
 
 #include <linux/zio.h>
 
-long zio_ioctl_copy(struct file *file, struct zio_copy __user *uarg);
-long zio_ioctl_discard(struct file *file, struct zio_range __user *uarg);
+long zio_ioctl_copy(struct file *file, struct zio_copy *args);
+long zio_ioctl_discard(struct file *file, const struct zio_range *args);
 
 #endif /* _ZIO_COPY_H */

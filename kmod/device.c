@@ -20,80 +20,121 @@
 #include "stats.h"
 #include "vma.h"
 
-static long zio_ioctl_info(struct zio_info __user *uarg)
+static long zio_ioctl_info(struct zio_info *info)
 {
-	struct zio_info info;
-
-	if (copy_from_user(&info, uarg, sizeof(info)))
-		return -EFAULT;
-	if (info.flags || info.reserved)
+	if (info->flags || info->reserved)
 		return -EINVAL;
 
-	info.api_version = ZIO_API_VERSION;
-	info.features = ZIO_FEATURE_COPY | ZIO_FEATURE_STATS | ZIO_FEATURE_IO;
-	info.page_size = PAGE_SIZE;
-	info.space_limit = READ_ONCE(zio_space_limit);
-	info.copy_threshold = READ_ONCE(zio_copy_threshold);
-	info.enabled = READ_ONCE(zio_enabled);
-
-	if (copy_to_user(uarg, &info, sizeof(info)))
-		return -EFAULT;
+	info->api_version = ZIO_API_VERSION;
+	info->features = ZIO_FEATURE_COPY | ZIO_FEATURE_STATS | ZIO_FEATURE_IO;
+	info->page_size = PAGE_SIZE;
+	info->space_limit = READ_ONCE(zio_space_limit);
+	info->copy_threshold = READ_ONCE(zio_copy_threshold);
+	info->enabled = READ_ONCE(zio_enabled);
 	return 0;
 }
 
 /* ZIO_IOC_STATS: counters and copy records. */
-static long zio_ioctl_stats(struct file *file, struct zio_stats __user *uarg)
+static long zio_ioctl_stats(struct file *file, struct zio_stats *st)
 {
 	struct zio_space *space;
-	struct zio_stats st;
 	int ret = 0;
 
-	if (copy_from_user(&st, uarg, sizeof(st)))
-		return -EFAULT;
-	if ((st.flags & ~ZIO_STATS_GLOBAL) ||
-	    memchr_inv(st.reserved, 0, sizeof(st.reserved)))
+	if ((st->flags & ~ZIO_STATS_GLOBAL) ||
+	    memchr_inv(st->reserved, 0, sizeof(st->reserved)))
 		return -EINVAL;
 
-	st.records_count = 0;
-	st.records_total = 0;
-	memset(&st.counters, 0, sizeof(st.counters));
-	if (st.flags & ZIO_STATS_GLOBAL) {
-		zio_global_counters(&st.counters);
+	st->records_count = 0;
+	st->records_total = 0;
+	memset(&st->counters, 0, sizeof(st->counters));
+	if (st->flags & ZIO_STATS_GLOBAL) {
+		zio_global_counters(&st->counters);
 	} else {
 		space = zio_space_find(file->private_data, current->mm, false);
 		if (space) {
-			zio_space_counters(space, &st.counters);
-			ret = zio_records_get(space, &st);
+			zio_space_counters(space, &st->counters);
+			ret = zio_records_get(space, st);
 			zio_space_put(space);
 		}
 	}
-	if (ret)
-		return ret;
-	if (copy_to_user(uarg, &st, sizeof(st)))
-		return -EFAULT;
-	return 0;
+	return ret;
 }
 
-static long zio_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
-{
-	void __user *uarg = (void __user *)arg;
+/* The argument of every ioctl: zio_ioctl() alone copies it in and out. */
+union zio_ioctl_arg {
+	struct zio_info info;
+	struct zio_copy copy;
+	struct zio_range range;
+	struct zio_stats stats;
+	struct zio_io io;
+};
 
+static const unsigned int zio_ioctl_cmds[] = {
+	ZIO_IOC_INFO, ZIO_IOC_COPY, ZIO_IOC_DISCARD, ZIO_IOC_STATS,
+	ZIO_IOC_WRITE, ZIO_IOC_READ,
+};
+
+static bool zio_ioctl_known(unsigned int cmd)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(zio_ioctl_cmds); i++) {
+		if (zio_ioctl_cmds[i] == cmd)
+			return true;
+	}
+	return false;
+}
+
+static long zio_ioctl_dispatch(struct file *file, unsigned int cmd,
+			       union zio_ioctl_arg *arg)
+{
 	switch (cmd) {
 	case ZIO_IOC_INFO:
-		return zio_ioctl_info(uarg);
+		return zio_ioctl_info(&arg->info);
 	case ZIO_IOC_COPY:
-		return zio_ioctl_copy(file, uarg);
+		return zio_ioctl_copy(file, &arg->copy);
 	case ZIO_IOC_DISCARD:
-		return zio_ioctl_discard(file, uarg);
+		return zio_ioctl_discard(file, &arg->range);
 	case ZIO_IOC_STATS:
-		return zio_ioctl_stats(file, uarg);
+		return zio_ioctl_stats(file, &arg->stats);
 	case ZIO_IOC_WRITE:
-		return zio_ioctl_write(file, uarg);
+		return zio_ioctl_write(file, &arg->io);
 	case ZIO_IOC_READ:
-		return zio_ioctl_read(file, uarg);
+		return zio_ioctl_read(file, &arg->io);
 	default:
 		return -ENOTTY;
 	}
+}
+
+/*
+ * Copy the argument in, _IOC_SIZE(cmd) bytes, when the command has one
+ * (_IOW), and out again after a handler succeeded when the command returns
+ * one (_IOR). A failed handler leaves the caller's argument as it was.
+ */
+static long zio_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+	unsigned int size = _IOC_SIZE(cmd);
+	union zio_ioctl_arg karg;
+	long ret;
+
+	if (!zio_ioctl_known(cmd))
+		return -ENOTTY;
+	if (WARN_ON_ONCE(size > sizeof(karg)))
+		return -ENOTTY;
+
+	if (_IOC_DIR(cmd) & _IOC_WRITE) {
+		if (copy_from_user(&karg, uarg, size))
+			return -EFAULT;
+	} else {
+		memset(&karg, 0, size);
+	}
+	ret = zio_ioctl_dispatch(file, cmd, &karg);
+	if (ret || !(_IOC_DIR(cmd) & _IOC_READ))
+		return ret;
+	if (copy_to_user(uarg, &karg, size))
+		return -EFAULT;
+	return 0;
 }
 
 static const struct file_operations zio_fops = {

@@ -58,7 +58,7 @@ struct zio_io_ctx {
 };
 
 /* Check the arguments, take the file and the space, size the bvec. */
-static int zio_io_start(struct file *zfile, struct zio_io __user *uarg,
+static int zio_io_start(struct file *zfile, const struct zio_io *in,
 			unsigned long vm_flags, unsigned int msg_mask,
 			struct zio_io_ctx *io)
 {
@@ -67,8 +67,7 @@ static int zio_io_start(struct file *zfile, struct zio_io __user *uarg,
 	int ret;
 
 	zio_extents_init(&io->map);
-	if (copy_from_user(args, uarg, sizeof(*args)))
-		return -EFAULT;
+	*args = *in;
 	if (memchr_inv(args->reserved, 0, sizeof(args->reserved)))
 		return -EINVAL;
 	if (args->addr + args->len < args->addr || args->len > MAX_RW_COUNT)
@@ -262,18 +261,18 @@ static ssize_t zio_io_send_pages(struct zio_io_ctx *io, struct socket *sock)
 /**
  * zio_ioctl_write() - ZIO_IOC_WRITE: write a zio buffer to a file descriptor
  * @zfile: the open the buffer's mappings belong to
- * @uarg: struct zio_io in user memory
+ * @args: the argument, copied in
  *
  * Return: bytes written, or a negative errno, as write() or send().
  */
-long zio_ioctl_write(struct file *zfile, struct zio_io __user *uarg)
+long zio_ioctl_write(struct file *zfile, const struct zio_io *args)
 {
 	struct zio_io_ctx io = {};
 	struct iov_iter iter;
 	unsigned int i, n = 0;
 	ssize_t ret;
 
-	ret = zio_io_start(zfile, uarg, VM_READ, ZIO_SEND_FLAGS, &io);
+	ret = zio_io_start(zfile, args, VM_READ, ZIO_SEND_FLAGS, &io);
 	if (ret || !io.args.len)
 		goto out_end;
 
@@ -425,11 +424,11 @@ static size_t zio_io_copy_out(struct zio_io_ctx *io, size_t placed, size_t done)
 /**
  * zio_ioctl_read() - ZIO_IOC_READ: read from a file descriptor into a buffer
  * @zfile: the open the buffer's mappings belong to
- * @uarg: struct zio_io in user memory
+ * @args: the argument, copied in
  *
  * Return: bytes read, or a negative errno, as read() or recv().
  */
-long zio_ioctl_read(struct file *zfile, struct zio_io __user *uarg)
+long zio_ioctl_read(struct file *zfile, const struct zio_io *args)
 {
 	struct zio_io_ctx io = {};
 	struct iov_iter iter;
@@ -437,7 +436,7 @@ long zio_ioctl_read(struct file *zfile, struct zio_io __user *uarg)
 	unsigned int i;
 	ssize_t ret;
 
-	ret = zio_io_start(zfile, uarg, VM_WRITE, ZIO_RECV_FLAGS, &io);
+	ret = zio_io_start(zfile, args, VM_WRITE, ZIO_RECV_FLAGS, &io);
 	if (ret || !io.args.len)
 		goto out_end;
 

@@ -9,7 +9,7 @@
 
 #include <linux/zio.h>
 
-long zio_ioctl_write(struct file *file, struct zio_io __user *uarg);
-long zio_ioctl_read(struct file *file, struct zio_io __user *uarg);
+long zio_ioctl_write(struct file *file, const struct zio_io *args);
+long zio_ioctl_read(struct file *file, const struct zio_io *args);
 
 #endif /* _ZIO_IO_H */
