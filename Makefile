@@ -18,6 +18,8 @@
 #
 #   KERNEL=6.1        one kernel series only (6.1 or 6.12; default: both)
 #   KDIR=/path        build the module against these headers only
+#   ZIO_DEBUG=1       build the module with its debug knobs (kmod/params.c);
+#                     scripts/check builds that one for the selftests
 #
 # The module itself is built by Kbuild (Kbuild, kmod/Kbuild); this file only
 # drives it, per kernel, in build/<release>/.

@@ -144,7 +144,7 @@ static void zio_copy_release(struct zio_copy_ctx *c)
 {
 	unsigned int i;
 
-	if (READ_ONCE(zio_debug_skip_barrier)) {
+	if (ZIO_DEBUG_KNOB(skip_barrier)) {
 		if (c->dzap)
 			zio_space_zap(c->space, c->dzap_first, c->dzap_last);
 		c->dzap = false;

@@ -119,7 +119,7 @@ vm_fault_t zio_fault(struct vm_fault *vmf)
 	}
 
 	/* Debug only: widen the window between the check and the install. */
-	delay = READ_ONCE(zio_debug_fault_delay_us);
+	delay = ZIO_DEBUG_KNOB(fault_delay_us);
 	if (unlikely(delay))
 		fsleep(delay);
 

@@ -351,8 +351,8 @@ static size_t zio_io_install(struct zio_io_ctx *io, size_t done)
 		zio_io_page_part(io, i, &addr, &offset, &len);
 		if (addr - io->args.addr >= done)
 			break;
-		if (unlikely(READ_ONCE(zio_debug_io_install_pages) &&
-			     i == READ_ONCE(zio_debug_io_install_pages)))
+		if (unlikely(ZIO_DEBUG_KNOB(io_install_pages) &&
+			     i == ZIO_DEBUG_KNOB(io_install_pages)))
 			break;
 		len = min_t(size_t, len, done - (addr - io->args.addr));
 		pgoff = zio_map_pgoff(&io->map, addr);

@@ -1,14 +1,74 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Module parameters: the settings, and the debug knobs of the selftests.
+ * Module parameters: the settings, and, in a ZIO_DEBUG build only, the
+ * debug knobs of the selftests.
+ *
+ * A setting written through /sys/module/zio/parameters/ is checked against
+ * the bounds the netlink family's ZIO_CMD_SET enforces (netlink.c): a value
+ * out of them fails with EINVAL and changes nothing.
  */
+#include <linux/fs.h>
+#include <linux/kernel.h>
+#include <linux/mm.h>
 #include <linux/moduleparam.h>
+
+#include <linux/zio.h>
 
 #include "params.h"
 
+/* A number of bytes, at least a page, at most @max; page aligned if @align. */
+static int zio_param_set_bytes(const char *val, const struct kernel_param *kp,
+			       unsigned long max, bool align)
+{
+	unsigned long bytes;
+	int ret;
+
+	ret = kstrtoul(val, 0, &bytes);
+	if (ret)
+		return ret;
+	if (bytes < PAGE_SIZE || bytes > max || (align && !PAGE_ALIGNED(bytes)))
+		return -EINVAL;
+	WRITE_ONCE(*(unsigned long *)kp->arg, bytes);
+	return 0;
+}
+
+static int zio_param_set_space_limit(const char *val,
+				     const struct kernel_param *kp)
+{
+	return zio_param_set_bytes(val, kp, ULONG_MAX, true);
+}
+
+static const struct kernel_param_ops zio_space_limit_ops = {
+	.set = zio_param_set_space_limit,
+	.get = param_get_ulong,
+};
+
+static int zio_param_set_copy_threshold(const char *val,
+					const struct kernel_param *kp)
+{
+	return zio_param_set_bytes(val, kp, MAX_LFS_FILESIZE, false);
+}
+
+static const struct kernel_param_ops zio_copy_threshold_ops = {
+	.set = zio_param_set_copy_threshold,
+	.get = param_get_ulong,
+};
+
+static int zio_param_set_max_records(const char *val,
+				     const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 0, ZIO_MAX_RECORDS_MAX);
+}
+
+static const struct kernel_param_ops zio_max_records_ops = {
+	.set = zio_param_set_max_records,
+	.get = param_get_uint,
+};
+
 unsigned long zio_space_limit = 1UL << 30;
-module_param_named(space_limit, zio_space_limit, ulong, 0644);
-MODULE_PARM_DESC(space_limit, "Highest mmap offset + length of /dev/zio, in bytes: what one process may hold in one open (default 1 GiB)");
+module_param_cb(space_limit, &zio_space_limit_ops, &zio_space_limit, 0644);
+__MODULE_PARM_TYPE(space_limit, "ulong");
+MODULE_PARM_DESC(space_limit, "Highest mmap offset + length of /dev/zio, in bytes: what one process may hold in one open; a multiple of the page size (default 1 GiB)");
 
 unsigned long zio_max_pages;
 module_param_named(max_pages, zio_max_pages, ulong, 0644);
@@ -19,13 +79,16 @@ module_param_named(enabled, zio_enabled, bool, 0644);
 MODULE_PARM_DESC(enabled, "Record copies (default Y); when N, ZIO_IOC_COPY fails with EOPNOTSUPP");
 
 unsigned long zio_copy_threshold = 64 * 1024;
-module_param_named(copy_threshold, zio_copy_threshold, ulong, 0644);
-MODULE_PARM_DESC(copy_threshold, "Copy size from which libzio uses zio, by default (default 64 KiB)");
+module_param_cb(copy_threshold, &zio_copy_threshold_ops, &zio_copy_threshold, 0644);
+__MODULE_PARM_TYPE(copy_threshold, "ulong");
+MODULE_PARM_DESC(copy_threshold, "Copy size from which libzio uses zio, by default; at least a page (default 64 KiB)");
 
 unsigned int zio_max_records = 256;
-module_param_named(max_records, zio_max_records, uint, 0644);
-MODULE_PARM_DESC(max_records, "Copy records kept per process and open (default 256)");
+module_param_cb(max_records, &zio_max_records_ops, &zio_max_records, 0644);
+__MODULE_PARM_TYPE(max_records, "uint");
+MODULE_PARM_DESC(max_records, "Copy records kept per process and open, at most 16384 (default 256)");
 
+#ifdef ZIO_DEBUG
 bool zio_debug_skip_barrier;
 module_param_named(debug_skip_barrier, zio_debug_skip_barrier, bool, 0600);
 MODULE_PARM_DESC(debug_skip_barrier, "Debug only, breaks correctness: zap before waiting for faults in progress");
@@ -41,3 +104,4 @@ MODULE_PARM_DESC(debug_io_install_pages, "Debug only: ZIO_IOC_READ puts at most 
 unsigned int zio_debug_fork_fail_after;
 module_param_named(debug_fork_fail_after, zio_debug_fork_fail_after, uint, 0600);
 MODULE_PARM_DESC(debug_fork_fail_after, "Debug only: a fork's snapshot of a space fails after this many slots, as if memory ran out (0: never)");
+#endif

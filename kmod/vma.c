@@ -54,7 +54,7 @@ static struct zio_space *zio_space_fork(struct zio_space *parent,
 		WRITE_ONCE(child->broken, true);
 	xa_for_each_range(&parent->slots, index, entry, first, last) {
 		/* Debug only: fail as if memory had run out. */
-		if (unlikely(n && n == READ_ONCE(zio_debug_fork_fail_after)))
+		if (unlikely(n && n == ZIO_DEBUG_KNOB(fork_fail_after)))
 			snap = ERR_PTR(-ENOMEM);
 		else
 			snap = zio_slot_snapshot(child, parent, index);

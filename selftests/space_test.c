@@ -136,6 +136,59 @@ TEST_F(space, limit_parameter)
 	EXPECT_EQ(0, munmap(p, 16 * ps));
 }
 
+/*
+ * A setting written through sysfs gets the bounds ZIO_CMD_SET enforces
+ * (netlink.rst): out of them the write fails with EINVAL and the value
+ * stays; at them it succeeds.
+ */
+TEST(parameters_checked_as_netlink_checks_them)
+{
+	char ps[32], ps_less[32], ps_more[32], records_max[32], records_more[32];
+	const struct {
+		const char *name, *value;
+		bool valid;
+	} writes[] = {
+		{ "space_limit", "0", false },
+		{ "space_limit", ps_less, false },
+		{ "space_limit", ps_more, false },
+		{ "space_limit", "-1", false },
+		{ "space_limit", "1G", false },
+		{ "space_limit", ps, true },
+		{ "copy_threshold", "0", false },
+		{ "copy_threshold", ps_less, false },
+		{ "copy_threshold", "9223372036854775808", false },
+		{ "copy_threshold", ps_more, true },
+		{ "max_records", records_more, false },
+		{ "max_records", records_max, true },
+		{ "max_records", "0", true },
+	};
+	unsigned int i;
+
+	snprintf(ps, sizeof(ps), "%zu", zio_page_size());
+	snprintf(ps_less, sizeof(ps_less), "%zu", zio_page_size() - 1);
+	snprintf(ps_more, sizeof(ps_more), "%zu", zio_page_size() + 1);
+	snprintf(records_max, sizeof(records_max), "%d", ZIO_MAX_RECORDS_MAX);
+	snprintf(records_more, sizeof(records_more), "%d", ZIO_MAX_RECORDS_MAX + 1);
+	for (i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+		long long saved = zio_param_get(writes[i].name), now;
+		char path[128];
+		int ret;
+
+		ASSERT_LE(0, saved) TH_LOG("no parameter %s", writes[i].name);
+		snprintf(path, sizeof(path), ZIO_PARAM_DIR "%s", writes[i].name);
+		ret = zio_write_file(path, writes[i].value);
+		now = zio_param_get(writes[i].name);
+		ASSERT_EQ(0, zio_param_set(writes[i].name, saved));
+		if (writes[i].valid) {
+			EXPECT_EQ(0, ret) TH_LOG("%s=%s", writes[i].name, writes[i].value);
+			EXPECT_EQ(strtoll(writes[i].value, NULL, 0), now);
+		} else {
+			EXPECT_EQ(-EINVAL, ret) TH_LOG("%s=%s", writes[i].name, writes[i].value);
+			EXPECT_EQ(saved, now) TH_LOG("%s=%s", writes[i].name, writes[i].value);
+		}
+	}
+}
+
 TEST_F(space, mremap_grow_fails)
 {
 	void *p;
