@@ -13,10 +13,16 @@
 #                     in it fails
 #   make run          the demo, in QEMU
 #   make bench        zio against libc, ratios from one VM boot
-#   make install      library, headers, zioctl, documentation (PREFIX, DESTDIR)
+#   make check-all    make check on the six supported kernels: 6.1 and 6.12,
+#                     generic, PREEMPT_RT and cloud
+#   make install      library, headers, zio, zioctl, documentation (PREFIX,
+#                     LIBDIR, DESTDIR)
 #   make dkms-install the module's sources into /usr/src/zio-VERSION, for dkms
+#   make deb          the Debian packages (zio-dkms, libzio0, libzio-dev,
+#                     zio-tools) in build/deb/, checked by lintian
 #
-#   KERNEL=6.1        one kernel series only (6.1 or 6.12; default: both)
+#   KERNEL=6.1        one kernel series only (6.1 or 6.12; default: both;
+#                     6.1-rt, 6.12-rt, 6.1-cloud, 6.12-cloud too)
 #   KDIR=/path        build the module against these headers only
 #   ZIO_DEBUG=1       build the module with its debug knobs (kmod/params.c);
 #                     scripts/check builds that one for the selftests
@@ -26,6 +32,7 @@
 
 KERNEL ?= 6.1 6.12
 PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
 BUILD := build
 KTOOLS := .cache/linux-6.1
 KSRC_TARBALL := /usr/src/linux-source-6.1.tar.xz
@@ -44,10 +51,12 @@ LIB_HDRS := lib/zio.h lib/internal.h uapi/linux/zio.h
 # zioctl only talks to the device: no interposed allocator in it.
 ZIOCTL_SRCS := lib/zioctl.c lib/device.c
 VERSION := 0.1
+# The soname's number counts ABI breaks of the explicit API (libzio0).
+SONAME := libzio.so.0
 
 export KERNEL
 
-.PHONY: all modules lib tools bench-tools selftests check check-debug check-kcsan run bench install dkms-install clean
+.PHONY: all modules lib tools bench-tools selftests check check-all check-debug check-kcsan run bench install dkms-install deb clean
 
 all: modules lib tools bench-tools selftests
 
@@ -67,10 +76,17 @@ lib: $(BUILD)/lib/libzio.so
 $(BUILD)/lib/libzio.so: $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden -fno-builtin -pthread \
-		-Wl,-soname,libzio.so.1 -Wl,-z,now -o $@ $(LIB_SRCS)
-	ln -sf libzio.so $(@D)/libzio.so.1
+		-Wl,-soname,$(SONAME) -Wl,-z,now -o $@ $(LIB_SRCS)
+	ln -sf libzio.so $(@D)/$(SONAME)
 
-tools: $(BUILD)/bin/zioctl
+tools: $(BUILD)/bin/zioctl $(BUILD)/bin/zio
+
+# The launcher finds the library by a path relative to itself in build/, by
+# LIBDIR once installed.
+$(BUILD)/bin/zio: tools/zio/zio.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@LIBZIO@|../lib/$(SONAME)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
+	chmod 0755 $@
 
 LIBNL_CFLAGS := $(shell pkg-config --cflags libnl-genl-3.0)
 LIBNL_LIBS := $(shell pkg-config --libs libnl-genl-3.0)
@@ -106,6 +122,9 @@ $(KTOOLS)/.extracted:
 check:
 	@scripts/check
 
+check-all:
+	@KERNEL="$$(scripts/kernels --all)" scripts/check
+
 check-debug:
 	@KERNEL="$(addprefix debug-,$(KERNEL))" scripts/check
 
@@ -119,14 +138,19 @@ bench:
 	@scripts/bench
 
 install: lib tools
-	install -D -m 0755 $(BUILD)/lib/libzio.so $(DESTDIR)$(PREFIX)/lib/libzio.so.1
-	ln -sf libzio.so.1 $(DESTDIR)$(PREFIX)/lib/libzio.so
+	install -D -m 0644 $(BUILD)/lib/libzio.so $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libzio.so
 	install -D -m 0644 lib/zio.h $(DESTDIR)$(PREFIX)/include/zio.h
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' lib/zio.pc.in \
-		>$(DESTDIR)$(PREFIX)/lib/pkgconfig/zio.pc
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+		lib/zio.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/zio.pc
 	install -D -m 0644 uapi/linux/zio.h $(DESTDIR)$(PREFIX)/include/linux/zio.h
 	install -D -m 0755 $(BUILD)/bin/zioctl $(DESTDIR)$(PREFIX)/bin/zioctl
+	sed -e 's|@LIBZIO@|$(LIBDIR)/$(SONAME)|' -e 's|@VERSION@|$(VERSION)|' tools/zio/zio.in \
+		>$(DESTDIR)$(PREFIX)/bin/zio
+	chmod 0755 $(DESTDIR)$(PREFIX)/bin/zio
+	install -D -m 0644 tools/zio/zio.1 $(DESTDIR)$(PREFIX)/share/man/man1/zio.1
+	install -D -m 0644 tools/zio/libzio.3 $(DESTDIR)$(PREFIX)/share/man/man3/libzio.3
 	install -D -m 0644 lib/zioctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/zioctl.8
 	install -d $(DESTDIR)$(PREFIX)/share/doc/zio
 	install -m 0644 README.md Documentation/*.rst $(DESTDIR)$(PREFIX)/share/doc/zio/
@@ -139,6 +163,9 @@ dkms-install:
 	install -m 0644 kmod/Kbuild kmod/*.[ch] $(DESTDIR)/usr/src/zio-$(DKMS_VERSION)/kmod/
 	install -m 0644 uapi/linux/zio.h $(DESTDIR)/usr/src/zio-$(DKMS_VERSION)/uapi/linux/
 	@echo "now: dkms add zio/$(DKMS_VERSION) && dkms build zio/$(DKMS_VERSION) -k RELEASE"
+
+deb:
+	@scripts/make-deb
 
 clean:
 	rm -rf $(BUILD)
