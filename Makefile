@@ -48,8 +48,9 @@ CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iuapi -Ilib
 # explicit API.
 LIB_SRCS := lib/device.c lib/preload.c lib/arena.c lib/policy.c lib/io.c lib/api.c
 LIB_HDRS := lib/zio.h lib/internal.h uapi/linux/zio.h
-# zioctl only talks to the device: no interposed allocator in it.
-ZIOCTL_SRCS := lib/zioctl.c lib/device.c
+# zioctl (GPL, tools/zioctl/) only talks to the device and the netlink
+# family: no interposed allocator in it, just libzio's device calls.
+ZIOCTL_SRCS := tools/zioctl/zioctl.c lib/device.c
 VERSION := 0.1
 # The soname's number counts ABI breaks of the explicit API (libzio0).
 SONAME := libzio.so.0
@@ -151,7 +152,7 @@ install: lib tools
 	chmod 0755 $(DESTDIR)$(PREFIX)/bin/zio
 	install -D -m 0644 tools/zio/zio.1 $(DESTDIR)$(PREFIX)/share/man/man1/zio.1
 	install -D -m 0644 tools/zio/libzio.3 $(DESTDIR)$(PREFIX)/share/man/man3/libzio.3
-	install -D -m 0644 lib/zioctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/zioctl.8
+	install -D -m 0644 tools/zioctl/zioctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/zioctl.8
 	install -d $(DESTDIR)$(PREFIX)/share/doc/zio
 	install -m 0644 README.md Documentation/*.rst $(DESTDIR)$(PREFIX)/share/doc/zio/
 
