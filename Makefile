@@ -47,7 +47,7 @@ CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iuapi -Ilib
 # libzio.so: the interposer, the arena, the policy, the I/O calls and the
 # explicit API.
 LIB_SRCS := lib/device.c lib/preload.c lib/arena.c lib/policy.c lib/io.c lib/api.c
-LIB_HDRS := lib/zio.h lib/internal.h uapi/linux/zio.h
+LIB_HDRS := lib/libzio.h lib/internal.h uapi/linux/zio.h
 # zioctl (GPL, tools/zioctl/) only talks to the device and the netlink
 # family: no interposed allocator in it, just libzio's device calls.
 ZIOCTL_SRCS := tools/zioctl/zioctl.c lib/device.c
@@ -92,7 +92,7 @@ $(BUILD)/bin/zio: tools/zio/zio.in Makefile
 LIBNL_CFLAGS := $(shell pkg-config --cflags libnl-genl-3.0)
 LIBNL_LIBS := $(shell pkg-config --libs libnl-genl-3.0)
 
-$(BUILD)/bin/zioctl: $(ZIOCTL_SRCS) lib/zio.h uapi/linux/zio.h
+$(BUILD)/bin/zioctl: $(ZIOCTL_SRCS) lib/libzio.h uapi/linux/zio.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LIBNL_CFLAGS) -o $@ $(ZIOCTL_SRCS) $(LIBNL_LIBS)
 
@@ -141,7 +141,7 @@ bench:
 install: lib tools
 	install -D -m 0644 $(BUILD)/lib/libzio.so $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libzio.so
-	install -D -m 0644 lib/zio.h $(DESTDIR)$(PREFIX)/include/zio.h
+	install -D -m 0644 lib/libzio.h $(DESTDIR)$(PREFIX)/include/libzio.h
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 		lib/zio.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/zio.pc

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The explicit API of <zio.h>, for programs that link with -lzio.
+ * The explicit API of <libzio.h>, for programs that link with -lzio.
  */
 #include <errno.h>
 #include <stdlib.h>

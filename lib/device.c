@@ -8,7 +8,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "zio.h"
+#include "libzio.h"
 
 #define ZIO_EXPORT __attribute__((visibility("default")))
 

@@ -21,7 +21,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "zio.h"
+#include "libzio.h"
 
 #define ZIO_EXPORT	__attribute__((visibility("default")))
 #define ZIO_HIDDEN	__attribute__((visibility("hidden")))

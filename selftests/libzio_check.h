@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <zio.h>
+#include <libzio.h>
 
 #define KiB (1UL << 10)
 #define MiB (1UL << 20)

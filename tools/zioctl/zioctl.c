@@ -21,7 +21,7 @@
 #include <netlink/genl/genl.h>
 #include <netlink/netlink.h>
 
-#include "zio.h"
+#include "libzio.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270

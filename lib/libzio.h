@@ -2,8 +2,8 @@
 /*
  * libzio: the explicit API, for programs that use zio without LD_PRELOAD.
  */
-#ifndef ZIO_H
-#define ZIO_H
+#ifndef LIBZIO_H
+#define LIBZIO_H
 
 #include <stddef.h>
 #include <linux/zio.h>
@@ -105,4 +105,4 @@ int zio_lib_stats(struct zio_lib_stats *st);
 }
 #endif
 
-#endif /* ZIO_H */
+#endif /* LIBZIO_H */
