@@ -50,7 +50,7 @@ LIB_SRCS := lib/device.c lib/preload.c lib/arena.c lib/policy.c lib/io.c lib/api
 LIB_HDRS := lib/libzio.h lib/internal.h uapi/linux/zio.h
 # zioctl (GPL, tools/zioctl/) only talks to the device and the netlink
 # family: no interposed allocator in it, just libzio's device calls.
-ZIOCTL_SRCS := tools/zioctl/zioctl.c lib/device.c
+ZIOCTL_SRCS := tools/zioctl/zioctl.c tools/zioctl/zio_genl.c lib/device.c
 VERSION := 0.1
 # The soname's number counts ABI breaks of the explicit API (libzio0).
 SONAME := libzio.so.0
@@ -92,7 +92,7 @@ $(BUILD)/bin/zio: tools/zio/zio.in Makefile
 LIBNL_CFLAGS := $(shell pkg-config --cflags libnl-genl-3.0)
 LIBNL_LIBS := $(shell pkg-config --libs libnl-genl-3.0)
 
-$(BUILD)/bin/zioctl: $(ZIOCTL_SRCS) lib/libzio.h uapi/linux/zio.h
+$(BUILD)/bin/zioctl: $(ZIOCTL_SRCS) tools/zioctl/zio_genl.h lib/libzio.h uapi/linux/zio.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LIBNL_CFLAGS) -o $@ $(ZIOCTL_SRCS) $(LIBNL_LIBS)
 

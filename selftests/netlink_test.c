@@ -4,7 +4,8 @@
  * match what the test did, settings need CAP_NET_ADMIN and are checked,
  * bad attributes get their extack message, events arrive, tracepoints fire.
  *
- * Talks netlink through libnl-genl-3. Each test runs in its own process
+ * Talks netlink through zioctl's client of the family (tools/zioctl/zio_genl.c,
+ * on libnl-genl-3). Each test runs in its own process
  * (the harness forks), and the tests of this program run one at a time, so
  * the spaces of the test's pid are the test's own.
  */
@@ -17,28 +18,15 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include <linux/netlink.h>
-#include <netlink/genl/ctrl.h>
-#include <netlink/genl/genl.h>
-#include <netlink/netlink.h>
-
+#include "zio_genl.h"
 #include "zio_test.h"
-
-#ifndef SOL_NETLINK
-#define SOL_NETLINK 270
-#endif
 
 #define PAGE		4096UL
 #define NOBODY		65534
 #define MAX_SPACES	1024
 #define MAX_EVENTS	64
 
-/* ---- a small libnl client ---- */
-
-struct nl {
-	struct nl_sock *sk;
-	int family;
-};
+/* ---- the replies, parsed ---- */
 
 struct space {
 	uint64_t id;
@@ -61,33 +49,11 @@ struct event {
 };
 
 struct req {
-	bool done;
-	int error;
-	char msg[256];
+	struct zio_genl_req r;
 	unsigned int nr;		/* replies */
 	struct stats *stats;
 	struct space *spaces;		/* MAX_SPACES of them */
 };
-
-static int zt_nl_open(struct nl *nl)
-{
-	int one = 1;
-
-	nl->sk = nl_socket_alloc();
-	if (!nl->sk)
-		return -ENOMEM;
-	if (genl_connect(nl->sk))
-		return -EIO;
-	setsockopt(nl_socket_get_fd(nl->sk), SOL_NETLINK, NETLINK_EXT_ACK,
-		   &one, sizeof(one));
-	nl->family = genl_ctrl_resolve(nl->sk, ZIO_GENL_NAME);
-	return nl->family < 0 ? -ENOENT : 0;
-}
-
-static void zt_nl_close(struct nl *nl)
-{
-	nl_socket_free(nl->sk);
-}
 
 static void parse_counters(struct nlattr *nest, uint64_t *c)
 {
@@ -102,16 +68,11 @@ static void parse_counters(struct nlattr *nest, uint64_t *c)
 			c[i] = nla_get_u64(tb[i]);
 }
 
-static int req_valid(struct nl_msg *msg, void *arg)
+static int req_parse(struct nlattr **tb, uint8_t cmd, void *arg)
 {
-	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct genlmsghdr *gnlh = nlmsg_data(nlh);
-	struct nlattr *tb[ZIO_ATTR_MAX + 1];
 	struct req *req = arg;
 
-	if (genlmsg_parse(nlh, 0, tb, ZIO_ATTR_MAX, NULL) < 0)
-		return NL_SKIP;
-	if (gnlh->cmd == ZIO_CMD_GET_STATS && req->stats) {
+	if (cmd == ZIO_CMD_GET_STATS && req->stats) {
 		struct stats *st = req->stats;
 
 		st->space_limit = nla_get_u64(tb[ZIO_ATTR_SPACE_LIMIT]);
@@ -122,7 +83,7 @@ static int req_valid(struct nl_msg *msg, void *arg)
 		st->enabled = nla_get_u8(tb[ZIO_ATTR_ENABLED]);
 		parse_counters(tb[ZIO_ATTR_COUNTERS], st->c);
 	}
-	if (gnlh->cmd == ZIO_CMD_GET_SPACE && req->spaces && req->nr < MAX_SPACES) {
+	if (cmd == ZIO_CMD_GET_SPACE && req->spaces && req->nr < MAX_SPACES) {
 		struct space *sp = &req->spaces[req->nr];
 
 		sp->id = nla_get_u64(tb[ZIO_ATTR_SPACE_ID]);
@@ -135,89 +96,33 @@ static int req_valid(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-static int req_finish(struct nl_msg *msg __attribute__((unused)), void *arg)
-{
-	((struct req *)arg)->done = true;
-	return NL_STOP;
-}
-
-static int req_error(struct sockaddr_nl *nla __attribute__((unused)),
-		     struct nlmsgerr *err, void *arg)
-{
-	struct nlmsghdr *nlh = (struct nlmsghdr *)((char *)err - NLMSG_HDRLEN);
-	struct req *req = arg;
-	struct nlattr *attr;
-	size_t off = sizeof(*err);
-	int len, rem;
-
-	req->done = true;
-	req->error = err->error;
-	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-		return NL_STOP;
-	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-		off += err->msg.nlmsg_len - NLMSG_HDRLEN;
-	len = (int)(nlh->nlmsg_len - NLMSG_HDRLEN - off);
-	if (len > 0)
-		nla_for_each_attr(attr, (struct nlattr *)((char *)err + off), len, rem)
-			if (nla_type(attr) == NLMSGERR_ATTR_MSG)
-				snprintf(req->msg, sizeof(req->msg), "%.*s",
-					 nla_len(attr), (char *)nla_data(attr));
-	return NL_STOP;
-}
-
 /* Send @msg, collect the answers in @req; returns the kernel's -errno. */
-static int nl_run(struct nl *nl, struct nl_msg *msg, struct req *req)
+static int nl_run(struct zio_genl *nl, struct nl_msg *msg, struct req *req)
 {
-	struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
-	int ret;
-
-	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, req_valid, req);
-	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, req_finish, req);
-	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, req_finish, req);
-	nl_cb_err(cb, NL_CB_CUSTOM, req_error, req);
-	ret = nl_send_auto(nl->sk, msg);
-	nlmsg_free(msg);
-	if (ret < 0) {
-		nl_cb_put(cb);
-		return -EIO;
-	}
-	while (!req->done)
-		if (nl_recvmsgs(nl->sk, cb) < 0 && !req->done) {
-			req->error = -EIO;
-			break;
-		}
-	nl_cb_put(cb);
-	return req->error;
+	req->r.parse = req_parse;
+	req->r.arg = req;
+	return zio_genl_run(nl, msg, &req->r) < 0 ? -EIO : req->r.error;
 }
 
-static struct nl_msg *nl_msg(struct nl *nl, uint8_t cmd, int flags)
-{
-	struct nl_msg *msg = nlmsg_alloc();
-
-	genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, nl->family, 0, flags, cmd,
-		    ZIO_GENL_VERSION);
-	return msg;
-}
-
-static int get_stats(struct nl *nl, struct stats *st)
+static int get_stats(struct zio_genl *nl, struct stats *st)
 {
 	struct req req = { .stats = st };
 
-	return nl_run(nl, nl_msg(nl, ZIO_CMD_GET_STATS, 0), &req);
+	return nl_run(nl, zio_genl_msg(nl, ZIO_CMD_GET_STATS, 0), &req);
 }
 
 /* Dump the spaces into @sp; returns how many, or -errno. */
-static int get_spaces(struct nl *nl, struct space *sp)
+static int get_spaces(struct zio_genl *nl, struct space *sp)
 {
 	struct req req = { .spaces = sp };
 	int ret;
 
-	ret = nl_run(nl, nl_msg(nl, ZIO_CMD_GET_SPACE, NLM_F_DUMP), &req);
+	ret = nl_run(nl, zio_genl_msg(nl, ZIO_CMD_GET_SPACE, NLM_F_DUMP), &req);
 	return ret ? ret : (int)req.nr;
 }
 
 /* The spaces of @pid, from a dump. */
-static int find_spaces(struct nl *nl, pid_t pid, struct space *out, int max)
+static int find_spaces(struct zio_genl *nl, pid_t pid, struct space *out, int max)
 {
 	static struct space all[MAX_SPACES];
 	int n, i, found = 0;
@@ -230,10 +135,10 @@ static int find_spaces(struct nl *nl, pid_t pid, struct space *out, int max)
 }
 
 /* SET with one attribute; @msgbuf gets the extack message. */
-static int set_attr(struct nl *nl, int type, int len, uint64_t value,
+static int set_attr(struct zio_genl *nl, int type, int len, uint64_t value,
 		    char *msgbuf)
 {
-	struct nl_msg *msg = nl_msg(nl, ZIO_CMD_SET, 0);
+	struct nl_msg *msg = zio_genl_msg(nl, ZIO_CMD_SET, 0);
 	struct req req = { 0 };
 	int ret;
 
@@ -245,7 +150,7 @@ static int set_attr(struct nl *nl, int type, int len, uint64_t value,
 		nla_put_u8(msg, type, value);
 	ret = nl_run(nl, msg, &req);
 	if (msgbuf)
-		strcpy(msgbuf, req.msg);
+		strcpy(msgbuf, req.r.msg);
 	return ret;
 }
 
@@ -291,7 +196,7 @@ static void drop_privileges(void)
 }
 
 FIXTURE(nl) {
-	struct nl nl;
+	struct zio_genl nl;
 	int fd;
 };
 
@@ -299,14 +204,14 @@ FIXTURE_SETUP(nl)
 {
 	self->fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, zt_nl_open(&self->nl)) {
+	ASSERT_EQ(0, zio_genl_open(&self->nl)) {
 		TH_LOG("no generic netlink family \"%s\"", ZIO_GENL_NAME);
 	}
 }
 
 FIXTURE_TEARDOWN(nl)
 {
-	zt_nl_close(&self->nl);
+	zio_genl_close(&self->nl);
 	close(self->fd);
 }
 
@@ -483,13 +388,13 @@ TEST_F(nl, bad_attributes)
 	EXPECT_STREQ("no setting to change", text);
 
 	/* Strict policy on the read commands too. */
-	msg = nl_msg(&self->nl, ZIO_CMD_GET_STATS, 0);
+	msg = zio_genl_msg(&self->nl, ZIO_CMD_GET_STATS, 0);
 	nla_put_u64(msg, ZIO_ATTR_SPACE_ID, 1);
 	EXPECT_EQ(-EINVAL, nl_run(&self->nl, msg, &req));
-	EXPECT_STREQ("space_id is output only", req.msg);
+	EXPECT_STREQ("space_id is output only", req.r.msg);
 
 	/* A refused command changed nothing, not even the valid part. */
-	msg = nl_msg(&self->nl, ZIO_CMD_SET, 0);
+	msg = zio_genl_msg(&self->nl, ZIO_CMD_SET, 0);
 	nla_put_u64(msg, ZIO_ATTR_COPY_THRESHOLD, 1 << 20);
 	nla_put_u64(msg, ZIO_ATTR_SPACE_LIMIT, PAGE + 1);
 	memset(&req, 0, sizeof(req));
@@ -521,13 +426,13 @@ TEST_F(nl, unprivileged)
 	if (!pid) {
 		static struct space sp[MAX_SPACES];
 		struct stats st;
-		struct nl nl;
+		struct zio_genl nl;
 		char text[256];
-		int fd, n, i, grp;
+		int fd, n, i;
 
-		zt_nl_close(&self->nl);
+		zio_genl_close(&self->nl);
 		drop_privileges();
-		if (zt_nl_open(&nl))
+		if (zio_genl_open(&nl))
 			_exit(10);
 		if (set_attr(&nl, ZIO_ATTR_ENABLED, 1, 1, text) != -EPERM)
 			_exit(11);
@@ -542,10 +447,7 @@ TEST_F(nl, unprivileged)
 		for (i = 0; i < n; i++)
 			if (sp[i].uid != NOBODY || sp[i].pid != (uint32_t)getpid())
 				_exit(15);
-		grp = genl_ctrl_resolve_grp(nl.sk, ZIO_GENL_NAME, ZIO_GENL_MCGRP_EVENTS);
-		if (grp < 0)
-			_exit(16);
-		if (nl_socket_add_membership(nl.sk, grp) != -NLE_PERM)
+		if (zio_genl_subscribe(&nl, NULL, NULL) != -NLE_PERM)
 			_exit(17);
 		_exit(0);
 	}
@@ -557,20 +459,15 @@ TEST_F(nl, unprivileged)
 	}
 }
 
-static int event_valid(struct nl_msg *msg, void *arg)
+static int event_parse(struct nlattr **tb, uint8_t cmd, void *arg)
 {
-	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct genlmsghdr *gnlh = nlmsg_data(nlh);
-	struct nlattr *tb[ZIO_ATTR_MAX + 1];
 	struct event *ev = arg;
 
 	while (ev->cmd)
 		ev++;
 	if (ev - (struct event *)arg >= MAX_EVENTS - 1)
 		return NL_STOP;
-	if (genlmsg_parse(nlh, 0, tb, ZIO_ATTR_MAX, NULL) < 0)
-		return NL_SKIP;
-	ev->cmd = gnlh->cmd;
+	ev->cmd = cmd;
 	if (tb[ZIO_ATTR_SPACE_ID])
 		ev->id = nla_get_u64(tb[ZIO_ATTR_SPACE_ID]);
 	if (tb[ZIO_ATTR_PID])
@@ -594,14 +491,10 @@ TEST_F(nl, events)
 	struct stats st;
 	struct pollfd pfd;
 	pid_t pid, grandchild = 0;
-	int grp, status, i;
+	int status, i;
 
 	ASSERT_EQ(0, get_stats(&self->nl, &st));
-	grp = genl_ctrl_resolve_grp(self->nl.sk, ZIO_GENL_NAME, ZIO_GENL_MCGRP_EVENTS);
-	ASSERT_LE(0, grp);
-	ASSERT_EQ(0, nl_socket_add_membership(self->nl.sk, grp));
-	nl_socket_disable_seq_check(self->nl.sk);
-	nl_socket_modify_cb(self->nl.sk, NL_CB_VALID, NL_CB_CUSTOM, event_valid, ev);
+	ASSERT_EQ(0, zio_genl_subscribe(&self->nl, event_parse, ev));
 
 	pid = fork();
 	ASSERT_LE(0, pid);

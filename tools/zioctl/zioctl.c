@@ -14,18 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-
-#include <linux/netlink.h>
-#include <netlink/genl/ctrl.h>
-#include <netlink/genl/genl.h>
-#include <netlink/netlink.h>
 
 #include "libzio.h"
-
-#ifndef SOL_NETLINK
-#define SOL_NETLINK 270
-#endif
+#include "zio_genl.h"
 
 static bool json;
 
@@ -54,18 +45,9 @@ static void usage(FILE *out)
 		"See zioctl(8).\n", ZIO_MAX_RECORDS_MAX, ZIO_DEVICE_PATH);
 }
 
-/* ---- netlink plumbing ---- */
+/* ---- netlink ---- */
 
-struct zreq {
-	bool done;
-	int error;			/* negative errno from the kernel */
-	char msg[256];			/* its extack message, if any */
-	int (*parse)(struct nlattr **tb, uint8_t cmd, void *arg);
-	void *arg;
-};
-
-static struct nl_sock *sock;
-static int family;
+static struct zio_genl nl;
 
 static void die_nl(const char *what, int err)
 {
@@ -73,126 +55,51 @@ static void die_nl(const char *what, int err)
 	exit(1);
 }
 
-/* Connect to the zio family; a clear message when the module is missing. */
-static void zio_nl_open(void)
+/* A failure of libnl (-NLE_*), at the step nl.step names. */
+static void die_genl(int err)
 {
-	int one = 1, ret;
-
-	sock = nl_socket_alloc();
-	if (!sock) {
+	if (!nl.step) {
 		fprintf(stderr, "zioctl: out of memory\n");
 		exit(1);
 	}
-	ret = genl_connect(sock);
-	if (ret < 0)
-		die_nl("cannot open a generic netlink socket", ret);
-	/* Error messages from the kernel's policy checks (extack). */
-	setsockopt(nl_socket_get_fd(sock), SOL_NETLINK, NETLINK_EXT_ACK, &one,
-		   sizeof(one));
-	family = genl_ctrl_resolve(sock, ZIO_GENL_NAME);
-	if (family == -NLE_OBJ_NOTFOUND) {
+	die_nl(nl.step, err);
+}
+
+/* Connect to the zio family; a clear message when the module is missing. */
+static void zio_nl_open(void)
+{
+	int ret = zio_genl_open(&nl);
+
+	if (nl.family == -NLE_OBJ_NOTFOUND) {
 		fprintf(stderr,
 			"zioctl: the zio module is not loaded (no generic netlink family \"%s\"): insmod zio.ko\n",
 			ZIO_GENL_NAME);
 		exit(1);
 	}
-	if (family < 0)
-		die_nl("cannot resolve the zio netlink family", family);
-}
-
-static int zreq_valid(struct nl_msg *msg, void *arg)
-{
-	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct genlmsghdr *gnlh = nlmsg_data(nlh);
-	struct nlattr *tb[ZIO_ATTR_MAX + 1];
-	struct zreq *req = arg;
-
-	if (genlmsg_parse(nlh, 0, tb, ZIO_ATTR_MAX, NULL) < 0)
-		return NL_SKIP;
-	if (req->parse)
-		req->parse(tb, gnlh->cmd, req->arg);
-	return NL_OK;
-}
-
-static int zreq_finish(struct nl_msg *msg, void *arg)
-{
-	struct zreq *req = arg;
-
-	(void)msg;
-	req->done = true;
-	return NL_STOP;
-}
-
-/* The kernel's error, and the extack message after the original request. */
-static int zreq_error(struct sockaddr_nl *nla, struct nlmsgerr *err, void *arg)
-{
-	struct nlmsghdr *nlh = (struct nlmsghdr *)((char *)err - NLMSG_HDRLEN);
-	struct zreq *req = arg;
-	struct nlattr *attr;
-	size_t off;
-	int len, rem;
-
-	(void)nla;
-	req->done = true;
-	req->error = err->error;
-	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-		return NL_STOP;
-	off = sizeof(*err);
-	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-		off += err->msg.nlmsg_len - NLMSG_HDRLEN;
-	len = (int)(nlh->nlmsg_len - NLMSG_HDRLEN - off);
-	if (len <= 0)
-		return NL_STOP;
-	nla_for_each_attr(attr, (struct nlattr *)((char *)err + off), len, rem) {
-		if (nla_type(attr) == NLMSGERR_ATTR_MSG)
-			snprintf(req->msg, sizeof(req->msg), "%.*s",
-				 nla_len(attr), (char *)nla_data(attr));
-	}
-	return NL_STOP;
-}
-
-/* Send @msg and read answers until the ack, the end of a dump or an error. */
-static int zreq_run(struct nl_msg *msg, struct zreq *req)
-{
-	struct nl_cb *cb;
-	int ret;
-
-	cb = nl_cb_alloc(NL_CB_DEFAULT);
-	if (!cb) {
-		fprintf(stderr, "zioctl: out of memory\n");
-		exit(1);
-	}
-	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, zreq_valid, req);
-	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, zreq_finish, req);
-	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, zreq_finish, req);
-	nl_cb_err(cb, NL_CB_CUSTOM, zreq_error, req);
-
-	ret = nl_send_auto(sock, msg);
-	nlmsg_free(msg);
 	if (ret < 0)
-		die_nl("cannot send the request", ret);
-	while (!req->done) {
-		ret = nl_recvmsgs(sock, cb);
-		if (ret < 0 && !req->done)
-			die_nl("cannot read the answer", ret);
-	}
-	nl_cb_put(cb);
+		die_genl(ret);
+}
+
+/* Send @msg and read answers; the kernel's -errno. */
+static int zreq_run(struct nl_msg *msg, struct zio_genl_req *req)
+{
+	int ret = zio_genl_run(&nl, msg, req);
+
+	if (ret < 0)
+		die_genl(ret);
 	return req->error;
 }
 
 static struct nl_msg *zreq_msg(uint8_t cmd, int flags)
 {
-	struct nl_msg *msg = nlmsg_alloc();
+	struct nl_msg *msg = zio_genl_msg(&nl, cmd, flags);
 
-	if (!msg || !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0,
-				 flags, cmd, ZIO_GENL_VERSION)) {
-		fprintf(stderr, "zioctl: out of memory\n");
-		exit(1);
-	}
+	if (!msg)
+		die_genl(-NLE_NOMEM);
 	return msg;
 }
 
-static void report_error(const char *what, struct zreq *req)
+static void report_error(const char *what, struct zio_genl_req *req)
 {
 	if (req->error == -EPERM) {
 		fprintf(stderr, "zioctl: %s: permission denied: this needs CAP_NET_ADMIN (run it as root)\n",
@@ -317,7 +224,7 @@ static int stats_parse(struct nlattr **tb, uint8_t cmd, void *arg)
 
 static int cmd_stats(void)
 {
-	struct zreq req = { .parse = stats_parse };
+	struct zio_genl_req req = { .parse = stats_parse };
 
 	zio_nl_open();
 	if (zreq_run(zreq_msg(ZIO_CMD_GET_STATS, 0), &req)) {
@@ -390,7 +297,7 @@ static int spaces_parse(struct nlattr **tb, uint8_t cmd, void *arg)
 static int cmd_spaces(void)
 {
 	struct spaces_state st = { 0 };
-	struct zreq req = { .parse = spaces_parse, .arg = &st };
+	struct zio_genl_req req = { .parse = spaces_parse, .arg = &st };
 	size_t i;
 
 	zio_nl_open();
@@ -466,7 +373,7 @@ static int parse_bool(const char *s, uint8_t *out)
 
 static int cmd_set(const char *key, const char *value)
 {
-	struct zreq req = { 0 };
+	struct zio_genl_req req = { 0 };
 	struct nl_msg *msg;
 	uint64_t v64 = 0;
 	uint8_t v8 = 0;
@@ -518,17 +425,12 @@ struct monitor_state {
 	long count;		/* events left, or -1 */
 };
 
-static int monitor_event(struct nl_msg *msg, void *arg)
+static int monitor_event(struct nlattr **tb, uint8_t cmd, void *arg)
 {
-	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct genlmsghdr *gnlh = nlmsg_data(nlh);
-	struct nlattr *tb[ZIO_ATTR_MAX + 1];
 	struct monitor_state *st = arg;
 	const char *name;
 
-	if (genlmsg_parse(nlh, 0, tb, ZIO_ATTR_MAX, NULL) < 0)
-		return NL_SKIP;
-	switch (gnlh->cmd) {
+	switch (cmd) {
 	case ZIO_CMD_SPACE_NEW:
 		name = "space-new";
 		break;
@@ -581,27 +483,22 @@ static int monitor_event(struct nl_msg *msg, void *arg)
 static int cmd_monitor(long count)
 {
 	struct monitor_state st = { .count = count };
-	int grp, ret;
+	int ret;
 
 	zio_nl_open();
-	grp = genl_ctrl_resolve_grp(sock, ZIO_GENL_NAME, ZIO_GENL_MCGRP_EVENTS);
-	if (grp < 0)
-		die_nl("cannot find the events group", grp);
-	ret = nl_socket_add_membership(sock, grp);
+	ret = zio_genl_subscribe(&nl, monitor_event, &st);
 	if (ret == -NLE_PERM) {
 		fprintf(stderr, "zioctl: monitor: permission denied: listening to events needs CAP_NET_ADMIN (run it as root)\n");
 		return 1;
 	}
 	if (ret < 0)
-		die_nl("cannot join the events group", ret);
-	nl_socket_disable_seq_check(sock);
-	nl_socket_modify_cb(sock, NL_CB_VALID, NL_CB_CUSTOM, monitor_event, &st);
+		die_genl(ret);
 	if (!json) {
 		printf("listening to zio events%s\n", count > 0 ? "" : " (Ctrl-C to stop)");
 		fflush(stdout);
 	}
 	while (st.count) {
-		ret = nl_recvmsgs_default(sock);
+		ret = nl_recvmsgs_default(nl.sk);
 		if (ret < 0 && ret != -NLE_INTR && st.count)
 			die_nl("cannot read events", ret);
 	}
