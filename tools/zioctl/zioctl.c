@@ -112,22 +112,33 @@ static void report_error(const char *what, struct zio_genl_req *req)
 
 /* ---- output ---- */
 
-static const char *const counter_names[ZIO_COUNTER_MAX + 1] = {
-	[ZIO_COUNTER_PAGES_LIVE]	= "pages_live",
-	[ZIO_COUNTER_PAGES_SHARED]	= "pages_shared",
-	[ZIO_COUNTER_PAGES_PENDING]	= "pages_pending",
-	[ZIO_COUNTER_COPIES]		= "copies",
-	[ZIO_COUNTER_BYTES_DEFERRED]	= "bytes_deferred",
-	[ZIO_COUNTER_BYTES_COPIED]	= "bytes_copied",
-	[ZIO_COUNTER_PAGES_COW]		= "pages_cow",
-	[ZIO_COUNTER_PAGES_MATERIALIZED] = "pages_materialized",
-	[ZIO_COUNTER_PAGES_FALLBACK]	= "pages_fallback",
-	[ZIO_COUNTER_FAULTS]		= "faults",
-	[ZIO_COUNTER_DISCARDS]		= "discards",
-	[ZIO_COUNTER_RECORDS]		= "records",
-	[ZIO_COUNTER_IO_BYTES_WRITTEN]	= "io_bytes_written",
-	[ZIO_COUNTER_IO_BYTES_READ]	= "io_bytes_read",
+/*
+ * The module's counters, in the order of their netlink attributes: the
+ * one table that stats (names) and spaces (columns) print from.
+ */
+static const struct counter {
+	int attr;		/* ZIO_COUNTER_* */
+	const char *name;	/* stats, JSON */
+	const char *header;	/* spaces */
+	int width;		/* spaces */
+} counters[] = {
+	{ ZIO_COUNTER_PAGES_LIVE,		"pages_live",		"LIVE",		8 },
+	{ ZIO_COUNTER_PAGES_SHARED,		"pages_shared",		"SHARED",	8 },
+	{ ZIO_COUNTER_PAGES_PENDING,		"pages_pending",	"PENDING",	8 },
+	{ ZIO_COUNTER_COPIES,			"copies",		"COPIES",	8 },
+	{ ZIO_COUNTER_BYTES_DEFERRED,		"bytes_deferred",	"DEFERRED",	11 },
+	{ ZIO_COUNTER_BYTES_COPIED,		"bytes_copied",		"COPIED",	11 },
+	{ ZIO_COUNTER_PAGES_COW,		"pages_cow",		"COW",		8 },
+	{ ZIO_COUNTER_PAGES_MATERIALIZED,	"pages_materialized",	"MATERIAL",	8 },
+	{ ZIO_COUNTER_PAGES_FALLBACK,		"pages_fallback",	"FALLBACK",	8 },
+	{ ZIO_COUNTER_FAULTS,			"faults",		"FAULTS",	8 },
+	{ ZIO_COUNTER_DISCARDS,			"discards",		"DISCARDS",	8 },
+	{ ZIO_COUNTER_RECORDS,			"records",		"RECORDS",	8 },
+	{ ZIO_COUNTER_IO_BYTES_WRITTEN,		"io_bytes_written",	"IO_WRITE",	11 },
+	{ ZIO_COUNTER_IO_BYTES_READ,		"io_bytes_read",	"IO_READ",	11 },
 };
+
+#define NR_COUNTERS (sizeof(counters) / sizeof(counters[0]))
 
 static void parse_counters(struct nlattr *nest, uint64_t *c, bool *present)
 {
@@ -178,7 +189,8 @@ static int stats_parse(struct nlattr **tb, uint8_t cmd, void *arg)
 	uint64_t c[ZIO_COUNTER_MAX + 1];
 	bool present[ZIO_COUNTER_MAX + 1] = { 0 };
 	char b1[32], b2[32];
-	int i, n = 0;
+	size_t i;
+	int n = 0;
 
 	(void)arg;
 	if (cmd != ZIO_CMD_GET_STATS)
@@ -193,10 +205,11 @@ static int stats_parse(struct nlattr **tb, uint8_t cmd, void *arg)
 		       get_u32(tb[ZIO_ATTR_MAX_RECORDS]),
 		       get_u32(tb[ZIO_ATTR_PAGE_SIZE]));
 		printf(", \"spaces\": %u, \"counters\": {", get_u32(tb[ZIO_ATTR_NR_SPACES]));
-		for (i = 0; i <= ZIO_COUNTER_MAX; i++) {
-			if (!present[i])
+		for (i = 0; i < NR_COUNTERS; i++) {
+			if (!present[counters[i].attr])
 				continue;
-			printf("%s\"%s\": %" PRIu64, n++ ? ", " : "", counter_names[i], c[i]);
+			printf("%s\"%s\": %" PRIu64, n++ ? ", " : "", counters[i].name,
+			       c[counters[i].attr]);
 		}
 		printf("}}\n");
 		return 0;
@@ -214,10 +227,10 @@ static int stats_parse(struct nlattr **tb, uint8_t cmd, void *arg)
 	printf("  %-20s %u\n", "page_size", get_u32(tb[ZIO_ATTR_PAGE_SIZE]));
 	printf("spaces                 %u\n", get_u32(tb[ZIO_ATTR_NR_SPACES]));
 	printf("counters\n");
-	for (i = 0; i <= ZIO_COUNTER_MAX; i++) {
-		if (!present[i])
+	for (i = 0; i < NR_COUNTERS; i++) {
+		if (!present[counters[i].attr])
 			continue;
-		printf("  %-20s %" PRIu64 "\n", counter_names[i], c[i]);
+		printf("  %-20s %" PRIu64 "\n", counters[i].name, c[counters[i].attr]);
 	}
 	return 0;
 }
@@ -240,22 +253,6 @@ struct spaces_state {
 	unsigned int n;
 };
 
-static const int space_columns[] = {
-	ZIO_COUNTER_PAGES_LIVE, ZIO_COUNTER_PAGES_SHARED,
-	ZIO_COUNTER_PAGES_PENDING, ZIO_COUNTER_COPIES,
-	ZIO_COUNTER_BYTES_DEFERRED, ZIO_COUNTER_BYTES_COPIED,
-	ZIO_COUNTER_PAGES_COW, ZIO_COUNTER_PAGES_MATERIALIZED,
-	ZIO_COUNTER_PAGES_FALLBACK, ZIO_COUNTER_FAULTS,
-	ZIO_COUNTER_DISCARDS, ZIO_COUNTER_RECORDS,
-	ZIO_COUNTER_IO_BYTES_WRITTEN, ZIO_COUNTER_IO_BYTES_READ,
-};
-
-static const char *const space_headers[] = {
-	"LIVE", "SHARED", "PENDING", "COPIES", "DEFERRED", "COPIED", "COW",
-	"MATERIAL", "FALLBACK", "FAULTS", "DISCARDS", "RECORDS", "IO_WRITE",
-	"IO_READ",
-};
-
 static int spaces_parse(struct nlattr **tb, uint8_t cmd, void *arg)
 {
 	uint64_t c[ZIO_COUNTER_MAX + 1];
@@ -274,9 +271,8 @@ static int spaces_parse(struct nlattr **tb, uint8_t cmd, void *arg)
 			printf(", \"uid\": %u", nla_get_u32(tb[ZIO_ATTR_UID]));
 		else
 			printf(", \"uid\": null");
-		for (i = 0; i < sizeof(space_columns) / sizeof(space_columns[0]); i++)
-			printf(", \"%s\": %" PRIu64, counter_names[space_columns[i]],
-			       c[space_columns[i]]);
+		for (i = 0; i < NR_COUNTERS; i++)
+			printf(", \"%s\": %" PRIu64, counters[i].name, c[counters[i].attr]);
 		printf("}");
 	} else {
 		printf("%6" PRIu64 " %7u", get_u64(tb[ZIO_ATTR_SPACE_ID]),
@@ -285,9 +281,8 @@ static int spaces_parse(struct nlattr **tb, uint8_t cmd, void *arg)
 			printf(" %6u", nla_get_u32(tb[ZIO_ATTR_UID]));
 		else
 			printf(" %6s", "-");
-		for (i = 0; i < sizeof(space_columns) / sizeof(space_columns[0]); i++)
-			printf(" %*" PRIu64, i == 4 || i == 5 || i > 11 ? 11 : 8,
-			       c[space_columns[i]]);
+		for (i = 0; i < NR_COUNTERS; i++)
+			printf(" %*" PRIu64, counters[i].width, c[counters[i].attr]);
 		printf("\n");
 	}
 	st->n++;
@@ -305,9 +300,8 @@ static int cmd_spaces(void)
 		printf("[");
 	} else {
 		printf("%6s %7s %6s", "ID", "PID", "UID");
-		for (i = 0; i < sizeof(space_headers) / sizeof(space_headers[0]); i++)
-			printf(" %*s", i == 4 || i == 5 || i > 11 ? 11 : 8,
-			       space_headers[i]);
+		for (i = 0; i < NR_COUNTERS; i++)
+			printf(" %*s", counters[i].width, counters[i].header);
 		printf("\n");
 	}
 	fflush(stdout);
