@@ -46,7 +46,8 @@ CC := gcc
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iuapi -Ilib
 # libzio.so: the interposer, the arena, the policy, the I/O calls and the
 # explicit API.
-LIB_SRCS := lib/device.c lib/preload.c lib/arena.c lib/policy.c lib/io.c lib/api.c
+LIB_SRCS := lib/state.c lib/log.c lib/device.c lib/preload.c lib/arena.c lib/policy.c \
+	lib/io.c lib/api.c
 LIB_HDRS := lib/libzio.h lib/internal.h uapi/linux/zio.h
 # zioctl (GPL, tools/zioctl/) only talks to the device and the netlink
 # family: no interposed allocator in it, just libzio's device calls.
@@ -92,7 +93,7 @@ $(BUILD)/bin/zio: tools/zio/zio.in Makefile
 LIBNL_CFLAGS := $(shell pkg-config --cflags libnl-genl-3.0)
 LIBNL_LIBS := $(shell pkg-config --libs libnl-genl-3.0)
 
-$(BUILD)/bin/zioctl: $(ZIOCTL_SRCS) tools/zioctl/zio_genl.h lib/libzio.h uapi/linux/zio.h
+$(BUILD)/bin/zioctl: $(ZIOCTL_SRCS) tools/zioctl/zio_genl.h lib/libzio.h lib/internal.h uapi/linux/zio.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LIBNL_CFLAGS) -o $@ $(ZIOCTL_SRCS) $(LIBNL_LIBS)
 

@@ -13,10 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -30,38 +27,6 @@ struct zio_arena zio_arena = {
 /* The smallest arena worth having, and the fd number the device moves to. */
 #define ZIO_ARENA_MIN	(64UL << 20)
 #define ZIO_FD_MIN	512
-
-/**
- * zio_vsay() - write "libzio[PID]: " and a formatted line to stderr
- * @fmt: printf format
- * @ap: its arguments
- *
- * Without stdio, which may be gone at exit or locked in a signal handler.
- */
-void zio_vsay(const char *fmt, va_list ap)
-{
-	char buf[512];
-	int n;
-
-	n = snprintf(buf, sizeof(buf), "libzio[%d]: ", (int)getpid());
-	n += vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
-	if (n >= (int)sizeof(buf) - 1)
-		n = sizeof(buf) - 2;
-	buf[n++] = '\n';
-	if (write(STDERR_FILENO, buf, n) < 0)
-		return;
-}
-
-void zio_debug(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!zio_settings.debug)
-		return;
-	va_start(ap, fmt);
-	zio_vsay(fmt, ap);
-	va_end(ap);
-}
 
 static void *meta_alloc(size_t bytes)
 {
@@ -81,15 +46,16 @@ void zio_arena_init(void)
 	struct zio_info info = { 0 };
 	size_t len, words;
 	void *base;
-	int fd, hi;
+	int fd, hi, ret;
 
-	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	fd = zio_dev_open();
 	if (fd < 0) {
-		zio_debug("%s: %s: passthrough", ZIO_DEVICE_PATH, strerror(errno));
+		zio_debug("%s: %s: passthrough", ZIO_DEVICE_PATH, strerror(-fd));
 		return;
 	}
-	if (ioctl(fd, ZIO_IOC_INFO, &info)) {
-		zio_debug("ZIO_IOC_INFO: %s: passthrough", strerror(errno));
+	ret = zio_dev_info(fd, &info);
+	if (ret) {
+		zio_debug("ZIO_IOC_INFO: %s: passthrough", strerror(-ret));
 		goto out_close;
 	}
 	if (!(info.features & ZIO_FEATURE_COPY)) {
@@ -227,12 +193,12 @@ static size_t pages_of(size_t size)
 
 static bool discard(uintptr_t addr, size_t len)
 {
-	struct zio_range r = { .addr = addr, .len = len };
+	int ret = zio_dev_discard(zio_arena.fd, addr, len);
 
-	if (!ioctl(zio_arena.fd, ZIO_IOC_DISCARD, &r))
+	if (!ret)
 		return true;
 	zio_debug("ZIO_IOC_DISCARD %#lx+%zu: %s", (unsigned long)addr, len,
-		  strerror(errno));
+		  strerror(-ret));
 	zio_count(discards_failed, 1);
 	__atomic_store_n(&zio_arena.zero_free, false, __ATOMIC_RELAXED);
 	return false;
@@ -429,9 +395,10 @@ static size_t module_copy(uintptr_t dst, uintptr_t src, size_t len, uintptr_t ta
 {
 	struct zio_copy c = { .dst = dst, .src = src, .len = len, .tag = tag };
 	size_t done;
+	int ret = zio_dev_copy(zio_arena.fd, &c);
 
-	if (ioctl(zio_arena.fd, ZIO_IOC_COPY, &c)) {
-		int err = errno;
+	if (ret) {
+		int err = -ret;
 
 		zio_count(copies_failed, 1);
 		zio_debug("ZIO_IOC_COPY %#lx <- %#lx +%zu: %s", (unsigned long)dst,
@@ -583,7 +550,7 @@ int zio_module_stats(struct zio_stats *st)
 {
 	if (!__atomic_load_n(&zio_arena.len, __ATOMIC_ACQUIRE) || !zio_arena.stats_ok)
 		return -ENODEV;
-	return ioctl(zio_arena.fd, ZIO_IOC_STATS, st) ? -errno : 0;
+	return zio_dev_stats(zio_arena.fd, st);
 }
 
 /** zio_arena_atfork() - lock or unlock the allocator around fork() */

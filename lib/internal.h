@@ -155,8 +155,17 @@ static inline bool zio_in_arena(const void *p, size_t n)
 	return off < zio_arena.len && n <= zio_arena.len - off;
 }
 
+/* log.c */
 void zio_vsay(const char *fmt, va_list ap) ZIO_HIDDEN __attribute__((format(printf, 1, 0)));
 void zio_debug(const char *fmt, ...) ZIO_HIDDEN __attribute__((format(printf, 1, 2)));
+
+/* device.c */
+int zio_dev_open(void) ZIO_HIDDEN;
+int zio_dev_info(int fd, struct zio_info *info) ZIO_HIDDEN;
+int zio_dev_copy(int fd, struct zio_copy *c) ZIO_HIDDEN;
+int zio_dev_discard(int fd, uintptr_t addr, size_t len) ZIO_HIDDEN;
+int zio_dev_stats(int fd, struct zio_stats *st) ZIO_HIDDEN;
+int zio_dev_io(int fd, bool write, struct zio_io *io) ZIO_HIDDEN;
 
 /* arena.c */
 void zio_arena_init(void) ZIO_HIDDEN;

@@ -24,7 +24,6 @@
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -37,8 +36,6 @@ extern void __chk_fail(void) __attribute__((noreturn));
 
 /* Not an answer of the module: libc does the call. */
 #define ZIO_IO_LIBC	(-2)
-
-size_t zio_io_min = SIZE_MAX;
 
 static bool module_takes(const void *buf, size_t n)
 {
@@ -82,7 +79,7 @@ static ssize_t module_io(bool write, int fd, uintptr_t addr, size_t n,
 	};
 	int saved = errno, ret;
 
-	ret = ioctl(zio_arena.fd, write ? ZIO_IOC_WRITE : ZIO_IOC_READ, &io);
+	ret = zio_dev_io(zio_arena.fd, write, &io);
 	if (ret >= 0) {
 		if (write) {
 			zio_count(io_writes, 1);
@@ -93,12 +90,14 @@ static ssize_t module_io(bool write, int fd, uintptr_t addr, size_t n,
 		}
 		return ret;
 	}
-	if (!not_taken(errno))
+	if (!not_taken(-ret)) {
+		errno = -ret;
 		return -1;
+	}
 	zio_debug("ZIO_IOC_%s fd %d %#lx+%zu: %s: libc does it", write ? "WRITE" : "READ",
-		  fd, (unsigned long)addr, n, strerror(errno));
+		  fd, (unsigned long)addr, n, strerror(-ret));
 	zio_count(io_fallbacks, 1);
-	if (errno == ENOTTY) {
+	if (-ret == ENOTTY) {
 		/* The device's fd is gone: stop asking. */
 		__atomic_store_n(&zio_io_min, SIZE_MAX, __ATOMIC_RELAXED);
 	}

@@ -29,13 +29,6 @@ extern void __chk_fail(void) __attribute__((noreturn));
 /* Without ZIO_THRESHOLD or advice from the module (struct zio_info). */
 #define ZIO_THRESHOLD_DEFAULT	(64 << 10)
 
-struct zio_settings zio_settings = {
-	.policy = true,
-};
-size_t zio_alloc_min = SIZE_MAX;
-size_t zio_copy_min = SIZE_MAX;
-struct zio_counts zio_counts;
-
 /* Bootstrap allocations: 16-byte header holding the size. */
 #define BOOT_SIZE	(64 << 10)
 #define BOOT_HDR	16
