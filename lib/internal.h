@@ -155,6 +155,24 @@ static inline bool zio_in_arena(const void *p, size_t n)
 	return off < zio_arena.len && n <= zio_arena.len - off;
 }
 
+/* next.c: the bootstrap buffer, for dlsym()'s allocations while resolving. */
+#define ZIO_BOOT_SIZE	(64 << 10)
+#define ZIO_BOOT_HDR	16		/* holds the block's size */
+
+extern char zio_boot_buf[ZIO_BOOT_SIZE] ZIO_HIDDEN;
+
+static inline bool zio_boot_owns(const void *p)
+{
+	return (uintptr_t)p - (uintptr_t)zio_boot_buf < ZIO_BOOT_SIZE;
+}
+
+static inline size_t zio_boot_size(const void *p)
+{
+	return *(const size_t *)((const char *)p - ZIO_BOOT_HDR);
+}
+
+void zio_next_resolve(void) ZIO_HIDDEN;
+
 /* log.c */
 void zio_vsay(const char *fmt, va_list ap) ZIO_HIDDEN __attribute__((format(printf, 1, 0)));
 void zio_debug(const char *fmt, ...) ZIO_HIDDEN __attribute__((format(printf, 1, 2)));
