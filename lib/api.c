@@ -22,10 +22,7 @@ ZIO_EXPORT void *zio_alloc(size_t size)
 	return p;
 }
 
-ZIO_EXPORT void zio_free(void *ptr)
-{
-	free(ptr);
-}
+/* zio_free() is the allocator's free, zio_dealloc() (alloc.c). */
 
 ZIO_EXPORT void *zio_copy(void *dst, const void *src, size_t len)
 {

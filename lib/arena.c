@@ -359,7 +359,6 @@ void zio_arena_free(void *ptr)
 		zio_debug("free(%p): not an arena block, ignored", ptr);
 		return;
 	}
-	zio_policy_before_free();
 	pthread_mutex_lock(&a->lock);
 	n = cache_put(idx, npg, evicted);
 	if (n >= 0) {
@@ -386,163 +385,50 @@ size_t zio_arena_usable(const void *ptr)
 	return block_pages(ptr, &idx) << zio_arena.page_shift;
 }
 
-/*
- * Copy @len bytes with the module, @dst and @src in the arena. Returns what
- * the module did, from the start of the range when @dst <= @src, from its
- * end otherwise; 0 when it refused.
- */
-static size_t module_copy(uintptr_t dst, uintptr_t src, size_t len, uintptr_t tag)
-{
-	struct zio_copy c = { .dst = dst, .src = src, .len = len, .tag = tag };
-	size_t done;
-	int ret = zio_dev_copy(zio_arena.fd, &c);
-
-	if (ret) {
-		int err = -ret;
-
-		zio_count(copies_failed, 1);
-		zio_debug("ZIO_IOC_COPY %#lx <- %#lx +%zu: %s", (unsigned long)dst,
-			  (unsigned long)src, len, strerror(err));
-		if (err == EBADF || err == ENOTTY || err == EOPNOTSUPP) {
-			/*
-			 * The fd is gone (closed by the program), or the
-			 * administrator turned copies off: stop trying.
-			 */
-			__atomic_store_n(&zio_copy_min, SIZE_MAX, __ATOMIC_RELAXED);
-			__atomic_store_n(&zio_arena.copy_ok, false, __ATOMIC_RELAXED);
-		}
-		return 0;
-	}
-	done = c.bytes_deferred + c.bytes_copied;
-	if (done > len)
-		done = len;
-	zio_count(copies_module, 1);
-	zio_count(bytes_deferred, c.bytes_deferred);
-	zio_count(bytes_kernel, c.bytes_copied);
-	if (done < len)
-		zio_count(copies_short, 1);
-	zio_policy_copied();
-	return done;
-}
-
-/*
- * memmove() with the whole destination pages of [dst, dst + n) done by the
- * module. Forward (dst < src): head, pages, rest; backward: tail, pages,
- * rest. Each part only writes bytes that no later part reads, so overlap
- * is safe. The module itself works backward only when its ranges overlap
- * and dst > src: a short module copy leaves the tail of the pages
- * (forward) or their head (backward), which memmove() then completes.
- */
-static void split_copy(uintptr_t d, uintptr_t s, size_t n, uintptr_t tag)
-{
-	size_t page = zio_arena.page_size;
-	size_t head = ((d + page - 1) & ~(page - 1)) - d, mid, tail, done;
-
-	if (head > n)
-		head = n;
-	mid = (n - head) & ~(page - 1);
-	tail = n - head - mid;
-	if (!mid) {
-		zio_next.memmove((void *)d, (const void *)s, n);
-		return;
-	}
-	if (d < s) {
-		zio_next.memmove((void *)d, (const void *)s, head);
-		done = module_copy(d + head, s + head, mid, tag);
-		zio_next.memmove((void *)(d + head + done), (const void *)(s + head + done),
-				 mid - done + tail);
-	} else {
-		zio_next.memmove((void *)(d + head + mid), (const void *)(s + head + mid), tail);
-		done = module_copy(d + head, s + head, mid, tag);
-		if (d - s < mid) {
-			/* Overlapping pages: the module went backward. */
-			zio_next.memmove((void *)d, (const void *)s, head + mid - done);
-		} else {
-			/* Apart: forward; none of this overlaps the head's source. */
-			zio_next.memmove((void *)(d + head + done), (const void *)(s + head + done),
-					 mid - done);
-			zio_next.memmove((void *)d, (const void *)s, head);
-		}
-	}
-}
-
 /**
- * zio_move() - memmove() that sends whole pages to the module when it can
- * @dst: destination
- * @src: source
- * @n: bytes
- * @tag: the call site, for the module's copy records and the policy
- * @policy: ask the policy whether @tag's copies still go to the module
- *
- * Return: @dst.
- */
-void *zio_move(void *dst, const void *src, size_t n, uintptr_t tag, bool policy)
-{
-	if (!zio_in_arena(dst, n) || !zio_in_arena(src, n) || dst == src ||
-	    !__atomic_load_n(&zio_arena.copy_ok, __ATOMIC_RELAXED))
-		return zio_next.memmove(dst, src, n);
-	if (policy && !zio_policy_allow(tag)) {
-		zio_count(copies_policy, 1);
-		return zio_next.memmove(dst, src, n);
-	}
-	split_copy((uintptr_t)dst, (uintptr_t)src, n, tag);
-	return dst;
-}
-
-/* A tag no return address has: the records of realloc() moves. */
-#define ZIO_TAG_REALLOC	1
-
-/**
- * zio_arena_realloc() - resize an arena block, in place when it can
+ * zio_arena_resize() - resize an arena block in place, when it can
  * @ptr: the block
  * @size: the new size, at least zio_alloc_min
+ * @old: the block's size in bytes before; 0 when @ptr starts no block or
+ *	@size is beyond the arena
  *
- * Return: the block, moved or not; NULL when a new block is needed and the
- * arena has none (the caller then falls back, @ptr untouched).
+ * Return: true when the block now holds @size bytes; false when a new
+ * block is needed (or *@old is 0), @ptr untouched.
  */
-void *zio_arena_realloc(void *ptr, size_t size)
+bool zio_arena_resize(void *ptr, size_t size, size_t *old)
 {
 	struct zio_arena *a = &zio_arena;
-	size_t idx, old = block_pages(ptr, &idx), npg;
-	void *p;
+	size_t idx, opg = block_pages(ptr, &idx), npg;
 
-	if (!old || size > a->len)
-		return NULL;
+	*old = 0;
+	if (!opg || size > a->len)
+		return false;
+	*old = opg << a->page_shift;
 	npg = pages_of(size);
-	if (npg == old)
-		return ptr;
-	if (npg < old) {
+	if (npg == opg)
+		return true;
+	if (npg < opg) {
 		discard((uintptr_t)ptr + (npg << a->page_shift),
-			(old - npg) << a->page_shift);
+			(opg - npg) << a->page_shift);
 		pthread_mutex_lock(&a->lock);
 		a->blocks[idx] = npg;
-		release_pages(idx + npg, old - npg);
+		release_pages(idx + npg, opg - npg);
 		pthread_mutex_unlock(&a->lock);
 		zio_count(realloc_in_place, 1);
-		return ptr;
+		return true;
 	}
 
 	pthread_mutex_lock(&a->lock);
-	if (idx + npg <= a->npages && next_bit(idx + old, true) >= idx + npg) {
-		set_bits(idx + old, npg - old, true);
+	if (idx + npg <= a->npages && next_bit(idx + opg, true) >= idx + npg) {
+		set_bits(idx + opg, npg - opg, true);
 		a->blocks[idx] = npg;
-		a->pages_used += npg - old;
+		a->pages_used += npg - opg;
 		pthread_mutex_unlock(&a->lock);
 		zio_count(realloc_in_place, 1);
-		return ptr;
+		return true;
 	}
 	pthread_mutex_unlock(&a->lock);
-
-	p = zio_arena_alloc(size, 0, false);
-	if (!p)
-		return NULL;
-	if (__atomic_load_n(&a->copy_ok, __ATOMIC_RELAXED))
-		split_copy((uintptr_t)p, (uintptr_t)ptr, old << a->page_shift, ZIO_TAG_REALLOC);
-	else
-		zio_next.memcpy(p, ptr, old << a->page_shift);
-	zio_arena_free(ptr);
-	zio_count(realloc_moved, 1);
-	return p;
+	return false;
 }
 
 /** zio_module_stats() - ZIO_IOC_STATS on the arena's fd; 0 or -errno */

@@ -189,12 +189,28 @@ int zio_dev_io(int fd, bool write, struct zio_io *io) ZIO_HIDDEN;
 void zio_arena_init(void) ZIO_HIDDEN;
 void *zio_arena_alloc(size_t size, size_t align, bool zero) ZIO_HIDDEN;
 void zio_arena_free(void *ptr) ZIO_HIDDEN;
-void *zio_arena_realloc(void *ptr, size_t size) ZIO_HIDDEN;
+bool zio_arena_resize(void *ptr, size_t size, size_t *old) ZIO_HIDDEN;
 size_t zio_arena_usable(const void *ptr) ZIO_HIDDEN;
-void *zio_move(void *dst, const void *src, size_t n, uintptr_t tag, bool policy) ZIO_HIDDEN;
 int zio_module_stats(struct zio_stats *st) ZIO_HIDDEN;
 void zio_arena_atfork_prepare(void) ZIO_HIDDEN;
 void zio_arena_atfork_release(void) ZIO_HIDDEN;
+
+/* copy.c */
+void zio_split_copy(uintptr_t d, uintptr_t s, size_t n, uintptr_t tag) ZIO_HIDDEN;
+void *zio_move(void *dst, const void *src, size_t n, uintptr_t tag, bool policy) ZIO_HIDDEN;
+
+/* alloc.c: the malloc family; zio_dealloc() is free() (and zio_free()). */
+void *zio_malloc(size_t size) ZIO_HIDDEN;
+void zio_dealloc(void *ptr) ZIO_HIDDEN;
+void *zio_calloc(size_t n, size_t size) ZIO_HIDDEN;
+void *zio_realloc(void *ptr, size_t size) ZIO_HIDDEN;
+void *zio_reallocarray(void *ptr, size_t n, size_t size) ZIO_HIDDEN;
+int zio_posix_memalign(void **ptr, size_t align, size_t size) ZIO_HIDDEN;
+void *zio_aligned_alloc(size_t align, size_t size) ZIO_HIDDEN;
+void *zio_memalign(size_t align, size_t size) ZIO_HIDDEN;
+void *zio_valloc(size_t size) ZIO_HIDDEN;
+void *zio_pvalloc(size_t size) ZIO_HIDDEN;
+size_t zio_usable_size(void *ptr) ZIO_HIDDEN;
 
 /* policy.c */
 bool zio_policy_allow(uintptr_t tag) ZIO_HIDDEN;

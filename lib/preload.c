@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The interposed functions: the malloc family and memcpy/memmove/mempcpy
- * with their fortified variants.
+ * The interposed functions: the malloc family, forwarded to the allocator
+ * (alloc.c), and memcpy/memmove/mempcpy with their fortified variants; and
+ * the library's start-up and exit.
  *
  * Below the threshold everything goes straight to the next allocator or to
  * libc through a function pointer: the fast paths are one compare and one
- * indirect jump. Until the constructor has run (and for ever with
- * ZIO_DISABLE=1) the thresholds are SIZE_MAX, so nothing else is done.
- *
- * The functions after libzio's, zio_next, are resolved by next.c.
+ * indirect jump (after the allocator's direct one). Until the constructor
+ * has run (and for ever with ZIO_DISABLE=1) the thresholds are SIZE_MAX, so
+ * nothing else is done. The functions after libzio's, zio_next, are
+ * resolved by next.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -24,177 +25,61 @@ extern void __chk_fail(void) __attribute__((noreturn));
 /* Without ZIO_THRESHOLD or advice from the module (struct zio_info). */
 #define ZIO_THRESHOLD_DEFAULT	(64 << 10)
 
-/* The malloc family. */
+/* The malloc family: forwards to the allocator (alloc.c). */
 
 ZIO_EXPORT void *malloc(size_t size)
 {
-	void *p;
-
-	if (unlikely(size >= zio_alloc_min)) {
-		p = zio_arena_alloc(size, 0, false);
-		if (p)
-			return p;
-	}
-	return zio_next.malloc(size);
+	return zio_malloc(size);
 }
 
 ZIO_EXPORT void free(void *ptr)
 {
-	if (unlikely(zio_in_arena(ptr, 1))) {
-		zio_arena_free(ptr);
-		return;
-	}
-	if (unlikely(zio_boot_owns(ptr)))
-		return;
-	zio_next.free(ptr);
+	zio_dealloc(ptr);
 }
 
 ZIO_EXPORT void *calloc(size_t n, size_t size)
 {
-	size_t total;
-	void *p;
-
-	if (unlikely(__builtin_mul_overflow(n, size, &total))) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	if (unlikely(total >= zio_alloc_min)) {
-		p = zio_arena_alloc(total, 0, true);
-		if (p)
-			return p;
-	}
-	return zio_next.calloc(n, size);
-}
-
-static size_t usable(void *ptr)
-{
-	if (zio_in_arena(ptr, 1))
-		return zio_arena_usable(ptr);
-	if (zio_boot_owns(ptr))
-		return zio_boot_size(ptr);
-	return zio_next.malloc_usable_size(ptr);
-}
-
-/* Move @ptr to a new block of @size bytes: malloc, copy, free. */
-static void *realloc_move(void *ptr, size_t size)
-{
-	size_t old = usable(ptr);
-	void *p = malloc(size);
-
-	if (!p)
-		return NULL;
-	zio_move(p, ptr, old < size ? old : size, 0, false);
-	free(ptr);
-	return p;
+	return zio_calloc(n, size);
 }
 
 ZIO_EXPORT void *realloc(void *ptr, size_t size)
 {
-	void *p;
-
-	if (!ptr)
-		return malloc(size);
-	if (likely(!zio_in_arena(ptr, 1) && !zio_boot_owns(ptr))) {
-		/* Growing into the arena's range: move there. */
-		if (unlikely(size >= zio_alloc_min)) {
-			p = zio_arena_alloc(size, 0, false);
-			if (p) {
-				size_t old = zio_next.malloc_usable_size(ptr);
-
-				zio_next.memcpy(p, ptr, old < size ? old : size);
-				zio_next.free(ptr);
-				return p;
-			}
-		}
-		return zio_next.realloc(ptr, size);
-	}
-	if (!size) {
-		free(ptr);
-		return NULL;
-	}
-	if (zio_in_arena(ptr, 1) && size >= zio_alloc_min) {
-		p = zio_arena_realloc(ptr, size);
-		if (p)
-			return p;
-	}
-	return realloc_move(ptr, size);
+	return zio_realloc(ptr, size);
 }
 
 ZIO_EXPORT void *reallocarray(void *ptr, size_t n, size_t size)
 {
-	size_t total;
-
-	if (__builtin_mul_overflow(n, size, &total)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return realloc(ptr, total);
-}
-
-static bool bad_align(size_t align)
-{
-	return !align || (align & (align - 1));
+	return zio_reallocarray(ptr, n, size);
 }
 
 ZIO_EXPORT int posix_memalign(void **ptr, size_t align, size_t size)
 {
-	void *p;
-
-	if (bad_align(align) || align % sizeof(void *))
-		return EINVAL;
-	if (unlikely(size >= zio_alloc_min)) {
-		p = zio_arena_alloc(size, align, false);
-		if (p) {
-			*ptr = p;
-			return 0;
-		}
-	}
-	return zio_next.posix_memalign(ptr, align, size);
+	return zio_posix_memalign(ptr, align, size);
 }
 
 ZIO_EXPORT void *aligned_alloc(size_t align, size_t size)
 {
-	void *p;
-
-	if (unlikely(size >= zio_alloc_min) && !bad_align(align)) {
-		p = zio_arena_alloc(size, align, false);
-		if (p)
-			return p;
-	}
-	return zio_next.aligned_alloc(align, size);
+	return zio_aligned_alloc(align, size);
 }
 
 ZIO_EXPORT void *memalign(size_t align, size_t size)
 {
-	void *p;
-
-	if (unlikely(size >= zio_alloc_min) && !bad_align(align)) {
-		p = zio_arena_alloc(size, align, false);
-		if (p)
-			return p;
-	}
-	return zio_next.memalign(align, size);
+	return zio_memalign(align, size);
 }
 
 ZIO_EXPORT void *valloc(size_t size)
 {
-	return memalign(sysconf(_SC_PAGESIZE), size);
+	return zio_valloc(size);
 }
 
 ZIO_EXPORT void *pvalloc(size_t size)
 {
-	size_t page = sysconf(_SC_PAGESIZE);
-
-	if (size > SIZE_MAX - page) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return memalign(page, (size + page - 1) & ~(page - 1));
+	return zio_pvalloc(size);
 }
 
 ZIO_EXPORT size_t malloc_usable_size(void *ptr)
 {
-	return ptr ? usable(ptr) : 0;
+	return zio_usable_size(ptr);
 }
 
 /* The copies. The tag of a copy is its caller's return address. */
