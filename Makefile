@@ -47,7 +47,7 @@ CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iuapi -Ilib
 # libzio.so: the interposer, the arena, the policy, the I/O calls and the
 # explicit API.
 LIB_SRCS := lib/state.c lib/log.c lib/device.c lib/next.c lib/arena.c lib/policy.c \
-	lib/copy.c lib/alloc.c lib/io.c lib/api.c lib/preload.c
+	lib/copy.c lib/alloc.c lib/io.c lib/stats.c lib/api.c lib/preload.c
 LIB_HDRS := lib/libzio.h lib/internal.h uapi/linux/zio.h
 # zioctl (GPL, tools/zioctl/) only talks to the device and the netlink
 # family: no interposed allocator in it, just libzio's device calls.

@@ -176,6 +176,7 @@ void zio_next_resolve(void) ZIO_HIDDEN;
 /* log.c */
 void zio_vsay(const char *fmt, va_list ap) ZIO_HIDDEN __attribute__((format(printf, 1, 0)));
 void zio_debug(const char *fmt, ...) ZIO_HIDDEN __attribute__((format(printf, 1, 2)));
+void zio_say(const char *fmt, ...) ZIO_HIDDEN __attribute__((format(printf, 1, 2)));
 
 /* device.c */
 int zio_dev_open(void) ZIO_HIDDEN;
@@ -219,5 +220,8 @@ void zio_policy_before_free(void) ZIO_HIDDEN;
 void zio_policy_sites(unsigned int *sites, unsigned int *disabled) ZIO_HIDDEN;
 void zio_policy_atfork_prepare(void) ZIO_HIDDEN;
 void zio_policy_atfork_release(void) ZIO_HIDDEN;
+
+/* stats.c */
+void zio_stats_report(void) ZIO_HIDDEN;
 
 #endif /* ZIO_INTERNAL_H */

@@ -39,3 +39,12 @@ void zio_debug(const char *fmt, ...)
 	zio_vsay(fmt, ap);
 	va_end(ap);
 }
+
+void zio_say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	zio_vsay(fmt, ap);
+	va_end(ap);
+}

@@ -12,8 +12,6 @@
  * resolved by next.c.
  */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -234,41 +232,8 @@ __attribute__((constructor)) static void zio_init(void)
 		__atomic_store_n(&zio_io_min, zio_settings.threshold, __ATOMIC_RELEASE);
 }
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	zio_vsay(fmt, ap);
-	va_end(ap);
-}
-
 __attribute__((destructor)) static void zio_fini(void)
 {
-	struct zio_lib_stats st;
-	const struct zio_counters *m = &st.module;
-
-	if (!zio_settings.stats)
-		return;
-	zio_lib_stats(&st);
-	if (!st.arena_bytes) {
-		say("passthrough: no arena");
-		return;
-	}
-	say("arena %llu MiB, %llu KiB in use; %llu allocs (%llu reused), %llu frees, %llu fallbacks; realloc: %llu in place, %llu moved",
-	    st.arena_bytes >> 20, st.arena_used >> 10, st.arena_allocs, st.arena_recycled,
-	    st.arena_frees, st.arena_fallbacks, st.realloc_in_place, st.realloc_moved);
-	say("copies: %llu to the module (%llu short, %llu refused), %llu by libc for the policy; %llu bytes deferred, %llu copied by the kernel; %llu failed discards",
-	    st.copies_module, st.copies_short, st.copies_failed, st.copies_policy,
-	    st.bytes_deferred, st.bytes_kernel, st.discards_failed);
-	say("policy: %llu call sites, %llu switched to memcpy", st.sites, st.sites_disabled);
-	say("I/O: %llu writes (%llu bytes) and %llu reads (%llu bytes) by the module, %llu left to libc",
-	    st.io_writes, st.io_bytes_written, st.io_reads, st.io_bytes_read, st.io_fallbacks);
-	if (st.module_ok)
-		say("module: copies %llu, bytes deferred %llu, bytes copied %llu, pages live %llu shared %llu pending %llu cow %llu materialized %llu fallback %llu, faults %llu, discards %llu, I/O bytes written %llu read %llu",
-		    m->copies, m->bytes_deferred, m->bytes_copied, m->pages_live,
-		    m->pages_shared, m->pages_pending, m->pages_cow,
-		    m->pages_materialized, m->pages_fallback, m->faults, m->discards,
-		    m->io_bytes_written, m->io_bytes_read);
+	if (zio_settings.stats)
+		zio_stats_report();
 }
