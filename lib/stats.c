@@ -3,6 +3,8 @@
  * The library's counters: zio_lib_stats() of the explicit API, and the
  * ZIO_STATS=1 report at exit.
  */
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -50,30 +52,92 @@ ZIO_EXPORT int zio_lib_stats(struct zio_lib_stats *st)
 	return 0;
 }
 
+/*
+ * The ZIO_STATS=1 report: one table of the counters it prints, each with
+ * the words around it, in the order printed; an entry without text ends a
+ * line. The module's counters (struct zio_counters) are printed only when
+ * zio_lib_stats() got them.
+ */
+struct report_item {
+	const char *fmt;	/* one %llu: the counter */
+	size_t off;		/* in struct zio_lib_stats */
+	unsigned int shift;	/* bytes to KiB (10), MiB (20) */
+};
+
+#define LIB(fmt, field, ...)	{ fmt, offsetof(struct zio_lib_stats, field), __VA_ARGS__ + 0 }
+#define MOD(fmt, field)		LIB(fmt, module.field)
+#define END			{ NULL, 0, 0 }
+
+static const struct report_item report[] = {
+	LIB("arena %llu MiB", arena_bytes, 20),
+	LIB(", %llu KiB in use", arena_used, 10),
+	LIB("; %llu allocs", arena_allocs),
+	LIB(" (%llu reused)", arena_recycled),
+	LIB(", %llu frees", arena_frees),
+	LIB(", %llu fallbacks", arena_fallbacks),
+	LIB("; realloc: %llu in place", realloc_in_place),
+	LIB(", %llu moved", realloc_moved),
+	END,
+	LIB("copies: %llu to the module", copies_module),
+	LIB(" (%llu short", copies_short),
+	LIB(", %llu refused)", copies_failed),
+	LIB(", %llu by libc for the policy", copies_policy),
+	LIB("; %llu bytes deferred", bytes_deferred),
+	LIB(", %llu copied by the kernel", bytes_kernel),
+	LIB("; %llu failed discards", discards_failed),
+	END,
+	LIB("policy: %llu call sites", sites),
+	LIB(", %llu switched to memcpy", sites_disabled),
+	END,
+	LIB("I/O: %llu writes", io_writes),
+	LIB(" (%llu bytes)", io_bytes_written),
+	LIB(" and %llu reads", io_reads),
+	LIB(" (%llu bytes) by the module", io_bytes_read),
+	LIB(", %llu left to libc", io_fallbacks),
+	END,
+	MOD("module: copies %llu", copies),
+	MOD(", bytes deferred %llu", bytes_deferred),
+	MOD(", bytes copied %llu", bytes_copied),
+	MOD(", pages live %llu", pages_live),
+	MOD(" shared %llu", pages_shared),
+	MOD(" pending %llu", pages_pending),
+	MOD(" cow %llu", pages_cow),
+	MOD(" materialized %llu", pages_materialized),
+	MOD(" fallback %llu", pages_fallback),
+	MOD(", faults %llu", faults),
+	MOD(", discards %llu", discards),
+	MOD(", I/O bytes written %llu", io_bytes_written),
+	MOD(" read %llu", io_bytes_read),
+	END,
+};
+
 /** zio_stats_report() - ZIO_STATS=1's report, at exit */
 void zio_stats_report(void)
 {
 	struct zio_lib_stats st;
-	const struct zio_counters *m = &st.module;
+	char line[1024];
+	size_t i, n = 0;
 
 	zio_lib_stats(&st);
 	if (!st.arena_bytes) {
 		zio_say("passthrough: no arena");
 		return;
 	}
-	zio_say("arena %llu MiB, %llu KiB in use; %llu allocs (%llu reused), %llu frees, %llu fallbacks; realloc: %llu in place, %llu moved",
-	    st.arena_bytes >> 20, st.arena_used >> 10, st.arena_allocs, st.arena_recycled,
-	    st.arena_frees, st.arena_fallbacks, st.realloc_in_place, st.realloc_moved);
-	zio_say("copies: %llu to the module (%llu short, %llu refused), %llu by libc for the policy; %llu bytes deferred, %llu copied by the kernel; %llu failed discards",
-	    st.copies_module, st.copies_short, st.copies_failed, st.copies_policy,
-	    st.bytes_deferred, st.bytes_kernel, st.discards_failed);
-	zio_say("policy: %llu call sites, %llu switched to memcpy", st.sites, st.sites_disabled);
-	zio_say("I/O: %llu writes (%llu bytes) and %llu reads (%llu bytes) by the module, %llu left to libc",
-	    st.io_writes, st.io_bytes_written, st.io_reads, st.io_bytes_read, st.io_fallbacks);
-	if (st.module_ok)
-		zio_say("module: copies %llu, bytes deferred %llu, bytes copied %llu, pages live %llu shared %llu pending %llu cow %llu materialized %llu fallback %llu, faults %llu, discards %llu, I/O bytes written %llu read %llu",
-		    m->copies, m->bytes_deferred, m->bytes_copied, m->pages_live,
-		    m->pages_shared, m->pages_pending, m->pages_cow,
-		    m->pages_materialized, m->pages_fallback, m->faults, m->discards,
-		    m->io_bytes_written, m->io_bytes_read);
+	for (i = 0; i < sizeof(report) / sizeof(report[0]); i++) {
+		const struct report_item *it = &report[i];
+		unsigned long long v;
+
+		if (!it->fmt) {
+			if (n)
+				zio_say("%s", line);
+			n = 0;
+			continue;
+		}
+		if (it->off >= offsetof(struct zio_lib_stats, module) && !st.module_ok)
+			continue;
+		v = *(const unsigned long long *)((const char *)&st + it->off);
+		n += snprintf(line + n, sizeof(line) - n, it->fmt, v >> it->shift);
+		if (n >= sizeof(line))
+			n = sizeof(line) - 1;
+	}
 }
