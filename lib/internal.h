@@ -221,6 +221,24 @@ void zio_policy_sites(unsigned int *sites, unsigned int *disabled) ZIO_HIDDEN;
 void zio_policy_atfork_prepare(void) ZIO_HIDDEN;
 void zio_policy_atfork_release(void) ZIO_HIDDEN;
 
+/* io.c: the I/O calls behind read(), write()... */
+ssize_t zio_write(int fd, const void *buf, size_t n) ZIO_HIDDEN;
+ssize_t zio_read(int fd, void *buf, size_t n) ZIO_HIDDEN;
+ssize_t zio_pwrite(int fd, const void *buf, size_t n, off_t offset) ZIO_HIDDEN;
+ssize_t zio_pread(int fd, void *buf, size_t n, off_t offset) ZIO_HIDDEN;
+ssize_t zio_send(int fd, const void *buf, size_t n, int flags) ZIO_HIDDEN;
+ssize_t zio_recv(int fd, void *buf, size_t n, int flags) ZIO_HIDDEN;
+ssize_t zio_sendto(int fd, const void *buf, size_t n, int flags,
+		   const struct sockaddr *to, socklen_t tolen) ZIO_HIDDEN;
+ssize_t zio_recvfrom(int fd, void *buf, size_t n, int flags,
+		     struct sockaddr *from, socklen_t *fromlen) ZIO_HIDDEN;
+ssize_t zio_writev(int fd, const struct iovec *iov, int cnt) ZIO_HIDDEN;
+ssize_t zio_readv(int fd, const struct iovec *iov, int cnt) ZIO_HIDDEN;
+ssize_t zio_pwritev(int fd, const struct iovec *iov, int cnt, off_t offset) ZIO_HIDDEN;
+ssize_t zio_preadv(int fd, const struct iovec *iov, int cnt, off_t offset) ZIO_HIDDEN;
+ssize_t zio_sendmsg(int fd, const struct msghdr *msg, int flags) ZIO_HIDDEN;
+ssize_t zio_recvmsg(int fd, struct msghdr *msg, int flags) ZIO_HIDDEN;
+
 /* stats.c */
 void zio_stats_report(void) ZIO_HIDDEN;
 

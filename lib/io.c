@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The interposed I/O calls: read and write, send and recv, in all their
- * forms. A large buffer in the arena goes to the module's ZIO_IOC_WRITE or
+ * The I/O calls behind the interposed read and write, send and recv, in
+ * all their forms (preload.c forwards them here: zio_write()...). A large buffer in the arena goes to the module's ZIO_IOC_WRITE or
  * ZIO_IOC_READ, which move the bytes straight from or into the slot pages:
  * the kernel does not fault in pages that hold deferred copies, and fresh
  * pages are installed without being faulted in. Everything else goes to
@@ -31,8 +31,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-
-extern void __chk_fail(void) __attribute__((noreturn));
 
 /* Not an answer of the module: libc does the call. */
 #define ZIO_IO_LIBC	(-2)
@@ -222,7 +220,7 @@ static ssize_t vector_io(bool write, bool sock, int fd, const struct iovec *iov,
 
 /* The single-buffer calls. */
 
-ZIO_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+ssize_t zio_write(int fd, const void *buf, size_t n)
 {
 	if (unlikely(module_takes(buf, n))) {
 		ssize_t ret = module_io(true, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, 0);
@@ -233,7 +231,7 @@ ZIO_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 	return zio_next.write(fd, buf, n);
 }
 
-ZIO_EXPORT ssize_t read(int fd, void *buf, size_t n)
+ssize_t zio_read(int fd, void *buf, size_t n)
 {
 	if (unlikely(module_takes(buf, n))) {
 		ssize_t ret = module_io(false, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, 0);
@@ -244,7 +242,7 @@ ZIO_EXPORT ssize_t read(int fd, void *buf, size_t n)
 	return zio_next.read(fd, buf, n);
 }
 
-ZIO_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t offset)
+ssize_t zio_pwrite(int fd, const void *buf, size_t n, off_t offset)
 {
 	/* A negative offset is EINVAL, from libc. */
 	if (unlikely(module_takes(buf, n)) && offset >= 0) {
@@ -256,7 +254,7 @@ ZIO_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t offset)
 	return zio_next.pwrite(fd, buf, n, offset);
 }
 
-ZIO_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t offset)
+ssize_t zio_pread(int fd, void *buf, size_t n, off_t offset)
 {
 	if (unlikely(module_takes(buf, n)) && offset >= 0) {
 		ssize_t ret = module_io(false, fd, (uintptr_t)buf, n, offset, 0);
@@ -267,13 +265,7 @@ ZIO_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t offset)
 	return zio_next.pread(fd, buf, n, offset);
 }
 
-/* off_t is 64 bits wide here: the *64 names are the same calls. */
-ZIO_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t offset)
-	__attribute__((alias("pwrite")));
-ZIO_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t offset)
-	__attribute__((alias("pread")));
-
-ZIO_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+ssize_t zio_send(int fd, const void *buf, size_t n, int flags)
 {
 	if (unlikely(module_takes(buf, n))) {
 		ssize_t ret = module_io(true, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, flags);
@@ -284,7 +276,7 @@ ZIO_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 	return zio_next.send(fd, buf, n, flags);
 }
 
-ZIO_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+ssize_t zio_recv(int fd, void *buf, size_t n, int flags)
 {
 	if (unlikely(module_takes(buf, n))) {
 		ssize_t ret = module_io(false, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, flags);
@@ -295,7 +287,7 @@ ZIO_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 	return zio_next.recv(fd, buf, n, flags);
 }
 
-ZIO_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+ssize_t zio_sendto(int fd, const void *buf, size_t n, int flags,
 			  const struct sockaddr *to, socklen_t tolen)
 {
 	/* The module has no destination address to give. */
@@ -308,7 +300,7 @@ ZIO_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 	return zio_next.sendto(fd, buf, n, flags, to, tolen);
 }
 
-ZIO_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
+ssize_t zio_recvfrom(int fd, void *buf, size_t n, int flags,
 			    struct sockaddr *from, socklen_t *fromlen)
 {
 	if (unlikely(module_takes(buf, n)) && !from) {
@@ -322,38 +314,33 @@ ZIO_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 
 /* The vector calls. */
 
-ZIO_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+ssize_t zio_writev(int fd, const struct iovec *iov, int cnt)
 {
 	ssize_t ret = vector_io(true, false, fd, iov, cnt, -1, 0);
 
 	return ret != ZIO_IO_LIBC ? ret : zio_next.writev(fd, iov, cnt);
 }
 
-ZIO_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+ssize_t zio_readv(int fd, const struct iovec *iov, int cnt)
 {
 	ssize_t ret = vector_io(false, false, fd, iov, cnt, -1, 0);
 
 	return ret != ZIO_IO_LIBC ? ret : zio_next.readv(fd, iov, cnt);
 }
 
-ZIO_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t offset)
+ssize_t zio_pwritev(int fd, const struct iovec *iov, int cnt, off_t offset)
 {
 	ssize_t ret = offset < 0 ? ZIO_IO_LIBC : vector_io(true, false, fd, iov, cnt, offset, 0);
 
 	return ret != ZIO_IO_LIBC ? ret : zio_next.pwritev(fd, iov, cnt, offset);
 }
 
-ZIO_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t offset)
+ssize_t zio_preadv(int fd, const struct iovec *iov, int cnt, off_t offset)
 {
 	ssize_t ret = offset < 0 ? ZIO_IO_LIBC : vector_io(false, false, fd, iov, cnt, offset, 0);
 
 	return ret != ZIO_IO_LIBC ? ret : zio_next.preadv(fd, iov, cnt, offset);
 }
-
-ZIO_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t offset)
-	__attribute__((alias("pwritev")));
-ZIO_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t offset)
-	__attribute__((alias("preadv")));
 
 /* Only plain messages: no address, no ancillary data. */
 static bool plain_msg(const struct msghdr *msg)
@@ -361,7 +348,7 @@ static bool plain_msg(const struct msghdr *msg)
 	return !msg->msg_name && !msg->msg_controllen;
 }
 
-ZIO_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+ssize_t zio_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	ssize_t ret = ZIO_IO_LIBC;
 
@@ -370,7 +357,7 @@ ZIO_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	return ret != ZIO_IO_LIBC ? ret : zio_next.sendmsg(fd, msg, flags);
 }
 
-ZIO_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+ssize_t zio_recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	ssize_t ret = ZIO_IO_LIBC;
 
@@ -387,38 +374,4 @@ ZIO_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	if (ret >= 0)
 		msg->msg_flags = 0;
 	return ret;
-}
-
-/* The fortified forms (_FORTIFY_SOURCE), with their buffer checks. */
-
-ZIO_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
-{
-	if (unlikely(n > buflen))
-		__chk_fail();
-	return read(fd, buf, n);
-}
-
-ZIO_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t offset, size_t buflen)
-{
-	if (unlikely(n > buflen))
-		__chk_fail();
-	return pread(fd, buf, n, offset);
-}
-
-ZIO_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t offset, size_t buflen)
-	__attribute__((alias("__pread_chk")));
-
-ZIO_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
-{
-	if (unlikely(n > buflen))
-		__chk_fail();
-	return recv(fd, buf, n, flags);
-}
-
-ZIO_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
-				  struct sockaddr *from, socklen_t *fromlen)
-{
-	if (unlikely(n > buflen))
-		__chk_fail();
-	return recvfrom(fd, buf, n, flags, from, fromlen);
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * The interposed functions: the malloc family, forwarded to the allocator
- * (alloc.c), and memcpy/memmove/mempcpy with their fortified variants; and
- * the library's start-up and exit.
+ * (alloc.c), memcpy/memmove/mempcpy with their fortified variants, and the
+ * I/O calls, forwarded to io.c; and the library's start-up and exit.
  *
  * Below the threshold everything goes straight to the next allocator or to
  * libc through a function pointer: the fast paths are one compare and one
@@ -145,6 +145,125 @@ ZIO_EXPORT void *__mempcpy_chk(void *restrict dst, const void *restrict src, siz
 	else
 		zio_next.memcpy(dst, src, n);
 	return (char *)dst + n;
+}
+
+/* The I/O calls: forwards to io.c. */
+
+ZIO_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	return zio_write(fd, buf, n);
+}
+
+ZIO_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	return zio_read(fd, buf, n);
+}
+
+ZIO_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t offset)
+{
+	return zio_pwrite(fd, buf, n, offset);
+}
+
+ZIO_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t offset)
+{
+	return zio_pread(fd, buf, n, offset);
+}
+
+/* off_t is 64 bits wide here: the *64 names are the same calls. */
+ZIO_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t offset)
+	__attribute__((alias("pwrite")));
+ZIO_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t offset)
+	__attribute__((alias("pread")));
+
+ZIO_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	return zio_send(fd, buf, n, flags);
+}
+
+ZIO_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	return zio_recv(fd, buf, n, flags);
+}
+
+ZIO_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+			  const struct sockaddr *to, socklen_t tolen)
+{
+	return zio_sendto(fd, buf, n, flags, to, tolen);
+}
+
+ZIO_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
+			    struct sockaddr *from, socklen_t *fromlen)
+{
+	return zio_recvfrom(fd, buf, n, flags, from, fromlen);
+}
+
+ZIO_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	return zio_writev(fd, iov, cnt);
+}
+
+ZIO_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	return zio_readv(fd, iov, cnt);
+}
+
+ZIO_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t offset)
+{
+	return zio_pwritev(fd, iov, cnt, offset);
+}
+
+ZIO_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t offset)
+{
+	return zio_preadv(fd, iov, cnt, offset);
+}
+
+ZIO_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t offset)
+	__attribute__((alias("pwritev")));
+ZIO_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t offset)
+	__attribute__((alias("preadv")));
+
+ZIO_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	return zio_sendmsg(fd, msg, flags);
+}
+
+ZIO_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return zio_recvmsg(fd, msg, flags);
+}
+
+/* The fortified forms (_FORTIFY_SOURCE), with their buffer checks. */
+
+ZIO_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (unlikely(n > buflen))
+		__chk_fail();
+	return read(fd, buf, n);
+}
+
+ZIO_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t offset, size_t buflen)
+{
+	if (unlikely(n > buflen))
+		__chk_fail();
+	return pread(fd, buf, n, offset);
+}
+
+ZIO_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t offset, size_t buflen)
+	__attribute__((alias("__pread_chk")));
+
+ZIO_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	if (unlikely(n > buflen))
+		__chk_fail();
+	return recv(fd, buf, n, flags);
+}
+
+ZIO_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+				  struct sockaddr *from, socklen_t *fromlen)
+{
+	if (unlikely(n > buflen))
+		__chk_fail();
+	return recvfrom(fd, buf, n, flags, from, fromlen);
 }
 
 /* Start-up, fork and exit. */
