@@ -100,7 +100,7 @@ struct zio_arena {
 
 extern struct zio_arena zio_arena ZIO_HIDDEN;
 
-/* Settings (environment, read once at start-up). */
+/* state.c: the settings (environment, read once at start-up)... */
 struct zio_settings {
 	size_t threshold;	/* 0: not set, the module's copy_threshold */
 	bool disable;
@@ -196,6 +196,14 @@ int zio_module_stats(struct zio_stats *st) ZIO_HIDDEN;
 void zio_arena_atfork_prepare(void) ZIO_HIDDEN;
 void zio_arena_atfork_release(void) ZIO_HIDDEN;
 
+/* policy.c */
+bool zio_policy_allow(uintptr_t tag) ZIO_HIDDEN;
+void zio_policy_copied(void) ZIO_HIDDEN;
+void zio_policy_before_free(void) ZIO_HIDDEN;
+void zio_policy_sites(unsigned int *sites, unsigned int *disabled) ZIO_HIDDEN;
+void zio_policy_atfork_prepare(void) ZIO_HIDDEN;
+void zio_policy_atfork_release(void) ZIO_HIDDEN;
+
 /* copy.c */
 void zio_split_copy(uintptr_t d, uintptr_t s, size_t n, uintptr_t tag) ZIO_HIDDEN;
 void *zio_move(void *dst, const void *src, size_t n, uintptr_t tag, bool policy) ZIO_HIDDEN;
@@ -212,14 +220,6 @@ void *zio_memalign(size_t align, size_t size) ZIO_HIDDEN;
 void *zio_valloc(size_t size) ZIO_HIDDEN;
 void *zio_pvalloc(size_t size) ZIO_HIDDEN;
 size_t zio_usable_size(void *ptr) ZIO_HIDDEN;
-
-/* policy.c */
-bool zio_policy_allow(uintptr_t tag) ZIO_HIDDEN;
-void zio_policy_copied(void) ZIO_HIDDEN;
-void zio_policy_before_free(void) ZIO_HIDDEN;
-void zio_policy_sites(unsigned int *sites, unsigned int *disabled) ZIO_HIDDEN;
-void zio_policy_atfork_prepare(void) ZIO_HIDDEN;
-void zio_policy_atfork_release(void) ZIO_HIDDEN;
 
 /* io.c: the I/O calls behind read(), write()... */
 ssize_t zio_write(int fd, const void *buf, size_t n) ZIO_HIDDEN;
