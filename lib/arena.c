@@ -348,6 +348,9 @@ static size_t block_pages(const void *ptr, size_t *idx)
  * zio_arena_free() - keep a block for reuse, or discard its pages and make
  *	them free
  * @ptr: a block's start; anything else in the arena is a bad free (ignored)
+ *
+ * The caller has told the policy (zio_policy_before_free()): the discard
+ * drops the block's copy records.
  */
 void zio_arena_free(void *ptr)
 {
