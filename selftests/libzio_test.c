@@ -45,25 +45,36 @@ static void __attribute__((constructor)) libzio_test_paths(void)
  * Run @prog (a program next to this one) with @args, libzio preloaded (or
  * not, @preload false) and the extra environment @env ("NAME=value"...,
  * NULL-terminated), optionally with /dev hidden. Returns the exit status,
- * or -1 when the program did not exit normally. Its output goes to ours.
+ * or -1 when the program did not exit normally. Its output (stdout and
+ * stderr) goes to ours, each line prefixed with "# ": the KTAP of
+ * zio_libcheck's and zio_iocheck's harness is nested in ours.
  */
 static int run(const char *prog, const char *const *args, const char *const *env,
 	       bool preload, bool hide_dev)
 {
 	char path[PATH_MAX + 64], preload_env[PATH_MAX + 64];
 	const char *argv[16] = { prog };
-	int status, i;
+	char *line = NULL;
+	size_t cap = 0;
+	int status, i, out[2];
 	pid_t pid;
+	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, prog);
 	for (i = 0; args && args[i] && i < 14; i++)
 		argv[i + 1] = args[i];
 	fflush(stdout);
 	fflush(stderr);
+	if (pipe(out))
+		return -1;
 	pid = fork();
 	if (pid < 0)
 		return -1;
 	if (!pid) {
+		if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(out[1], STDERR_FILENO) < 0)
+			_exit(3);
+		close(out[0]);
+		close(out[1]);
 		if (hide_dev) {
 			/* A private /dev without zio in it: no module for libzio. */
 			if (unshare(CLONE_NEWNS) ||
@@ -82,6 +93,16 @@ static int run(const char *prog, const char *const *args, const char *const *env
 		execv(path, (char *const *)argv);
 		_exit(127);
 	}
+	close(out[1]);
+	f = fdopen(out[0], "r");
+	while (f && getline(&line, &cap, f) > 0)
+		printf("# %s%s", line, line[strlen(line) - 1] == '\n' ? "" : "\n");
+	fflush(stdout);
+	free(line);
+	if (f)
+		fclose(f);
+	else
+		close(out[0]);
 	if (waitpid(pid, &status, 0) != pid)
 		return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -188,7 +209,7 @@ static int iocheck(const char *cmd, const char *io, const char *threshold)
 }
 
 #define IOCHECK(name, cmd, threshold)					\
-TEST_F_TIMEOUT(lib, io_##name, 120)					\
+TEST_F_TIMEOUT(lib, io_##name, 2 * 120)					\
 {									\
 	int ret = iocheck(cmd, "1", threshold);				\
 									\
@@ -200,7 +221,7 @@ TEST_F_TIMEOUT(lib, io_##name, 120)					\
 
 IOCHECK(pipe, "pipe", "65536")
 IOCHECK(tcp, "tcp", "65536")
-IOCHECK(unix, "unix", "65536")
+IOCHECK(unix, "unix_stream", "65536")
 IOCHECK(udp, "udp", "4096")
 IOCHECK(files, "files", "65536")
 IOCHECK(errors, "errors", "65536")
