@@ -39,6 +39,9 @@ KSRC_TARBALL := /usr/src/linux-source-6.1.tar.xz
 KTOOLS_FILES := tools/testing/selftests/kselftest_harness.h \
 		tools/testing/selftests/kselftest.h \
 		tools/testing/selftests/lib.mk \
+		tools/testing/selftests/run_kselftest.sh \
+		tools/testing/selftests/kselftest/runner.sh \
+		tools/testing/selftests/kselftest/prefix.pl \
 		scripts/checkpatch.pl scripts/spelling.txt \
 		scripts/const_structs.checkpatch
 
@@ -108,18 +111,34 @@ $(BUILD)/bin/%_bench: bench/%_bench.c uapi/linux/zio.h
 # Its memcpy() must stay a call, for libzio to see it.
 $(BUILD)/bin/policy_bench: CFLAGS += -fno-builtin
 
-selftests: $(KTOOLS)/.extracted lib
-	@mkdir -p $(BUILD)/selftests
-	@$(MAKE) -s -C selftests OUTPUT=$(abspath $(BUILD)/selftests) \
-		KSFT_DIR=$(abspath $(KTOOLS))/tools/testing/selftests
+# The selftests are built in build/selftests, then installed as kselftest's
+# own "make install" lays them out, in build/kselftest: run_kselftest.sh,
+# kselftest/runner.sh, kselftest-list.txt and the collection "selftests"
+# (the programs, the shell tests and the settings file with the timeout).
+KSFT := $(abspath $(KTOOLS))/tools/testing/selftests
+KSFT_INSTALL := $(BUILD)/kselftest
 
-# The kselftest harness and checkpatch.pl, from Debian's kernel source.
+selftests: $(KTOOLS)/.extracted lib
+	@mkdir -p $(BUILD)/selftests $(KSFT_INSTALL)/kselftest
+	@$(MAKE) -s -C selftests OUTPUT=$(abspath $(BUILD)/selftests) KSFT_DIR=$(KSFT)
+	@$(MAKE) -s -C selftests OUTPUT=$(abspath $(BUILD)/selftests) KSFT_DIR=$(KSFT) \
+		INSTALL_PATH=$(abspath $(KSFT_INSTALL))/selftests install
+	@$(MAKE) -s --no-print-directory -C selftests OUTPUT=$(abspath $(BUILD)/selftests) \
+		KSFT_DIR=$(KSFT) COLLECTION=selftests emit_tests >$(KSFT_INSTALL)/kselftest-list.txt
+	@install -m 0755 $(KSFT)/run_kselftest.sh $(KSFT_INSTALL)/
+	@install -m 0755 $(KSFT)/kselftest/runner.sh $(KSFT)/kselftest/prefix.pl $(KSFT_INSTALL)/kselftest/
+
+# The kselftest harness and runner and checkpatch.pl, from Debian's kernel
+# source; extracted again when KTOOLS_FILES changes.
 $(KTOOLS)/.extracted:
 	@test -f $(KSRC_TARBALL) || { echo "missing $(KSRC_TARBALL): run scripts/install-deps"; exit 1; }
 	@rm -rf $(KTOOLS) && mkdir -p $(KTOOLS)
 	tar -xJf $(KSRC_TARBALL) -C $(KTOOLS) --strip-components=1 \
 		$(addprefix linux-source-6.1/,$(KTOOLS_FILES))
-	@touch $@
+	@echo '$(strip $(KTOOLS_FILES))' >$@
+ifneq ($(strip $(file <$(KTOOLS)/.extracted)),$(strip $(KTOOLS_FILES)))
+.PHONY: $(KTOOLS)/.extracted
+endif
 
 check:
 	@scripts/check

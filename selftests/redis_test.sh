@@ -13,14 +13,15 @@ work=/tmp/redis_test
 port=6390
 n=0
 status=0
+ksft_skip=4	# kselftest's runner reports the test as skipped
 
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-	echo "1..0 # SKIP redis-server or redis-cli is missing"
-	exit 4
+	echo "SKIP: redis-server or redis-cli is missing"
+	exit $ksft_skip
 fi
 if [ ! -e /dev/zio ] || [ ! -r "$lib" ]; then
-	echo "1..0 # SKIP /dev/zio or $lib is missing"
-	exit 4
+	echo "SKIP: /dev/zio or $lib is missing"
+	exit $ksft_skip
 fi
 
 ok() { n=$((n + 1)); echo "ok $n $*"; }

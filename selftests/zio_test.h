@@ -32,9 +32,8 @@ static void __attribute__((constructor)) zio_test_require_device(void)
 		zio_seed();	/* print it once, before the tests fork */
 		return;
 	}
-	printf("TAP version 13\n1..0 # SKIP %s is missing: zio.ko is not loaded\n",
-	       ZIO_DEVICE_PATH);
-	exit(KSFT_SKIP);
+	ksft_print_header();
+	ksft_exit_skip("%s is missing: zio.ko is not loaded\n", ZIO_DEVICE_PATH);
 }
 
 /* ioctl() that returns -errno on failure, for ASSERT_EQ(-EINVAL, ...). */
