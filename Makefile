@@ -27,6 +27,10 @@
 #   ZIO_DEBUG=1       build the module with its debug knobs (kmod/params.c);
 #                     scripts/check builds that one for the selftests
 #
+# Without KERNEL or KDIR, the module is built for those of Debian's two
+# kernels that are installed, or, with neither (another distribution),
+# against the running kernel's headers, /lib/modules/$(uname -r)/build.
+#
 # The module itself is built by Kbuild (Kbuild, kmod/Kbuild); this file only
 # drives it, per kernel, in build/<release>/.
 
@@ -69,6 +73,18 @@ modules:
 ifdef KDIR
 	@rel=$$(sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h) && \
 	scripts/build-module $(KDIR) $(BUILD)/$$rel
+else ifeq ($(origin KERNEL),file)
+	@releases=$$(for s in $(KERNEL); do scripts/kernels $$s 2>/dev/null; done | cut -d' ' -f2); \
+	if [ -z "$$releases" ]; then \
+		releases=$$(uname -r); \
+		test -f /lib/modules/$$releases/build/Makefile || { \
+			echo "no Debian 6.1 or 6.12 kernel, and no headers of the running kernel in /lib/modules/$$releases/build:"; \
+			echo "install your distribution's kernel headers, or on Debian run scripts/install-deps"; \
+			exit 1; }; \
+	fi; \
+	for rel in $$releases; do \
+		scripts/build-module /lib/modules/$$rel/build $(BUILD)/$$rel || exit 1; \
+	done
 else
 	@releases=$$(scripts/kernels $(KERNEL) | cut -d' ' -f2) || exit 1; \
 	for rel in $$releases; do \
@@ -93,8 +109,19 @@ $(BUILD)/bin/zio: tools/zio/zio.in Makefile
 	sed -e 's|@LIBZIO@|../lib/$(SONAME)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
 	chmod 0755 $@
 
-LIBNL_CFLAGS := $(shell pkg-config --cflags libnl-genl-3.0)
-LIBNL_LIBS := $(shell pkg-config --libs libnl-genl-3.0)
+# libnl (zioctl, netlink_test): asked for only when something links with
+# it, and without it the build stops at libnl-check with a message.
+LIBNL_CFLAGS = $(shell pkg-config --cflags libnl-genl-3.0 2>/dev/null)
+LIBNL_LIBS = $(shell pkg-config --libs libnl-genl-3.0 2>/dev/null)
+
+.PHONY: libnl-check
+libnl-check:
+	@pkg-config --exists libnl-genl-3.0 2>/dev/null || { \
+		echo "libnl-genl-3.0 is missing (pkg-config finds no libnl-genl-3.0.pc):"; \
+		echo "run scripts/install-deps, or install libnl-3 and libnl-genl-3's development files"; \
+		exit 1; }
+
+$(BUILD)/bin/zioctl: | libnl-check
 
 $(BUILD)/bin/zioctl: $(ZIOCTL_SRCS) tools/zioctl/zio_genl.h lib/libzio.h lib/internal.h uapi/linux/zio.h
 	@mkdir -p $(@D)
@@ -118,7 +145,7 @@ $(BUILD)/bin/policy_bench: CFLAGS += -fno-builtin
 KSFT := $(abspath $(KTOOLS))/tools/testing/selftests
 KSFT_INSTALL := $(BUILD)/kselftest
 
-selftests: $(KTOOLS)/.extracted lib
+selftests: $(KTOOLS)/.extracted lib | libnl-check
 	@mkdir -p $(BUILD)/selftests $(KSFT_INSTALL)/kselftest
 	@$(MAKE) -s -C selftests OUTPUT=$(abspath $(BUILD)/selftests) KSFT_DIR=$(KSFT)
 	@$(MAKE) -s -C selftests OUTPUT=$(abspath $(BUILD)/selftests) KSFT_DIR=$(KSFT) \
