@@ -69,6 +69,14 @@ union zio_ioctl_arg {
 	struct zio_io io;
 };
 
+/* Each command's size is its struct's, so zio_ioctl() may copy _IOC_SIZE. */
+static_assert(_IOC_SIZE(ZIO_IOC_INFO) == sizeof(struct zio_info));
+static_assert(_IOC_SIZE(ZIO_IOC_COPY) == sizeof(struct zio_copy));
+static_assert(_IOC_SIZE(ZIO_IOC_DISCARD) == sizeof(struct zio_range));
+static_assert(_IOC_SIZE(ZIO_IOC_STATS) == sizeof(struct zio_stats));
+static_assert(_IOC_SIZE(ZIO_IOC_WRITE) == sizeof(struct zio_io));
+static_assert(_IOC_SIZE(ZIO_IOC_READ) == sizeof(struct zio_io));
+
 static const unsigned int zio_ioctl_cmds[] = {
 	ZIO_IOC_INFO, ZIO_IOC_COPY, ZIO_IOC_DISCARD, ZIO_IOC_STATS,
 	ZIO_IOC_WRITE, ZIO_IOC_READ,
@@ -119,8 +127,6 @@ static long zio_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	long ret;
 
 	if (!zio_ioctl_known(cmd))
-		return -ENOTTY;
-	if (WARN_ON_ONCE(size > sizeof(karg)))
 		return -ENOTTY;
 
 	if (_IOC_DIR(cmd) & _IOC_WRITE) {

@@ -11,6 +11,7 @@
 #include <linux/kernel.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
+#include <linux/stringify.h>
 
 #include <linux/zio.h>
 
@@ -57,7 +58,16 @@ static const struct kernel_param_ops zio_copy_threshold_ops = {
 static int zio_param_set_max_records(const char *val,
 				     const struct kernel_param *kp)
 {
-	return param_set_uint_minmax(val, kp, 0, ZIO_MAX_RECORDS_MAX);
+	unsigned int n;
+	int ret;
+
+	ret = kstrtouint(val, 0, &n);
+	if (ret)
+		return ret;
+	if (n > ZIO_MAX_RECORDS_MAX)
+		return -EINVAL;
+	WRITE_ONCE(*(unsigned int *)kp->arg, n);
+	return 0;
 }
 
 static const struct kernel_param_ops zio_max_records_ops = {
@@ -86,7 +96,8 @@ MODULE_PARM_DESC(copy_threshold, "Copy size from which libzio uses zio, by defau
 unsigned int zio_max_records = 256;
 module_param_cb(max_records, &zio_max_records_ops, &zio_max_records, 0644);
 __MODULE_PARM_TYPE(max_records, "uint");
-MODULE_PARM_DESC(max_records, "Copy records kept per process and open, at most 16384 (default 256)");
+MODULE_PARM_DESC(max_records, "Copy records kept per process and open, at most "
+		 __stringify(ZIO_MAX_RECORDS_MAX) " (default 256)");
 
 #ifdef ZIO_DEBUG
 bool zio_debug_skip_barrier;

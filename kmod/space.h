@@ -21,6 +21,9 @@
  *         page lock          one at a time, never two
  *           i_mmap_rwsem     in unmap_mapping_range()
  *             PTL
+ *   zio_spaces_lock (stats.c)  the list of all spaces: taken under
+ *                     zio_file.lock when a space is created; the netlink
+ *                     walk takes xa_lock and records_lock under it
  *   The xa_lock of a space's slots and its records_lock are leaves; a page
  *   may be trylocked under xa_lock.
  *
