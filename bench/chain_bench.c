@@ -6,10 +6,14 @@
  * end, checking every byte of the first and last round of each N.
  *
  * Each round times libc and zio back to back and gives one speedup,
- * libc/zio. Prints CSV:
- *   n,libc_ns,zio_ns,speedup,speedup_min,speedup_max,libc_min_ns,zio_min_ns
+ * libc/zio, and, for N > 0, one ratio of the copies alone: the time of the
+ * N ZIO_IOC_COPYs over that of the N memcpy()s. Prints CSV:
+ *   n,libc_ns,zio_ns,speedup,speedup_min,speedup_max,libc_min_ns,zio_min_ns,
+ *   copy_libc_ns,copy_zio_ns,copy_ratio,copy_ratio_min,copy_ratio_max
  * (ns: medians of the rounds; speedup: median, min and max of the rounds';
- * min_ns: the fastest round, the least disturbed by the host's other load).
+ * min_ns: the fastest round, the least disturbed by the host's other load;
+ * copy_*_ns: median time of one copy; copy_ratio: zio / libc, median, min
+ * and max of the rounds, 0 for N = 0).
  *
  * "chain_bench libc" runs the libc variant alone (malloc'd buffers, read,
  * memcpy, write) and prints n,libc_ns: run with and without
@@ -136,11 +140,14 @@ static void zio_copy(void *dst, const void *src, size_t len)
 		die("ZIO_IOC_COPY");
 }
 
-/* One round: request, receive, copy @n times, send, wait for the ack. */
+/*
+ * One round: request, receive, copy @n times, send, wait for the ack.
+ * Returns the time of the round; the time of the copies in *@copy_ns.
+ */
 static uint64_t round_trip(int in, int out, unsigned char **bufs, int n,
-			   int use_zio, int check)
+			   int use_zio, int check, uint64_t *copy_ns)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = now_ns(), t1;
 	char ack;
 
 	if (write(in, check ? "c" : "g", 1) != 1)
@@ -149,12 +156,14 @@ static uint64_t round_trip(int in, int out, unsigned char **bufs, int n,
 		zio_xfer_all(ZIO_IOC_READ, in, bufs[0], MSG_LEN);
 	else
 		xfer_all(in, bufs[0], MSG_LEN, 0);
+	t1 = now_ns();
 	for (int i = 0; i < n; i++) {
 		if (use_zio)
 			zio_copy(bufs[i + 1], bufs[i], MSG_LEN);
 		else
 			memcpy(bufs[i + 1], bufs[i], MSG_LEN);
 	}
+	*copy_ns = now_ns() - t1;
 	if (use_zio)
 		zio_xfer_all(ZIO_IOC_WRITE, out, bufs[n], MSG_LEN);
 	else
@@ -218,36 +227,43 @@ sockets:
 	if (libc_only) {
 		printf("n,libc_ns\n");
 		for (int n = 0; n <= MAX_CHAIN; n++) {
-			uint64_t tl[ROUNDS];
+			uint64_t tl[ROUNDS], cl;
 
 			for (int r = 0; r < ROUNDS; r++)
 				tl[r] = round_trip(in, out, libc_bufs, n, 0,
-						   r == 0 || r == ROUNDS - 1);
+						   r == 0 || r == ROUNDS - 1, &cl);
 			qsort(tl, ROUNDS, sizeof(tl[0]), cmp_u64);
 			printf("%d,%llu\n", n, (unsigned long long)tl[ROUNDS / 2]);
 		}
 		goto done;
 	}
-	printf("n,libc_ns,zio_ns,speedup,speedup_min,speedup_max,libc_min_ns,zio_min_ns\n");
+	printf("n,libc_ns,zio_ns,speedup,speedup_min,speedup_max,libc_min_ns,zio_min_ns,"
+	       "copy_libc_ns,copy_zio_ns,copy_ratio,copy_ratio_min,copy_ratio_max\n");
 	for (int n = 0; n <= MAX_CHAIN; n++) {
-		uint64_t tl[ROUNDS], tz[ROUNDS];
-		double sp[ROUNDS];
+		uint64_t tl[ROUNDS], tz[ROUNDS], cl[ROUNDS], cz[ROUNDS];
+		double sp[ROUNDS], cr[ROUNDS];
+		int m = ROUNDS / 2;
 
 		for (int r = 0; r < ROUNDS; r++) {
 			int check = r == 0 || r == ROUNDS - 1;
 
-			tl[r] = round_trip(in, out, libc_bufs, n, 0, check);
-			tz[r] = round_trip(in, out, zio_bufs, n, 1, check);
+			tl[r] = round_trip(in, out, libc_bufs, n, 0, check, &cl[r]);
+			tz[r] = round_trip(in, out, zio_bufs, n, 1, check, &cz[r]);
 			sp[r] = (double)tl[r] / tz[r];
+			cr[r] = n && cl[r] ? (double)cz[r] / cl[r] : 0;
 		}
 		qsort(sp, ROUNDS, sizeof(sp[0]), cmp_double);
+		qsort(cr, ROUNDS, sizeof(cr[0]), cmp_double);
 		qsort(tl, ROUNDS, sizeof(tl[0]), cmp_u64);
 		qsort(tz, ROUNDS, sizeof(tz[0]), cmp_u64);
-		printf("%d,%llu,%llu,%.3f,%.3f,%.3f,%llu,%llu\n", n,
-		       (unsigned long long)tl[ROUNDS / 2],
-		       (unsigned long long)tz[ROUNDS / 2],
-		       sp[ROUNDS / 2], sp[0], sp[ROUNDS - 1],
-		       (unsigned long long)tl[0], (unsigned long long)tz[0]);
+		qsort(cl, ROUNDS, sizeof(cl[0]), cmp_u64);
+		qsort(cz, ROUNDS, sizeof(cz[0]), cmp_u64);
+		printf("%d,%llu,%llu,%.3f,%.3f,%.3f,%llu,%llu,%.0f,%.0f,%.4f,%.4f,%.4f\n", n,
+		       (unsigned long long)tl[m], (unsigned long long)tz[m],
+		       sp[m], sp[0], sp[ROUNDS - 1],
+		       (unsigned long long)tl[0], (unsigned long long)tz[0],
+		       n ? (double)cl[m] / n : 0, n ? (double)cz[m] / n : 0,
+		       cr[m], cr[0], cr[ROUNDS - 1]);
 		fflush(stdout);
 	}
 done:
