@@ -14,7 +14,6 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
-#include <linux/sockios.h>
 
 #include "zio_test.h"
 
@@ -647,21 +646,6 @@ TEST_F(io, read_into_exclusive_pages_in_place)
 	free(in);
 }
 
-/* Wait until TCP has nothing unacknowledged on @fd: 0, or -1 after 10 s. */
-static int tcp_wait_acked(int fd)
-{
-	for (int i = 0; i < 10000; i++) {
-		int outq;
-
-		if (ioctl(fd, SIOCOUTQ, &outq))
-			return -1;
-		if (!outq)
-			return 0;
-		usleep(1000);
-	}
-	return -1;
-}
-
 /* Read @len bytes of the pattern of @seed from a pipe into @buf. */
 static long read_pattern(int zfd, unsigned char *buf, size_t len,
 			 unsigned int seed)
@@ -712,7 +696,7 @@ TEST_F(io, read_into_a_lent_page_once_the_socket_let_go)
 				    ZIO_IO_FILE_POS, 0));
 	ASSERT_EQ(0, read_all(b, out, len));
 	EXPECT_TRUE(check(out, len, 32));
-	ASSERT_EQ(0, tcp_wait_acked(a));
+	ASSERT_EQ(0, zio_tcp_wait_acked(a));
 	/* Until no skb holds the pages any more, a copy of them falls back. */
 	for (tries = 0; tries < 10000; tries++) {
 		ASSERT_EQ(0, zio_counters(self->fd, false, &before));

@@ -23,7 +23,6 @@
 #include <time.h>	/* struct timespec, for linux/errqueue.h */
 
 #include <linux/errqueue.h>
-#include <linux/sockios.h>
 #include <linux/tcp.h>	/* struct tcp_zerocopy_receive, not in netinet/tcp.h */
 
 #include "zio_test.h"
@@ -81,25 +80,6 @@ static int tcp_connect(int l, const struct sockaddr_in *addr, int mss,
 		return -errno;
 	*b = accept4(l, NULL, NULL, SOCK_CLOEXEC);
 	return *b < 0 ? -errno : 0;
-}
-
-/*
- * Wait until TCP has nothing unacknowledged on @fd (the peer's stack has
- * every byte, and the retransmit queue let go of its pages): 0, or -1
- * after 10 s.
- */
-static int tcp_wait_acked(int fd)
-{
-	for (int i = 0; i < 10000; i++) {
-		int outq;
-
-		if (ioctl(fd, SIOCOUTQ, &outq))
-			return -1;
-		if (!outq)
-			return 0;
-		usleep(1000);
-	}
-	return -1;
 }
 
 /* Wait until @fd has @len bytes to read: 0, or -1 after 10 s. */
@@ -394,7 +374,7 @@ TEST_F(tcp_peer, keeps_no_live_view)
 	ASSERT_TRUE(zio_check(got, len, salt));
 
 	/* Every skb that held the pages is gone: acked, consumed. */
-	ASSERT_EQ(0, tcp_wait_acked(self->a));
+	ASSERT_EQ(0, zio_tcp_wait_acked(self->a));
 	if (variant->how == VIA_MSG_ZEROCOPY) {
 		ASSERT_EQ(0, zerocopy_wait(self->a, 0, &zc_copied));
 		TH_LOG("MSG_ZEROCOPY completion: %s",
@@ -626,7 +606,7 @@ static int finish(const FIXTURE_VARIANT(as_recv) *variant, int sv[2])
 		return -errno;
 	}
 	if (variant->domain == AF_INET && variant->type == SOCK_STREAM)
-		return tcp_wait_acked(sv[0]) ? -ETIMEDOUT : 0;
+		return zio_tcp_wait_acked(sv[0]) ? -ETIMEDOUT : 0;
 	return poll(&pfd, 1, SOCK_TIMEOUT_S * 1000) == 1 ? 0 : -ETIMEDOUT;
 }
 

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <linux/sockios.h>
 #include <linux/zio.h>
 
 #include "kselftest_harness.h"
@@ -420,6 +421,25 @@ TEST_F(last, nothing_left)						\
 	EXPECT_EQ(0, c.pages_live);					\
 	EXPECT_EQ(0, c.pages_shared);					\
 	EXPECT_EQ(0, c.pages_pending);					\
+}
+
+/*
+ * Wait until TCP has nothing unacknowledged on @fd (the peer's stack has
+ * every byte, and the retransmit queue let go of its pages): 0, or -1
+ * after 10 s.
+ */
+static inline int zio_tcp_wait_acked(int fd)
+{
+	for (int i = 0; i < 10000; i++) {
+		int outq;
+
+		if (ioctl(fd, SIOCOUTQ, &outq))
+			return -1;
+		if (!outq)
+			return 0;
+		usleep(1000);
+	}
+	return -1;
 }
 
 #endif /* _ZIO_TEST_H */
