@@ -7,13 +7,11 @@
  * buffer: a pending copy goes out as the parts of its source pages, no
  * fault is taken, and untouched destination pages are never mapped nor
  * materialized. TCP gets the pages themselves, by reference, where nothing
- * maps them writable. ZIO_IOC_READ receives straight into the pages of
- * the slots that only it may write (as read() writes the buffer), and into
- * fresh pages elsewhere; then, under the space lock, it puts the whole
- * fresh pages into their slots (as a copy would) and copies partial ones
- * into place. The space lock is never held while the file blocks.
+ * maps them writable. ZIO_IOC_READ receives into
+ * fresh pages and then, under the space lock, puts the whole pages it
+ * filled into their slots (as a copy would) and copies partial pages into
+ * place. The space lock is never held while the file blocks.
  */
-#include <linux/bitmap.h>
 #include <linux/bvec.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -60,8 +58,6 @@ struct zio_io_ctx {
 	 */
 	struct page *spare[2];
 	bool first_partial;
-	/* ZIO_IOC_READ: the pages received into in place, see zio_io_reuse() */
-	unsigned long *reused;
 	/* the space's unmap_seq when the buffer was translated */
 	unsigned long unmap_seq;
 };
@@ -437,14 +433,12 @@ out_end:
 }
 
 /*
- * Put what a read brought into the buffer: whole fresh pages into their
- * slots, the bytes of partial fresh pages into the pages the slots hold;
- * a page read in place is in place if its slot still holds it. The data
- * is out of the file by now: what a partial page's slot needs comes from
- * the spares allocated before the read. Returns the bytes put in place,
- * from the start; less than @done only when the xarray could not allocate
- * a node or a slot let go of a page read in place, and then the pages
- * from there on are still in io->bvec.
+ * Put what a read brought into the buffer: whole pages into their slots,
+ * the bytes of partial pages into the pages the slots hold. The data is
+ * out of the file by now: what a partial page's slot needs comes from the
+ * spares allocated before the read. Returns the bytes put in place, from
+ * the start; less than @done only when the xarray could not allocate a
+ * node, and then the fresh pages from there on are still in io->bvec.
  */
 static size_t zio_io_install(struct zio_io_ctx *io, size_t done)
 {
@@ -480,14 +474,6 @@ static size_t zio_io_install(struct zio_io_ctx *io, size_t done)
 		len = min_t(size_t, len, done - (addr - io->args.addr));
 		pgoff = zio_map_pgoff(&io->map, addr);
 
-		if (test_bit(i, io->reused)) {
-			/* In place already, unless the slot let go of it. */
-			if (xa_load(&space->slots, pgoff) != fresh)
-				break;
-			flush_dcache_page(fresh);
-			placed += len;
-			continue;
-		}
 		if (len == PAGE_SIZE) {
 			old = xa_store(&space->slots, pgoff, fresh, GFP_KERNEL);
 			if (xa_is_err(old))
@@ -552,43 +538,6 @@ static size_t zio_io_copy_out(struct zio_io_ctx *io, size_t placed, size_t done)
 	return copied;
 }
 
-/*
- * The page of slot @pgoff, with a reference, if a read may receive into it
- * in place: a page that this slot alone holds (zio_page_exclusive()), or
- * that zio lent to a socket which has let go of it since (no references
- * beyond zio's, the mappings' and ours): it is then no longer lent. The
- * read writes it as read() writes a buffer; the reference it holds
- * meanwhile makes a copy or a fork copy it rather than share it
- * (zio_page_foreign_refs()). NULL when the read needs a fresh page: the
- * slot is empty, pending or shared, or the page is poisoned.
- */
-static struct page *zio_io_reuse(struct zio_space *space, pgoff_t pgoff)
-{
-	void *entry = zio_slot_load(space, pgoff);
-	struct page *page = entry;
-	bool ok;
-
-	if (!entry)
-		return NULL;
-	if (zio_entry_is_pending(entry)) {
-		zio_pending_put(zio_entry_pending(entry));
-		return NULL;
-	}
-	lock_page(page);
-	ok = xa_load(&space->slots, pgoff) == page &&
-	     zio_page_shares(page) == 1 && !PageHWPoison(page);
-	if (ok && page_private(page) & ZIO_PAGE_LENT) {
-		ok = !zio_page_foreign_refs(page, 1);
-		if (ok)
-			set_page_private(page, page_private(page) & ~ZIO_PAGE_LENT);
-	}
-	unlock_page(page);
-	if (ok)
-		return page;
-	put_page(page);
-	return NULL;
-}
-
 /**
  * zio_ioctl_read() - ZIO_IOC_READ: read from a file descriptor into a buffer
  * @zfile: the open the buffer's mappings belong to
@@ -599,7 +548,6 @@ static struct page *zio_io_reuse(struct zio_space *space, pgoff_t pgoff)
 long zio_ioctl_read(struct file *zfile, const struct zio_io *args)
 {
 	struct zio_io_ctx io = {};
-	bool need_spare[2] = {};
 	struct iov_iter iter;
 	size_t got, placed;
 	unsigned int i;
@@ -608,48 +556,35 @@ long zio_ioctl_read(struct file *zfile, const struct zio_io *args)
 	ret = zio_io_start(zfile, args, VM_WRITE, ZIO_RECV_FLAGS, &io);
 	if (ret || !io.args.len)
 		goto out_end;
-	io.reused = bitmap_zalloc(io.nr_pages, GFP_KERNEL_ACCOUNT);
-	if (!io.reused) {
-		ret = -ENOMEM;
-		goto out_end;
-	}
 
-	io.first_partial = offset_in_page(io.args.addr) || io.args.len < PAGE_SIZE;
-	for (i = 0; i < io.nr_pages; i++) {
-		unsigned long addr;
-		unsigned int offset, len;
-		struct page *page;
-
-		zio_io_page_part(&io, i, &addr, &offset, &len);
-		page = zio_io_reuse(io.space, zio_map_pgoff(&io.map, addr));
-		if (page) {
-			__set_bit(i, io.reused);
-		} else {
-			page = zio_page_alloc(io.space, GFP_HIGHUSER);
-			if (!page) {
-				ret = -ENOMEM;
-				goto out_free_pages;
-			}
-			need_spare[i || !io.first_partial] = true;
-		}
-		io.bvec[i].bv_page = page;
-		io.bvec[i].bv_offset = offset;
-		io.bvec[i].bv_len = len;
-	}
 	/*
 	 * Only a partial first page and the page a short read ends in can
-	 * need a page for their slot after the read, and only if the read
-	 * fills a fresh page for them: allocate those now, while failing
-	 * loses nothing.
+	 * need a page for their slot after the read: allocate those now,
+	 * while failing loses nothing.
 	 */
-	for (i = 0; i < 2; i++) {
-		if (!need_spare[i])
-			continue;
+	io.first_partial = offset_in_page(io.args.addr) || io.args.len < PAGE_SIZE;
+	for (i = !io.first_partial; i < 2; i++) {
+		if (i == 1 && io.nr_pages == 1 && io.first_partial)
+			break;
 		io.spare[i] = zio_page_alloc(io.space, GFP_HIGHUSER);
 		if (!io.spare[i]) {
 			ret = -ENOMEM;
 			goto out_free_pages;
 		}
+	}
+
+	for (i = 0; i < io.nr_pages; i++) {
+		unsigned long addr;
+		unsigned int offset, len;
+
+		io.bvec[i].bv_page = zio_page_alloc(io.space, GFP_HIGHUSER);
+		if (!io.bvec[i].bv_page) {
+			ret = -ENOMEM;
+			goto out_free_pages;
+		}
+		zio_io_page_part(&io, i, &addr, &offset, &len);
+		io.bvec[i].bv_offset = offset;
+		io.bvec[i].bv_len = len;
 	}
 
 	iov_iter_bvec(&iter, ITER_DEST, io.bvec, io.nr_pages, io.args.len);
@@ -672,18 +607,12 @@ long zio_ioctl_read(struct file *zfile, const struct zio_io *args)
 	}
 
 out_free_pages:
-	for (i = 0; i < io.nr_pages; i++) {
-		if (!io.bvec[i].bv_page)
-			continue;
-		if (test_bit(i, io.reused))
-			put_page(io.bvec[i].bv_page);
-		else
+	for (i = 0; i < io.nr_pages; i++)
+		if (io.bvec[i].bv_page)
 			zio_page_free_new(io.bvec[i].bv_page);
-	}
 	for (i = 0; i < 2; i++)
 		if (io.spare[i])
 			zio_page_free_new(io.spare[i]);
-	bitmap_free(io.reused);
 out_end:
 	zio_io_end(&io);
 	return ret;

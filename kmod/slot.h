@@ -14,9 +14,8 @@
  * that zio_page_mkwrite() let a PTE map the page writable since the page
  * was last zapped: whoever shares or copies such a page zaps it first
  * (zio_page_unmap_writable()). The next bit, ZIO_PAGE_LENT, says that zio
- * sent the page by reference: a socket may still read it, so it is not
- * written in place again until ZIO_IOC_READ finds nobody holds it.
- * Shares and bits change under the page lock only.
+ * sent the page by reference: a socket may still read it, so it is never
+ * written in place again. Shares and bits change under the page lock only.
  * While zio holds a page, page->mapping is the open's address_space, so
  * that nobody outside zio maps it (a TCP zerocopy receive copies instead).
  */

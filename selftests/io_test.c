@@ -14,7 +14,6 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
-
 #include "zio_test.h"
 
 #define MAP_PAGES	64
@@ -609,115 +608,6 @@ TEST_F(io, pending_pages_to_a_file)
 TEST_F(io, pending_pages_to_an_o_direct_file)
 {
 	send_pending(_metadata, self, TO_DIRECT_FILE);
-}
-
-/*
- * A read writes the pages only its buffer holds in place, as read() would:
- * the program's mappings stay (no fault afterwards), partial pages and
- * the end of a short read included, and nothing around the bytes read
- * changes.
- */
-TEST_F(io, read_into_exclusive_pages_in_place)
-{
-	const size_t n = 4 * PG - 300;
-	unsigned char *buf = self->map, *in = malloc(n);
-	struct zio_counters before, after;
-	int p[2];
-
-	ASSERT_EQ(0, pipe(p));
-	ASSERT_LE(8 * (long)PG, fcntl(p[1], F_SETPIPE_SZ, 8 * PG));
-	memset(buf, 0x5a, 5 * PG);	/* mapped writable, all five pages */
-	fill(in, n, 30);
-	ASSERT_EQ((ssize_t)n, write(p[1], in, n));
-	ASSERT_EQ(0, zio_counters(self->fd, false, &before));
-	/* Short: ends 200 bytes before the end of page 3. */
-	EXPECT_EQ((long)n, zio_io(self->fd, ZIO_IOC_READ, p[0], buf + 100,
-				  4 * PG, ZIO_IO_FILE_POS, 0));
-	EXPECT_EQ(0, memcmp(buf + 100, in, n));
-	for (size_t i = 0; i < 100; i++)
-		ASSERT_EQ(0x5a, buf[i]);
-	for (size_t i = 100 + n; i < 5 * PG; i++)
-		ASSERT_EQ(0x5a, buf[i]);
-	ASSERT_EQ(0, zio_counters(self->fd, false, &after));
-	EXPECT_EQ(0, after.faults - before.faults);
-	EXPECT_EQ(n, after.io_bytes_read - before.io_bytes_read);
-	close(p[0]);
-	close(p[1]);
-	free(in);
-}
-
-/* Read @len bytes of the pattern of @seed from a pipe into @buf. */
-static long read_pattern(int zfd, unsigned char *buf, size_t len,
-			 unsigned int seed)
-{
-	unsigned char *in = malloc(len);
-	int p[2];
-	long n = -ENOMEM;
-
-	if (!in || pipe(p))
-		goto out;
-	fcntl(p[1], F_SETPIPE_SZ, (int)len);
-	fill(in, len, seed);
-	if (write(p[1], in, len) == (ssize_t)len)
-		n = zio_io(zfd, ZIO_IOC_READ, p[0], buf, len, ZIO_IO_FILE_POS, 0);
-	close(p[0]);
-	close(p[1]);
-out:
-	free(in);
-	return n;
-}
-
-/*
- * A page lent to TCP is not read into while the socket holds it: the peer
- * receives what was sent, the read lands in fresh pages. Once the socket
- * let go of it, a read writes it in place again.
- */
-TEST_F(io, read_into_a_lent_page_once_the_socket_let_go)
-{
-	const size_t len = 4 * PG;
-	unsigned char *buf = self->map, *other = self->map + 16 * PG;
-	unsigned char *out = malloc(len);
-	struct zio_counters before, after;
-	int l, a, b, tries;
-
-	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
-	ASSERT_EQ((long)len, read_pattern(self->fd, buf, len, 31));
-	EXPECT_TRUE(check(buf, len, 31));
-	/* Fresh pages nobody wrote: TCP takes them by reference. */
-	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, buf, len,
-				    ZIO_IO_FILE_POS, 0));
-	ASSERT_EQ((long)len, read_pattern(self->fd, buf, len, 32));
-	EXPECT_TRUE(check(buf, len, 32));
-	ASSERT_EQ(0, read_all(b, out, len));
-	EXPECT_TRUE(check(out, len, 31));
-
-	/* Lent again; the peer consumes it, TCP gets its ack. */
-	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, buf, len,
-				    ZIO_IO_FILE_POS, 0));
-	ASSERT_EQ(0, read_all(b, out, len));
-	EXPECT_TRUE(check(out, len, 32));
-	ASSERT_EQ(0, zio_tcp_wait_acked(a));
-	/* Until no skb holds the pages any more, a copy of them falls back. */
-	for (tries = 0; tries < 10000; tries++) {
-		ASSERT_EQ(0, zio_counters(self->fd, false, &before));
-		ASSERT_EQ(0, zio_copy(self->fd, other, buf, len, NULL));
-		ASSERT_EQ(0, zio_counters(self->fd, false, &after));
-		ASSERT_EQ(0, zio_discard(self->fd, other, len));
-		if (after.pages_fallback == before.pages_fallback)
-			break;
-		usleep(1000);
-	}
-	ASSERT_GT(10000, tries);
-	EXPECT_TRUE(check(buf, len, 32));	/* mapped, read-only */
-	ASSERT_EQ(0, zio_counters(self->fd, false, &before));
-	ASSERT_EQ((long)len, read_pattern(self->fd, buf, len, 33));
-	EXPECT_TRUE(check(buf, len, 33));
-	ASSERT_EQ(0, zio_counters(self->fd, false, &after));
-	EXPECT_EQ(0, after.faults - before.faults);
-	close(a);
-	close(b);
-	close(l);
-	free(out);
 }
 
 TEST_F(io, partial_write_on_a_full_socket)

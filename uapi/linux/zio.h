@@ -122,7 +122,7 @@ struct zio_range {
  * @faults: page faults handled
  * @discards: pages discarded
  * @io_bytes_written: bytes ZIO_IOC_WRITE sent from slot pages
- * @io_bytes_read: bytes ZIO_IOC_READ received into slot pages
+ * @io_bytes_read: bytes ZIO_IOC_READ received into fresh slot pages
  * @reserved: 0
  */
 struct zio_counters {
