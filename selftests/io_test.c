@@ -5,11 +5,14 @@
  * read() would give.
  */
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -608,6 +611,124 @@ TEST_F(io, pending_pages_to_a_file)
 TEST_F(io, pending_pages_to_an_o_direct_file)
 {
 	send_pending(_metadata, self, TO_DIRECT_FILE);
+}
+
+/* A read on another thread, started before the write it races with. */
+struct io_reader {
+	int zfd, fd;
+	unsigned char *buf;
+	size_t len;
+	atomic_int tid;		/* set just before the ioctl */
+	long ret;
+};
+
+static void *io_reader_run(void *arg)
+{
+	struct io_reader *r = arg;
+
+	atomic_store(&r->tid, (int)syscall(SYS_gettid));
+	r->ret = zio_io(r->zfd, ZIO_IOC_READ, r->fd, r->buf, r->len,
+			ZIO_IO_FILE_POS, MSG_WAITALL);
+	return NULL;
+}
+
+/* The state letter of thread @tid of this process, or 0. */
+static char task_state(int tid)
+{
+	char path[64], line[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	if (!p)
+		return 0;
+	p = strrchr(line, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * Guards the race between a blocked ZIO_IOC_READ and a ZIO_IOC_WRITE of
+ * the same buffer to TCP from another thread. The buffer's pages were
+ * placed by an earlier read and never stored to: only their slots hold
+ * them and nothing maps them writable, so the write lends them to TCP.
+ * The read, blocked before the write and completed after it, must not
+ * write those pages (284755a received into them in place): the peer,
+ * which reads only after the read completed, gets what the buffer held
+ * at the send, and the buffer gets what the read received.
+ */
+TEST_F(io, blocked_read_does_not_write_pages_lent_to_tcp)
+{
+	const size_t len = 4 * PG;
+	struct io_reader r = { .zfd = self->fd, .buf = self->map, .len = len };
+	unsigned char *in = malloc(len), *out = malloc(len);
+	int p[2], sv[2], l, a, b, tid = 0, i;
+	pthread_t thread;
+	char state = 0;
+
+	ASSERT_NE(NULL, in);
+	ASSERT_NE(NULL, out);
+	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+
+	/* Pages only a read wrote: the pattern of 40, never stored to. */
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_LE((long)len, fcntl(p[1], F_SETPIPE_SZ, len));
+	fill(in, len, 40);
+	ASSERT_EQ((ssize_t)len, write(p[1], in, len));
+	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_READ, p[0], self->map,
+				    len, ZIO_IO_FILE_POS, 0));
+	close(p[0]);
+	close(p[1]);
+
+	/* (1) The read blocks: nothing to receive on sv[0] yet. */
+	r.fd = sv[0];
+	ASSERT_EQ(0, pthread_create(&thread, NULL, io_reader_run, &r));
+	for (i = 0; i < 10000; i++) {
+		tid = atomic_load(&r.tid);
+		/* Its one interruptible sleep: waiting for data. */
+		if (tid && (state = task_state(tid)) == 'S')
+			break;
+		usleep(1000);
+	}
+	ASSERT_EQ('S', state) {
+		TH_LOG("the reading thread never blocked in ZIO_IOC_READ");
+	}
+
+	/* (2) The same pages to TCP; the peer does not read yet. */
+	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, self->map, len,
+				    ZIO_IO_FILE_POS, 0));
+
+	/* (3) The read gets the pattern of 41 and completes. */
+	fill(out, len, 41);
+	ASSERT_EQ((ssize_t)len, write(sv[1], out, len));
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	ASSERT_EQ((long)len, r.ret);
+	EXPECT_TRUE(check(self->map, len, 41)) {
+		TH_LOG("the buffer does not hold what the read received");
+	}
+
+	/* (4) Now the peer reads: what the buffer held at the send. */
+	memset(out, 0, len);
+	ASSERT_EQ(0, read_all(b, out, len));
+	for (i = 0; i < (int)len && out[i] == in[i]; i++)
+		;
+	EXPECT_EQ((int)len, i) {
+		TH_LOG("TCP peer byte %d is 0x%02x, the buffer held 0x%02x at the send%s",
+		       i, out[i], in[i],
+		       check(out, len, 41) ?
+		       ": it got the later read's bytes, written into a lent page" : "");
+	}
+	close(sv[0]);
+	close(sv[1]);
+	close(a);
+	close(b);
+	close(l);
+	free(in);
+	free(out);
 }
 
 TEST_F(io, partial_write_on_a_full_socket)
