@@ -4,10 +4,9 @@
  * pages of the slots.
  *
  * ZIO_IOC_WRITE hands the file a bvec iterator over the pages that hold the
- * buffer: a pending copy goes out as the parts of its source pages, no
- * fault is taken, and untouched destination pages are never mapped nor
- * materialized. TCP gets the pages themselves, by reference, where nothing
- * maps them writable. ZIO_IOC_READ receives into
+ * buffer: pending copies are done in the kernel, no fault is taken, and
+ * untouched destination pages are never mapped. TCP gets the pages
+ * themselves, by reference. ZIO_IOC_READ receives into
  * fresh pages and then, under the space lock, puts the whole pages it
  * filled into their slots (as a copy would) and copies partial pages into
  * place. The space lock is never held while the file blocks.
@@ -45,12 +44,8 @@ struct zio_io_ctx {
 	struct socket *sock;
 	struct zio_space *space;
 	struct zio_extents map;
-	/* ZIO_IOC_WRITE: up to two segments per page, see zio_io_segments() */
 	struct bio_vec *bvec;
 	unsigned int nr_pages;
-	unsigned int nr_bvec;
-	/* ZIO_IOC_WRITE: the pending copies sent, by page of the buffer */
-	struct zio_pending **held;
 	/*
 	 * ZIO_IOC_READ: pages for the slots of the partial pages, see
 	 * zio_io_install(): [0] for a first page the buffer covers in part,
@@ -112,7 +107,7 @@ static int zio_io_start(struct file *zfile, const struct zio_io *in,
 	first = args->addr >> PAGE_SHIFT;
 	last = (args->addr + args->len - 1) >> PAGE_SHIFT;
 	io->nr_pages = last - first + 1;
-	io->bvec = kvmalloc_array(2 * io->nr_pages, sizeof(*io->bvec),
+	io->bvec = kvmalloc_array(io->nr_pages, sizeof(*io->bvec),
 				  GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 	return io->bvec ? 0 : -ENOMEM;
 }
@@ -216,163 +211,51 @@ static ssize_t zio_io_transfer(struct zio_io_ctx *io, struct iov_iter *iter,
  * Pages the program maps writable are copied instead: it wrote them, and
  * is likely to write them again (a reused buffer), which by reference
  * would cost a copy-on-write fault per page. What goes by reference is
- * what zio deferred (shared pages and the source pages of pending copies)
- * and what ZIO_IOC_READ received, untouched since. Other sockets copy
- * anyway, and so does the zero page of an empty slot.
+ * what zio deferred (shared and pending-copy pages) and what ZIO_IOC_READ
+ * received, untouched since. Other sockets copy anyway, and so does the
+ * zero page of an empty slot.
  */
-static bool zio_io_tcp(struct zio_io_ctx *io, struct socket *sock)
+static bool zio_io_by_reference(struct zio_io_ctx *io, struct socket *sock)
 {
-	return sock && sock->sk && sock->type == SOCK_STREAM &&
-	       sock->sk->sk_protocol == IPPROTO_TCP &&
-	       !(io->args.msg_flags & MSG_OOB);
-}
+	unsigned int i;
 
-/* May segment @i go by reference? If so, its page is lent from now on. */
-static bool zio_io_lend(struct zio_io_ctx *io, unsigned int i)
-{
-	struct page *page = io->bvec[i].bv_page;
-	bool lend;
-
-	if (is_zero_page(page))
+	if (!sock || !sock->sk || sock->type != SOCK_STREAM ||
+	    sock->sk->sk_protocol != IPPROTO_TCP || io->args.msg_flags & MSG_OOB)
 		return false;
-	/*
-	 * A page whose last share went since it was collected is nobody's:
-	 * a stale PTE may still write it, and nothing keeps a peer from
-	 * mapping it. Such a page is copied.
-	 */
-	lock_page(page);
-	lend = !(page_private(page) & ZIO_PAGE_WRITABLE) && zio_page_shares(page);
-	if (lend)
-		set_page_private(page, page_private(page) | ZIO_PAGE_LENT);
-	unlock_page(page);
-	return lend;
+	for (i = 0; i < io->nr_pages; i++) {
+		if (is_zero_page(io->bvec[i].bv_page))
+			return false;
+	}
+	/* A page lent before a writable one stops the send stays lent. */
+	for (i = 0; i < io->nr_pages; i++) {
+		struct page *page = io->bvec[i].bv_page;
+		bool writable;
+
+		/*
+		 * A page whose last share went since it was collected is
+		 * nobody's: a stale PTE may still write it, and nothing
+		 * keeps a peer from mapping it. Such a send copies.
+		 */
+		lock_page(page);
+		writable = page_private(page) & ZIO_PAGE_WRITABLE ||
+			   !zio_page_shares(page);
+		if (!writable)
+			set_page_private(page, page_private(page) | ZIO_PAGE_LENT);
+		unlock_page(page);
+		if (writable)
+			return false;
+	}
+	return true;
 }
 
-static int zio_io_send_copy(struct socket *sock, struct bio_vec *bvec,
-			    unsigned int nr, size_t len, int flags)
-{
-	struct msghdr msg = { .msg_flags = flags };
-
-	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bvec, nr, len);
-	return sock_sendmsg(sock, &msg);
-}
-
-/*
- * Send to TCP in runs of segments: those that may go by reference
- * (zio_io_lend()) by reference, the others copied, each run but the last
- * with MSG_MORE. A run sent short ends the send, as send() ends short.
- */
-static ssize_t zio_io_send_tcp(struct zio_io_ctx *io, struct socket *sock)
+static ssize_t zio_io_send_pages(struct zio_io_ctx *io, struct socket *sock)
 {
 	int flags = io->args.msg_flags;
-	unsigned int i = 0, j;
-	bool lend, cur;
-	ssize_t sent = 0;
-	int ret = 0;
 
 	if (io->file->f_flags & O_NONBLOCK)
 		flags |= MSG_DONTWAIT;
-	lend = zio_io_lend(io, 0);
-	cur = lend;
-	while (i < io->nr_bvec) {
-		size_t len = io->bvec[i].bv_len;
-		int f = flags;
-
-		for (j = i + 1; j < io->nr_bvec; j++) {
-			/* Pending copies next to each other share a page. */
-			if (io->bvec[j].bv_page != io->bvec[j - 1].bv_page)
-				cur = zio_io_lend(io, j);
-			if (cur != lend)
-				break;
-			len += io->bvec[j].bv_len;
-		}
-		if (j < io->nr_bvec)
-			f = (f & ~MSG_EOR) | MSG_MORE;
-		if (lend)
-			ret = zio_sock_send_pages(sock, io->bvec + i, j - i, len, f);
-		else
-			ret = zio_io_send_copy(sock, io->bvec + i, j - i, len, f);
-		if (ret <= 0)
-			break;
-		sent += ret;
-		if (ret < len)
-			break;
-		i = j;
-		lend = cur;
-	}
-	return sent ? sent : ret;
-}
-
-/* A segment of @page, with a reference for the bvec; NULL reads as zeros. */
-static void zio_io_segment(struct bio_vec *bv, struct page *page,
-			   unsigned int offset, unsigned int len)
-{
-	if (!page)
-		page = ZERO_PAGE(0);
-	get_page(page);
-	bv->bv_page = page;
-	bv->bv_offset = offset;
-	bv->bv_len = len;
-}
-
-/*
- * The segments of [@offset, @offset + @len) of page @i of the buffer, in
- * slot @pgoff, from io->bvec[io->nr_bvec] on: the slot's page, the zero
- * page for an empty slot, and for a pending copy the parts of its (at most
- * two) source pages, so that it is not materialized. The shares of the
- * pending copy keep its source pages from being written in place, and
- * io->held keeps the pending copy until the write is done. An O_DIRECT
- * file may need whole pages: it gets the pending copy materialized.
- *
- * Return: the segments added (1 or 2), or a negative errno.
- */
-static int zio_io_segments(struct zio_io_ctx *io, unsigned int i,
-			   pgoff_t pgoff, unsigned int offset, unsigned int len)
-{
-	struct bio_vec *bv = io->bvec + io->nr_bvec;
-	struct zio_pending *pending;
-	unsigned int head, n = 0;
-	struct page *page;
-	void *entry;
-	int ret;
-
-	if (io->file->f_flags & O_DIRECT) {
-		ret = zio_slot_get_page(io->space, pgoff, &page);
-		if (ret)
-			return ret;
-		entry = page;
-	} else {
-		entry = zio_slot_load(io->space, pgoff);
-	}
-	if (!entry || !zio_entry_is_pending(entry)) {
-		zio_io_segment(bv, entry, offset, len);
-		if (entry)
-			put_page(entry);
-		return 1;
-	}
-
-	pending = zio_entry_pending(entry);
-	if (!io->held) {
-		io->held = kvcalloc(io->nr_pages, sizeof(*io->held),
-				    GFP_KERNEL_ACCOUNT);
-		if (!io->held) {
-			zio_pending_put(pending);
-			return -ENOMEM;
-		}
-	}
-	io->held[i] = pending;
-	head = PAGE_SIZE - pending->offset;
-	if (offset < head) {
-		unsigned int part = min(len, head - offset);
-
-		zio_io_segment(&bv[n++], pending->src[0],
-			       pending->offset + offset, part);
-		offset += part;
-		len -= part;
-	}
-	if (len)
-		zio_io_segment(&bv[n++], pending->src[1], offset - head, len);
-	return n;
+	return zio_sock_send_pages(sock, io->bvec, io->nr_pages, io->args.len,
+				   flags);
 }
 
 /**
@@ -385,32 +268,38 @@ static int zio_io_segments(struct zio_io_ctx *io, unsigned int i,
 long zio_ioctl_write(struct file *zfile, const struct zio_io *args)
 {
 	struct zio_io_ctx io = {};
-	struct socket *sock;
 	struct iov_iter iter;
-	unsigned int i;
+	unsigned int i, n = 0;
 	ssize_t ret;
 
 	ret = zio_io_start(zfile, args, VM_READ, ZIO_SEND_FLAGS, &io);
 	if (ret || !io.args.len)
 		goto out_end;
 
-	for (i = 0; i < io.nr_pages; i++) {
+	for (i = 0; i < io.nr_pages; i++, n++) {
 		unsigned long addr;
 		unsigned int offset, len;
+		struct page *page;
 
 		zio_io_page_part(&io, i, &addr, &offset, &len);
-		ret = zio_io_segments(&io, i, zio_map_pgoff(&io.map, addr),
-				      offset, len);
-		if (ret < 0)
+		ret = zio_slot_get_page(io.space, zio_map_pgoff(&io.map, addr),
+					&page);
+		if (ret)
 			goto out_put_pages;
-		io.nr_bvec += ret;
+		if (!page) {
+			/* An empty slot reads as zeros. */
+			page = ZERO_PAGE(0);
+			get_page(page);
+		}
+		io.bvec[i].bv_page = page;
+		io.bvec[i].bv_offset = offset;
+		io.bvec[i].bv_len = len;
 	}
 
-	sock = sock_from_file(io.file);
-	if (zio_io_tcp(&io, sock)) {
-		ret = zio_io_send_tcp(&io, sock);
+	if (zio_io_by_reference(&io, sock_from_file(io.file))) {
+		ret = zio_io_send_pages(&io, sock_from_file(io.file));
 	} else {
-		iov_iter_bvec(&iter, ITER_SOURCE, io.bvec, io.nr_bvec,
+		iov_iter_bvec(&iter, ITER_SOURCE, io.bvec, io.nr_pages,
 			      io.args.len);
 		ret = zio_io_transfer(&io, &iter, true);
 	}
@@ -419,14 +308,8 @@ long zio_ioctl_write(struct file *zfile, const struct zio_io *args)
 		zio_space_count(io.space, ZIO_EV_IO_WRITTEN, ret);
 
 out_put_pages:
-	for (i = 0; i < io.nr_bvec; i++)
+	for (i = 0; i < n; i++)
 		put_page(io.bvec[i].bv_page);
-	if (io.held) {
-		for (i = 0; i < io.nr_pages; i++)
-			if (io.held[i])
-				zio_pending_put(io.held[i]);
-		kvfree(io.held);
-	}
 out_end:
 	zio_io_end(&io);
 	return ret;

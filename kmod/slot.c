@@ -335,15 +335,8 @@ void zio_slot_release(void *entry, bool *mapped)
 		put_page(page);
 }
 
-/**
- * zio_slot_load() - a slot's entry, with a reference to what it holds
- * @space: the space
- * @pgoff: the slot
- *
- * Return: NULL for an empty slot, a page with a reference (put_page()),
- * or a tagged pending copy with a reference (zio_pending_put()).
- */
-void *zio_slot_load(struct zio_space *space, pgoff_t pgoff)
+/* The slot's entry, with a reference to the page or pending copy in it. */
+static void *zio_slot_load(struct zio_space *space, pgoff_t pgoff)
 {
 	void *entry;
 

@@ -85,7 +85,6 @@ struct zio_pending *zio_pending_create(struct page *src0, struct page *src1,
 void zio_pending_put(struct zio_pending *pending);
 void zio_pending_fill(struct zio_pending *pending, struct page *dst);
 void zio_slot_release(void *entry, bool *mapped);
-void *zio_slot_load(struct zio_space *space, pgoff_t pgoff);
 int zio_slot_get_page(struct zio_space *space, pgoff_t pgoff,
 		      struct page **pagep);
 int zio_slot_lock_page(struct zio_space *space, pgoff_t pgoff,

@@ -450,287 +450,6 @@ TEST_F(io, tcp_sends_deferred_pages_by_reference)
 	free(out);
 }
 
-enum sink { TO_TCP, TO_PIPE, TO_FILE, TO_DIRECT_FILE };
-
-/*
- * Pending copies go out as the parts of their source pages, without being
- * materialized: what arrives is, byte for byte, what was copied, although
- * a fork child wrote its view of both buffers before the send and the
- * program writes both right after it. The buffer is laid out as Redis
- * lays out a reply: a header the program wrote, then a value copied 16
- * bytes in (pending pages, each from two source pages, the last from an
- * empty one), then a kernel-copied tail. TCP gets the source pages by
- * reference (a copy from them falls back while the socket holds them),
- * the header by copy; pipes and files copy everything during the write.
- */
-static void send_pending(struct __test_metadata *_metadata,
-			 FIXTURE_DATA(io) *self, enum sink sink)
-{
-	unsigned char *src = self->map, *dst = self->map + 16 * PG;
-	unsigned char *other = self->map + 32 * PG;
-	const size_t len = 8 * PG, hdr = 16, at = 2 * PG - 50, part = PG + 100;
-	size_t total = hdr + len + part;
-	/* Aligned, for O_DIRECT. */
-	unsigned char *exp = calloc(1, total), *out = aligned_alloc(PG, 10 * PG);
-	struct zio_counters before, after;
-	int rd = -1, wr = -1, l = -1, status;
-	struct zio_copy c;
-	char path[64];
-	pid_t pid;
-	size_t i;
-
-	ASSERT_NE(NULL, exp);
-	ASSERT_NE(NULL, out);
-	switch (sink) {
-	case TO_TCP:
-		ASSERT_EQ(0, tcp_pair(&l, &wr, &rd));
-		break;
-	case TO_PIPE: {
-		int p[2];
-
-		ASSERT_EQ(0, pipe(p));
-		ASSERT_LE((long)total, fcntl(p[1], F_SETPIPE_SZ, 16 * PG));
-		rd = p[0];
-		wr = p[1];
-		break;
-	}
-	case TO_FILE:
-		snprintf(path, sizeof(path), "/tmp/zio-pending-XXXXXX");
-		wr = mkstemp(path);
-		ASSERT_LE(0, wr);
-		unlink(path);
-		rd = dup(wr);
-		break;
-	case TO_DIRECT_FILE:
-		if (!zio_ext4_mounted())
-			SKIP(return, "no ext4 at " ZIO_EXT4_DIR);
-		wr = zio_direct_file("io_test", PG, 0);
-		ASSERT_LE(0, wr);
-		total = 3 * PG;		/* O_DIRECT: aligned, page by page */
-		break;
-	}
-
-	/* Source pages 0-7 filled; page 8 empty, reads as zeros. */
-	fill(src, 8 * PG, 20);
-	memcpy(dst, "+HEADER-16-BYTE", hdr);
-	memcpy(exp, dst, hdr);
-	memcpy(exp + hdr, src + 100, 8 * PG - 100);
-	memcpy(exp + hdr + len, exp + at, part);
-	c = (struct zio_copy){ .dst = (uintptr_t)(dst + hdr),
-			       .src = (uintptr_t)(src + 100), .len = len };
-	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_COPY, &c));
-	EXPECT_EQ(7 * PG, c.bytes_deferred);
-
-	/* A fork child writes its own view of both: no effect on ours. */
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid) {
-		memset(src, 0xaa, 9 * PG);
-		memset(dst, 0xbb, 9 * PG);
-		_exit(0);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_EQ(0, status);
-
-	ASSERT_EQ(0, zio_counters(self->fd, false, &before));
-	EXPECT_EQ(7, before.pages_pending);
-	if (sink == TO_DIRECT_FILE) {
-		/* Whole pages, at a page-aligned offset: pages 1-3. */
-		memmove(exp, exp + PG, 3 * PG);
-		EXPECT_EQ((long)total, zio_io(self->fd, ZIO_IOC_WRITE, wr,
-					      dst + PG, total, 0, 0));
-	} else {
-		EXPECT_EQ((long)(hdr + len),
-			  zio_io(self->fd, ZIO_IOC_WRITE, wr, dst, hdr + len,
-				 ZIO_IO_FILE_POS, 0));
-		/* From the second source page of a pending page on. */
-		EXPECT_EQ((long)part, zio_io(self->fd, ZIO_IOC_WRITE, wr,
-					     dst + at, part, ZIO_IO_FILE_POS, 0));
-	}
-	ASSERT_EQ(0, zio_counters(self->fd, false, &after));
-	if (sink == TO_DIRECT_FILE) {
-		/* O_DIRECT needs whole pages: those were materialized. */
-		EXPECT_EQ(3, after.pages_materialized - before.pages_materialized);
-	} else {
-		EXPECT_EQ(0, after.pages_materialized - before.pages_materialized);
-		EXPECT_EQ(7, after.pages_pending);
-	}
-
-	/*
-	 * Who holds the source pages now: the peer's socket, or nobody.
-	 * The pending pages read source pages 1-8 (dst + x is src + x + 84),
-	 * and page 8 is empty: seven pages.
-	 */
-	ASSERT_EQ(0, zio_counters(self->fd, false, &before));
-	ASSERT_EQ(0, zio_copy(self->fd, other, src, 9 * PG, NULL));
-	ASSERT_EQ(0, zio_counters(self->fd, false, &after));
-	EXPECT_EQ(sink == TO_TCP ? 7 : 0,
-		  after.pages_fallback - before.pages_fallback);
-	EXPECT_TRUE(check(other, 8 * PG, 20));
-
-	/* Both written right after the send. */
-	memset(src, 0xee, 9 * PG);
-	memset(dst, 0xdd, 9 * PG);
-	if (sink == TO_FILE || sink == TO_DIRECT_FILE) {
-		ASSERT_EQ((ssize_t)total, pread(sink == TO_FILE ? rd : wr, out,
-						total, 0));
-	} else {
-		ASSERT_EQ(0, read_all(rd, out, total));
-	}
-	for (i = 0; i < total && out[i] == exp[i]; i++)
-		;
-	if (i < total)
-		TH_LOG("byte %zu: 0x%02x, copied 0x%02x", i, out[i], exp[i]);
-	EXPECT_EQ(total, i);
-	/* The copies made from the lent pages stayed as they were. */
-	EXPECT_TRUE(check(other, 8 * PG, 20));
-	if (rd >= 0)
-		close(rd);
-	close(wr);
-	if (l >= 0)
-		close(l);
-	free(exp);
-	free(out);
-}
-
-TEST_F(io, pending_pages_to_tcp_by_reference)
-{
-	send_pending(_metadata, self, TO_TCP);
-}
-
-TEST_F(io, pending_pages_to_a_pipe)
-{
-	send_pending(_metadata, self, TO_PIPE);
-}
-
-TEST_F(io, pending_pages_to_a_file)
-{
-	send_pending(_metadata, self, TO_FILE);
-}
-
-TEST_F(io, pending_pages_to_an_o_direct_file)
-{
-	send_pending(_metadata, self, TO_DIRECT_FILE);
-}
-
-/* A read on another thread, started before the write it races with. */
-struct io_reader {
-	int zfd, fd;
-	unsigned char *buf;
-	size_t len;
-	atomic_int tid;		/* set just before the ioctl */
-	long ret;
-};
-
-static void *io_reader_run(void *arg)
-{
-	struct io_reader *r = arg;
-
-	atomic_store(&r->tid, (int)syscall(SYS_gettid));
-	r->ret = zio_io(r->zfd, ZIO_IOC_READ, r->fd, r->buf, r->len,
-			ZIO_IO_FILE_POS, MSG_WAITALL);
-	return NULL;
-}
-
-/* The state letter of thread @tid of this process, or 0. */
-static char task_state(int tid)
-{
-	char path[64], line[512], *p;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	p = fgets(line, sizeof(line), f);
-	fclose(f);
-	if (!p)
-		return 0;
-	p = strrchr(line, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
-/*
- * Guards the race between a blocked ZIO_IOC_READ and a ZIO_IOC_WRITE of
- * the same buffer to TCP from another thread. The buffer's pages were
- * placed by an earlier read and never stored to: only their slots hold
- * them and nothing maps them writable, so the write lends them to TCP.
- * The read, blocked before the write and completed after it, must not
- * write those pages (284755a received into them in place): the peer,
- * which reads only after the read completed, gets what the buffer held
- * at the send, and the buffer gets what the read received.
- */
-TEST_F(io, blocked_read_does_not_write_pages_lent_to_tcp)
-{
-	const size_t len = 4 * PG;
-	struct io_reader r = { .zfd = self->fd, .buf = self->map, .len = len };
-	unsigned char *in = malloc(len), *out = malloc(len);
-	int p[2], sv[2], l, a, b, tid = 0, i;
-	pthread_t thread;
-	char state = 0;
-
-	ASSERT_NE(NULL, in);
-	ASSERT_NE(NULL, out);
-	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
-	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
-
-	/* Pages only a read wrote: the pattern of 40, never stored to. */
-	ASSERT_EQ(0, pipe(p));
-	ASSERT_LE((long)len, fcntl(p[1], F_SETPIPE_SZ, len));
-	fill(in, len, 40);
-	ASSERT_EQ((ssize_t)len, write(p[1], in, len));
-	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_READ, p[0], self->map,
-				    len, ZIO_IO_FILE_POS, 0));
-	close(p[0]);
-	close(p[1]);
-
-	/* (1) The read blocks: nothing to receive on sv[0] yet. */
-	r.fd = sv[0];
-	ASSERT_EQ(0, pthread_create(&thread, NULL, io_reader_run, &r));
-	for (i = 0; i < 10000; i++) {
-		tid = atomic_load(&r.tid);
-		/* Its one interruptible sleep: waiting for data. */
-		if (tid && (state = task_state(tid)) == 'S')
-			break;
-		usleep(1000);
-	}
-	ASSERT_EQ('S', state) {
-		TH_LOG("the reading thread never blocked in ZIO_IOC_READ");
-	}
-
-	/* (2) The same pages to TCP; the peer does not read yet. */
-	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, self->map, len,
-				    ZIO_IO_FILE_POS, 0));
-
-	/* (3) The read gets the pattern of 41 and completes. */
-	fill(out, len, 41);
-	ASSERT_EQ((ssize_t)len, write(sv[1], out, len));
-	ASSERT_EQ(0, pthread_join(thread, NULL));
-	ASSERT_EQ((long)len, r.ret);
-	EXPECT_TRUE(check(self->map, len, 41)) {
-		TH_LOG("the buffer does not hold what the read received");
-	}
-
-	/* (4) Now the peer reads: what the buffer held at the send. */
-	memset(out, 0, len);
-	ASSERT_EQ(0, read_all(b, out, len));
-	for (i = 0; i < (int)len && out[i] == in[i]; i++)
-		;
-	EXPECT_EQ((int)len, i) {
-		TH_LOG("TCP peer byte %d is 0x%02x, the buffer held 0x%02x at the send%s",
-		       i, out[i], in[i],
-		       check(out, len, 41) ?
-		       ": it got the later read's bytes, written into a lent page" : "");
-	}
-	close(sv[0]);
-	close(sv[1]);
-	close(a);
-	close(b);
-	close(l);
-	free(in);
-	free(out);
-}
-
 TEST_F(io, partial_write_on_a_full_socket)
 {
 	unsigned char *back = malloc(self->len);
@@ -913,6 +632,124 @@ TEST(counters_and_nothing_left)
 	close(null);
 	close(p[0]);
 	close(p[1]);
+}
+
+/* A read on another thread, started before the write it races with. */
+struct io_reader {
+	int zfd, fd;
+	unsigned char *buf;
+	size_t len;
+	atomic_int tid;		/* set just before the ioctl */
+	long ret;
+};
+
+static void *io_reader_run(void *arg)
+{
+	struct io_reader *r = arg;
+
+	atomic_store(&r->tid, (int)syscall(SYS_gettid));
+	r->ret = zio_io(r->zfd, ZIO_IOC_READ, r->fd, r->buf, r->len,
+			ZIO_IO_FILE_POS, MSG_WAITALL);
+	return NULL;
+}
+
+/* The state letter of thread @tid of this process, or 0. */
+static char task_state(int tid)
+{
+	char path[64], line[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	if (!p)
+		return 0;
+	p = strrchr(line, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * Guards the race between a blocked ZIO_IOC_READ and a ZIO_IOC_WRITE of
+ * the same buffer to TCP from another thread. The buffer's pages were
+ * placed by an earlier read and never stored to: only their slots hold
+ * them and nothing maps them writable, so the write lends them to TCP.
+ * The read, blocked before the write and completed after it, must not
+ * write those pages (284755a received into them in place): the peer,
+ * which reads only after the read completed, gets what the buffer held
+ * at the send, and the buffer gets what the read received.
+ */
+TEST_F(io, blocked_read_does_not_write_pages_lent_to_tcp)
+{
+	const size_t len = 4 * PG;
+	struct io_reader r = { .zfd = self->fd, .buf = self->map, .len = len };
+	unsigned char *in = malloc(len), *out = malloc(len);
+	int p[2], sv[2], l, a, b, tid = 0, i;
+	pthread_t thread;
+	char state = 0;
+
+	ASSERT_NE(NULL, in);
+	ASSERT_NE(NULL, out);
+	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+
+	/* Pages only a read wrote: the pattern of 40, never stored to. */
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_LE((long)len, fcntl(p[1], F_SETPIPE_SZ, len));
+	fill(in, len, 40);
+	ASSERT_EQ((ssize_t)len, write(p[1], in, len));
+	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_READ, p[0], self->map,
+				    len, ZIO_IO_FILE_POS, 0));
+	close(p[0]);
+	close(p[1]);
+
+	/* (1) The read blocks: nothing to receive on sv[0] yet. */
+	r.fd = sv[0];
+	ASSERT_EQ(0, pthread_create(&thread, NULL, io_reader_run, &r));
+	for (i = 0; i < 10000; i++) {
+		tid = atomic_load(&r.tid);
+		/* Its one interruptible sleep: waiting for data. */
+		if (tid && (state = task_state(tid)) == 'S')
+			break;
+		usleep(1000);
+	}
+	ASSERT_EQ('S', state) {
+		TH_LOG("the reading thread never blocked in ZIO_IOC_READ");
+	}
+
+	/* (2) The same pages to TCP; the peer does not read yet. */
+	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, self->map, len,
+				    ZIO_IO_FILE_POS, 0));
+
+	/* (3) The read gets the pattern of 41 and completes. */
+	fill(out, len, 41);
+	ASSERT_EQ((ssize_t)len, write(sv[1], out, len));
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	ASSERT_EQ((long)len, r.ret);
+	EXPECT_TRUE(check(self->map, len, 41)) {
+		TH_LOG("the buffer does not hold what the read received");
+	}
+
+	/* (4) Now the peer reads: what the buffer held at the send. */
+	memset(out, 0, len);
+	ASSERT_EQ(0, read_all(b, out, len));
+	for (i = 0; i < (int)len && out[i] == in[i]; i++)
+		;
+	EXPECT_EQ((int)len, i) {
+		TH_LOG("TCP peer byte %d is 0x%02x, the buffer held 0x%02x at the send%s",
+		       i, out[i], in[i],
+		       check(out, len, 41) ?
+		       ": it got the later read's bytes, written into a lent page" : "");
+	}
+	close(sv[0]);
+	close(sv[1]);
+	close(a);
+	close(b);
+	close(l);
+	free(in);
+	free(out);
 }
 
 TEST_HARNESS_MAIN

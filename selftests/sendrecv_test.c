@@ -123,9 +123,7 @@ static int pipe_with(int p[2], size_t len, uint64_t salt)
 #define PEER_MSS	(4096 + 12)	/* one page of payload with timestamps */
 #define ZMAP_PAGES	64
 
-enum peer_how {
-	VIA_READ_PAGES, VIA_COPIED_PAGES, VIA_PENDING_PAGES, VIA_MSG_ZEROCOPY
-};
+enum peer_how { VIA_READ_PAGES, VIA_COPIED_PAGES, VIA_MSG_ZEROCOPY };
 
 /* A part of the stream that TCP_ZEROCOPY_RECEIVE mapped. */
 struct zc_region {
@@ -154,14 +152,6 @@ FIXTURE_VARIANT_ADD(tcp_peer, read_pages) {
 /* ZIO_IOC_WRITE of a copy's pages whose source is gone: by reference. */
 FIXTURE_VARIANT_ADD(tcp_peer, copied_pages) {
 	.how = VIA_COPIED_PAGES,
-};
-
-/*
- * ZIO_IOC_WRITE of pending copies (an unaligned copy): the parts of their
- * source pages, by reference, the source still in place.
- */
-FIXTURE_VARIANT_ADD(tcp_peer, pending_pages) {
-	.how = VIA_PENDING_PAGES,
 };
 
 /*
@@ -332,23 +322,6 @@ TEST_F(tcp_peer, keeps_no_live_view)
 		ASSERT_EQ(0, zio_discard(self->zfd, src, len));
 		ASSERT_EQ((long)len, zio_io(self->zfd, ZIO_IOC_WRITE, self->a,
 					    buf, len, 0));
-		break;
-	}
-	case VIA_PENDING_PAGES: {
-		struct zio_counters before, after;
-		struct zio_copy c;
-
-		zio_fill(src + 100, len, salt);
-		ASSERT_EQ(0, zio_copy(self->zfd, buf, src + 100, len, &c));
-		ASSERT_EQ(len, c.bytes_deferred);
-		ASSERT_EQ(0, zio_counters(self->zfd, false, &before));
-		ASSERT_EQ((long)len, zio_io(self->zfd, ZIO_IOC_WRITE, self->a,
-					    buf, len, 0));
-		ASSERT_EQ(0, zio_counters(self->zfd, false, &after));
-		ASSERT_EQ(PEER_PAGES, after.pages_pending);
-		ASSERT_EQ(before.pages_materialized, after.pages_materialized);
-		/* The source, written at once: the peer gets what was sent. */
-		memset(src, 0xee, len + PG);
 		break;
 	}
 	case VIA_MSG_ZEROCOPY: {
