@@ -629,24 +629,6 @@ static void *blocked_read_thread(void *arg)
 	return NULL;
 }
 
-/* The state letter of a thread of this process, from /proc; 0 if unknown. */
-static char thread_state(int tid)
-{
-	char path[64], line[256], *p;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	p = fgets(line, sizeof(line), f);
-	fclose(f);
-	if (!p)
-		return 0;
-	p = strrchr(line, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
@@ -672,10 +654,10 @@ TEST_F(holders, munmap_during_blocked_read)
 	while (!(tid = atomic_load(&b.tid)))
 		sleep_ms(1);
 	/* Blocked in the read: sleeping, and for a while. */
-	for (i = 0; i < 5000 && thread_state(tid) != 'S'; i++)
+	for (i = 0; i < 5000 && zio_thread_state(tid) != 'S'; i++)
 		sleep_ms(1);
 	sleep_ms(200);
-	EXPECT_EQ('S', thread_state(tid));
+	EXPECT_EQ('S', zio_thread_state(tid));
 
 	ASSERT_EQ(0, munmap(b.buf, n));
 	zio_fill(data, n, 13);

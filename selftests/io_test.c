@@ -653,24 +653,6 @@ static void *io_reader_run(void *arg)
 	return NULL;
 }
 
-/* The state letter of thread @tid of this process, or 0. */
-static char task_state(int tid)
-{
-	char path[64], line[512], *p;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	p = fgets(line, sizeof(line), f);
-	fclose(f);
-	if (!p)
-		return 0;
-	p = strrchr(line, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
 /*
  * Guards the race between a blocked ZIO_IOC_READ and a ZIO_IOC_WRITE of
  * the same buffer to TCP from another thread. The buffer's pages were
@@ -711,7 +693,7 @@ TEST_F(io, blocked_read_does_not_write_pages_lent_to_tcp)
 	for (i = 0; i < 10000; i++) {
 		tid = atomic_load(&r.tid);
 		/* Its one interruptible sleep: waiting for data. */
-		if (tid && (state = task_state(tid)) == 'S')
+		if (tid && (state = zio_thread_state(tid)) == 'S')
 			break;
 		usleep(1000);
 	}

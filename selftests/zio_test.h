@@ -442,4 +442,22 @@ static inline int zio_tcp_wait_acked(int fd)
 	return -1;
 }
 
+/* The state letter of thread @tid of this process, from /proc; 0 if unknown. */
+static inline char zio_thread_state(int tid)
+{
+	char path[64], line[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	if (!p)
+		return 0;
+	p = strrchr(line, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
 #endif /* _ZIO_TEST_H */
