@@ -102,12 +102,15 @@ void zio_arena_init(void)
 	words = a->npages / 64;
 	a->used = meta_alloc(words * sizeof(*a->used));
 	a->blocks = meta_alloc(a->npages * sizeof(*a->blocks));
-	if (!a->used || !a->blocks) {
+	a->marks = meta_alloc(a->npages * sizeof(*a->marks));
+	if (!a->used || !a->blocks || !a->marks) {
 		zio_debug("no memory for the arena's metadata: passthrough");
 		if (a->used)
 			munmap(a->used, words * sizeof(*a->used));
 		if (a->blocks)
 			munmap(a->blocks, a->npages * sizeof(*a->blocks));
+		if (a->marks)
+			munmap(a->marks, a->npages * sizeof(*a->marks));
 		munmap(base, len);
 		goto out_close;
 	}
@@ -191,12 +194,91 @@ static size_t pages_of(size_t size)
 	return pages ? pages : 1;
 }
 
+/* The pages [*first, *last] that [@addr, @addr + @len) touches; false if none. */
+static bool pages_touched(uintptr_t addr, size_t len, size_t *first, size_t *last)
+{
+	struct zio_arena *a = &zio_arena;
+
+	if (!len || !zio_in_arena((void *)addr, len))
+		return false;
+	*first = (addr - a->base) >> a->page_shift;
+	*last = (addr + len - 1 - a->base) >> a->page_shift;
+	return true;
+}
+
+/**
+ * zio_arena_mark() - note what a module copy left in the slots of a range
+ * @addr: the range
+ * @len: its length; every page it touches is marked
+ * @mark: ZIO_MARK_DEST, or the copying site's zio_policy_site_mark()
+ */
+void zio_arena_mark(uintptr_t addr, size_t len, uint16_t mark)
+{
+	size_t i, last;
+
+	if (!pages_touched(addr, len, &i, &last))
+		return;
+	for (; i <= last; i++)
+		if (__atomic_load_n(&zio_arena.marks[i], __ATOMIC_RELAXED) != mark)
+			__atomic_store_n(&zio_arena.marks[i], mark, __ATOMIC_RELAXED);
+}
+
+/** zio_arena_marked() - does a page of the range carry a mark? */
+bool zio_arena_marked(uintptr_t addr, size_t len)
+{
+	size_t i, last;
+
+	if (!pages_touched(addr, len, &i, &last))
+		return false;
+	for (; i <= last; i++)
+		if (__atomic_load_n(&zio_arena.marks[i], __ATOMIC_RELAXED))
+			return true;
+	return false;
+}
+
+/**
+ * zio_arena_unmark() - clear the marks of a range
+ * @addr: the range
+ * @len: its length; every page it touches is cleared
+ * @fn: NULL, or called with each mark cleared, once per page
+ */
+void zio_arena_unmark(uintptr_t addr, size_t len, void (*fn)(uint16_t mark))
+{
+	size_t i, last;
+
+	if (!pages_touched(addr, len, &i, &last))
+		return;
+	for (; i <= last; i++) {
+		uint16_t mark;
+
+		if (!__atomic_load_n(&zio_arena.marks[i], __ATOMIC_RELAXED))
+			continue;
+		mark = __atomic_exchange_n(&zio_arena.marks[i], 0, __ATOMIC_RELAXED);
+		if (mark && fn)
+			fn(mark);
+	}
+}
+
+/* Source marks of pages [@idx, @idx + @npg) lose their site. */
+static void forget_sites(size_t idx, size_t npg)
+{
+	for (size_t i = idx; i < idx + npg; i++) {
+		uint16_t mark = __atomic_load_n(&zio_arena.marks[i], __ATOMIC_RELAXED);
+
+		if (mark && mark != ZIO_MARK_DEST && mark != ZIO_MARK_SOURCE)
+			__atomic_store_n(&zio_arena.marks[i], ZIO_MARK_SOURCE, __ATOMIC_RELAXED);
+	}
+}
+
 static bool discard(uintptr_t addr, size_t len)
 {
 	int ret = zio_dev_discard(zio_arena.fd, addr, len);
 
-	if (!ret)
+	if (!ret) {
+		/* Empty slots: nothing of a copy is left in them. */
+		zio_arena_unmark(addr, len, NULL);
 		return true;
+	}
 	zio_debug("ZIO_IOC_DISCARD %#lx+%zu: %s", (unsigned long)addr, len,
 		  strerror(-ret));
 	zio_count(discards_failed, 1);
@@ -362,6 +444,11 @@ void zio_arena_free(void *ptr)
 		zio_debug("free(%p): not an arena block, ignored", ptr);
 		return;
 	}
+	/*
+	 * Whatever still shares the block's pages is no longer the copying
+	 * site's doing once the source is freed: its reuse charges nobody.
+	 */
+	forget_sites(idx, npg);
 	pthread_mutex_lock(&a->lock);
 	n = cache_put(idx, npg, evicted);
 	if (n >= 0) {

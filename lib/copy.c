@@ -38,6 +38,11 @@ static size_t module_copy(uintptr_t dst, uintptr_t src, size_t len, uintptr_t ta
 	done = c.bytes_deferred + c.bytes_copied;
 	if (done > len)
 		done = len;
+	if (c.bytes_deferred) {
+		/* Both ranges may now hold shared or pending pages. */
+		zio_arena_mark(dst, len, ZIO_MARK_DEST);
+		zio_arena_mark(src, len, zio_policy_site_mark(tag));
+	}
 	zio_count(copies_module, 1);
 	zio_count(bytes_deferred, c.bytes_deferred);
 	zio_count(bytes_kernel, c.bytes_copied);

@@ -86,6 +86,12 @@ struct zio_arena {
 	pthread_mutex_t lock;	/* protects used ... cached_pages */
 	uint64_t *used;		/* bit per page: allocated */
 	uint32_t *blocks;	/* at a block's first page: its length in pages */
+	/*
+	 * Per page: what the library left in its slot that a write or read
+	 * would have to work around, zio_arena_mark(). Read and written
+	 * without the lock: a stale mark costs speed only, never data.
+	 */
+	uint16_t *marks;
 	size_t hint;		/* no free page below this word of used[] */
 	size_t pages_used;
 	/*
@@ -193,11 +199,25 @@ void zio_arena_free(void *ptr) ZIO_HIDDEN;
 bool zio_arena_resize(void *ptr, size_t size, size_t *old) ZIO_HIDDEN;
 size_t zio_arena_usable(const void *ptr) ZIO_HIDDEN;
 int zio_module_stats(struct zio_stats *st) ZIO_HIDDEN;
+
+/*
+ * Page marks: a page that a module copy left shared or pending holds
+ * ZIO_MARK_DEST (it is the copy's destination), or for its source, the
+ * copying call site's zio_policy_site_mark() (ZIO_MARK_SOURCE when the
+ * policy knows no site). A discard clears them.
+ */
+#define ZIO_MARK_DEST	UINT16_MAX
+#define ZIO_MARK_SOURCE	(UINT16_MAX - 1)
+void zio_arena_mark(uintptr_t addr, size_t len, uint16_t mark) ZIO_HIDDEN;
+bool zio_arena_marked(uintptr_t addr, size_t len) ZIO_HIDDEN;
+void zio_arena_unmark(uintptr_t addr, size_t len, void (*fn)(uint16_t mark)) ZIO_HIDDEN;
 void zio_arena_atfork_prepare(void) ZIO_HIDDEN;
 void zio_arena_atfork_release(void) ZIO_HIDDEN;
 
 /* policy.c */
 bool zio_policy_allow(uintptr_t tag) ZIO_HIDDEN;
+uint16_t zio_policy_site_mark(uintptr_t tag) ZIO_HIDDEN;
+void zio_policy_overwritten(uint16_t mark) ZIO_HIDDEN;
 void zio_policy_copied(void) ZIO_HIDDEN;
 void zio_policy_before_free(void) ZIO_HIDDEN;
 void zio_policy_sites(unsigned int *sites, unsigned int *disabled) ZIO_HIDDEN;

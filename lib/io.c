@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * The I/O calls behind the interposed read and write, send and recv, in
- * all their forms (preload.c forwards them here: zio_write()...). A large buffer in the arena goes to the module's ZIO_IOC_WRITE or
- * ZIO_IOC_READ, which move the bytes straight from or into the slot pages:
- * the kernel does not fault in pages that hold deferred copies, and fresh
- * pages are installed without being faulted in. Everything else goes to
- * libc through one compare.
+ * all their forms (preload.c forwards them here: zio_write()...). A large
+ * buffer in the arena goes to the module's ZIO_IOC_WRITE, and to its
+ * ZIO_IOC_READ where a module copy left shared or pending pages
+ * (module_takes()): they move the bytes straight from or into the slot
+ * pages, so the kernel does not fault in pages that hold deferred copies,
+ * and fresh pages are installed without being faulted in. Everything else
+ * goes to libc through one compare.
  *
  * The module returns what the libc call would, so its answer is returned
  * as it is, with one exception: errors that tell that the module did not
@@ -35,9 +37,19 @@
 /* Not an answer of the module: libc does the call. */
 #define ZIO_IO_LIBC	(-2)
 
-static bool module_takes(const void *buf, size_t n)
+/*
+ * A write goes to the module whenever the buffer is in the arena: it sends
+ * shared and pending pages without materializing them, and what a read put
+ * in place by reference. A read goes to the module only where a module
+ * copy left shared or pending pages (zio_arena_marked()), which it
+ * replaces by fresh ones instead of copying them on write; into pages
+ * that only the program has written, read() costs less: one copy into
+ * pages already mapped.
+ */
+static bool module_takes(bool write, const void *buf, size_t n)
 {
-	return n >= zio_io_min && zio_in_arena(buf, n);
+	return n >= zio_io_min && zio_in_arena(buf, n) &&
+	       (write || zio_arena_marked((uintptr_t)buf, n));
 }
 
 /* Errors of ZIO_IOC_WRITE/READ that come before any byte moved. */
@@ -85,6 +97,8 @@ static ssize_t module_io(bool write, int fd, uintptr_t addr, size_t n,
 		} else {
 			zio_count(io_reads, 1);
 			zio_count(io_bytes_read, ret);
+			/* The pages read into are the program's alone now. */
+			zio_arena_unmark(addr, ret, zio_policy_overwritten);
 		}
 		return ret;
 	}
@@ -109,12 +123,12 @@ static uint64_t pos_of(off_t offset)
 }
 
 /* Some part of the vector is for the module. */
-static bool vector_takes(const struct iovec *iov, size_t cnt)
+static bool vector_takes(bool write, const struct iovec *iov, size_t cnt)
 {
 	if (cnt > IOV_MAX)
 		return false;
 	for (size_t i = 0; i < cnt; i++)
-		if (module_takes(iov[i].iov_base, iov[i].iov_len))
+		if (module_takes(write, iov[i].iov_base, iov[i].iov_len))
 			return true;
 	return false;
 }
@@ -165,7 +179,7 @@ static ssize_t vector_io(bool write, bool sock, int fd, const struct iovec *iov,
 	size_t done = 0;
 	int i, j;
 
-	if (!vector_takes(iov, cnt))
+	if (!vector_takes(write, iov, cnt))
 		return ZIO_IO_LIBC;
 	if (cnt == 1)
 		return module_io(write, fd, (uintptr_t)iov[0].iov_base, iov[0].iov_len, pos_of(offset),
@@ -194,7 +208,7 @@ static ssize_t vector_io(bool write, bool sock, int fd, const struct iovec *iov,
 		size_t want = 0;
 		ssize_t ret;
 
-		if (module_takes(iov[i].iov_base, iov[i].iov_len)) {
+		if (module_takes(write, iov[i].iov_base, iov[i].iov_len)) {
 			j = i + 1;
 			want = iov[i].iov_len;
 			ret = module_io(write, fd, (uintptr_t)iov[i].iov_base, want, pos_of(at),
@@ -202,7 +216,7 @@ static ssize_t vector_io(bool write, bool sock, int fd, const struct iovec *iov,
 			if (ret == ZIO_IO_LIBC)
 				ret = libc_piece(write, sock, fd, &iov[i], 1, at, flags);
 		} else {
-			for (j = i; j < cnt && !module_takes(iov[j].iov_base, iov[j].iov_len); j++)
+			for (j = i; j < cnt && !module_takes(write, iov[j].iov_base, iov[j].iov_len); j++)
 				want += iov[j].iov_len;
 			ret = libc_piece(write, sock, fd, &iov[i], j - i, at, flags);
 		}
@@ -222,7 +236,7 @@ static ssize_t vector_io(bool write, bool sock, int fd, const struct iovec *iov,
 
 ssize_t zio_write(int fd, const void *buf, size_t n)
 {
-	if (unlikely(module_takes(buf, n))) {
+	if (unlikely(module_takes(true, buf, n))) {
 		ssize_t ret = module_io(true, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, 0);
 
 		if (ret != ZIO_IO_LIBC)
@@ -233,7 +247,7 @@ ssize_t zio_write(int fd, const void *buf, size_t n)
 
 ssize_t zio_read(int fd, void *buf, size_t n)
 {
-	if (unlikely(module_takes(buf, n))) {
+	if (unlikely(module_takes(false, buf, n))) {
 		ssize_t ret = module_io(false, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, 0);
 
 		if (ret != ZIO_IO_LIBC)
@@ -245,7 +259,7 @@ ssize_t zio_read(int fd, void *buf, size_t n)
 ssize_t zio_pwrite(int fd, const void *buf, size_t n, off_t offset)
 {
 	/* A negative offset is EINVAL, from libc. */
-	if (unlikely(module_takes(buf, n)) && offset >= 0) {
+	if (unlikely(module_takes(true, buf, n)) && offset >= 0) {
 		ssize_t ret = module_io(true, fd, (uintptr_t)buf, n, offset, 0);
 
 		if (ret != ZIO_IO_LIBC)
@@ -256,7 +270,7 @@ ssize_t zio_pwrite(int fd, const void *buf, size_t n, off_t offset)
 
 ssize_t zio_pread(int fd, void *buf, size_t n, off_t offset)
 {
-	if (unlikely(module_takes(buf, n)) && offset >= 0) {
+	if (unlikely(module_takes(false, buf, n)) && offset >= 0) {
 		ssize_t ret = module_io(false, fd, (uintptr_t)buf, n, offset, 0);
 
 		if (ret != ZIO_IO_LIBC)
@@ -267,7 +281,7 @@ ssize_t zio_pread(int fd, void *buf, size_t n, off_t offset)
 
 ssize_t zio_send(int fd, const void *buf, size_t n, int flags)
 {
-	if (unlikely(module_takes(buf, n))) {
+	if (unlikely(module_takes(true, buf, n))) {
 		ssize_t ret = module_io(true, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, flags);
 
 		if (ret != ZIO_IO_LIBC)
@@ -278,7 +292,7 @@ ssize_t zio_send(int fd, const void *buf, size_t n, int flags)
 
 ssize_t zio_recv(int fd, void *buf, size_t n, int flags)
 {
-	if (unlikely(module_takes(buf, n))) {
+	if (unlikely(module_takes(false, buf, n))) {
 		ssize_t ret = module_io(false, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, flags);
 
 		if (ret != ZIO_IO_LIBC)
@@ -291,7 +305,7 @@ ssize_t zio_sendto(int fd, const void *buf, size_t n, int flags,
 			  const struct sockaddr *to, socklen_t tolen)
 {
 	/* The module has no destination address to give. */
-	if (unlikely(module_takes(buf, n)) && !to) {
+	if (unlikely(module_takes(true, buf, n)) && !to) {
 		ssize_t ret = module_io(true, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, flags);
 
 		if (ret != ZIO_IO_LIBC)
@@ -303,7 +317,7 @@ ssize_t zio_sendto(int fd, const void *buf, size_t n, int flags,
 ssize_t zio_recvfrom(int fd, void *buf, size_t n, int flags,
 			    struct sockaddr *from, socklen_t *fromlen)
 {
-	if (unlikely(module_takes(buf, n)) && !from) {
+	if (unlikely(module_takes(false, buf, n)) && !from) {
 		ssize_t ret = module_io(false, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, flags);
 
 		if (ret != ZIO_IO_LIBC)
@@ -366,7 +380,7 @@ ssize_t zio_recvmsg(int fd, struct msghdr *msg, int flags)
 	 * truncated (msg_flags), and vector_io() does not check the socket
 	 * type of a single buffer.
 	 */
-	if (plain_msg(msg) && vector_takes(msg->msg_iov, msg->msg_iovlen) &&
+	if (plain_msg(msg) && vector_takes(false, msg->msg_iov, msg->msg_iovlen) &&
 	    split_kind(fd) == ZIO_SPLIT_STREAM)
 		ret = vector_io(false, true, fd, msg->msg_iov, msg->msg_iovlen, -1, flags);
 	if (ret == ZIO_IO_LIBC)

@@ -14,6 +14,14 @@
  * doubling while the probes confirm the decision, and is switched on again
  * when they show that most of its pages stay shared.
  *
+ * A deferred copy also loses when its source is overwritten while the copy
+ * is pending: ZIO_IOC_READ must then give the source fresh pages (and the
+ * pending copy keeps the old ones), which costs about what the copy
+ * would have. The pages a module read overwrites in a copy's source count
+ * as materialized pages of the copying site (zio_policy_overwritten()):
+ * Redis's SET copies each value out of the query buffer that the next
+ * request is read into.
+ *
  * The site table is lock-free (insertion by compare-and-swap, at most
  * ZIO_PROBES slots tried): memcpy() never blocks on it. zio_policy_lock
  * only serializes evaluations, and is only ever try-locked outside fork.
@@ -41,6 +49,7 @@ struct zio_site {
 	unsigned int probed;	/* a probe went out, not judged yet */
 	unsigned long long off_since;	/* CLOCK_MONOTONIC ns when switched off */
 	unsigned long long judged;	/* the newest record judged */
+	unsigned long overwritten;	/* source pages read over, not judged yet */
 };
 
 static struct zio_site sites[ZIO_SITES];
@@ -119,6 +128,29 @@ bool zio_policy_allow(uintptr_t tag)
 	return true;
 }
 
+/**
+ * zio_policy_site_mark() - the page mark of a copy's source, for @tag's site
+ * @tag: the call site
+ *
+ * Return: the site's number (from 1), or ZIO_MARK_SOURCE.
+ */
+uint16_t zio_policy_site_mark(uintptr_t tag)
+{
+	struct zio_site *s = policy_on() ? lookup(tag, true) : NULL;
+
+	return s ? (uint16_t)(s - sites + 1) : ZIO_MARK_SOURCE;
+}
+
+/**
+ * zio_policy_overwritten() - a module read overwrote a page of a copy's source
+ * @mark: the page's mark, zio_arena_unmark() hands it over
+ */
+void zio_policy_overwritten(uint16_t mark)
+{
+	if (mark && mark <= ZIO_SITES)
+		__atomic_add_fetch(&sites[mark - 1].overwritten, 1, __ATOMIC_RELAXED);
+}
+
 /*
  * Read the records and decide. @skip_newest: the newest record is the copy
  * that triggered this evaluation, not touched yet: do not count it.
@@ -158,6 +190,9 @@ static void evaluate(bool skip_newest)
 
 		if (def < ZIO_MIN_PAGES)
 			continue;
+		mat += __atomic_exchange_n(&s->overwritten, 0, __ATOMIC_RELAXED);
+		if (mat > def)
+			mat = def;
 		if (!s->off) {
 			if (mat * 8 >= def * 7) {
 				s->off_since = now_ns();

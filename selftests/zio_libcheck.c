@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -203,6 +204,63 @@ TEST_F_TIMEOUT(check, policy, CHECK_TIMEOUT)
 	}
 }
 
+/*
+ * Redis's SET: read a request into one buffer, copy the value out of it
+ * (not page-aligned), and read the next request over the source while the
+ * copy is still pending. With @read_over, the site is switched to memcpy
+ * (its copies only cost fresh pages for every read); without (the negative
+ * control: the source is read once), the same copies stay with the module.
+ * Either way the value is the bytes read.
+ */
+static void copy_read_over(struct __test_metadata *_metadata, bool read_over)
+{
+	size_t n = MiB, at = 45;
+	unsigned char *q = malloc(n + 4096), *v = malloc(n), *want = malloc(n + 4096);
+	struct zio_lib_stats st;
+	int fd = memfd_create("zio_libcheck", 0);
+
+	ASSERT_TRUE(q && v && want && fd >= 0);
+	for (int r = 0; r < 64; r++) {
+		fill(want, n + 4096, r);
+		ASSERT_TRUE(pwrite(fd, want, n + 4096, 0) == (ssize_t)(n + 4096));
+		if (read_over || !r)
+			ASSERT_TRUE(pread(fd, q, n + 4096, 0) == (ssize_t)(n + 4096));
+		site_copy(v, q + at, n);
+	}
+	/* Reading v materializes it: only once the copies are all done. */
+	ASSERT_TRUE(!memcmp(v, q + at, n));
+	if (!read_over)
+		fill(want, n + 4096, 0);
+	ASSERT_TRUE(!memcmp(v, want + at, n));
+	st = stats(_metadata);
+	printf("# policy, source %s: %llu sites off; %llu copies by the module, %llu by memcpy for the policy; %llu reads by the module\n",
+	       read_over ? "read over" : "kept", st.sites_disabled, st.copies_module,
+	       st.copies_policy, st.io_reads);
+	if (read_over) {
+		ASSERT_TRUE(st.io_reads >= 1);
+		ASSERT_TRUE(st.sites_disabled >= 1);
+		ASSERT_TRUE(st.copies_policy >= 40);
+	} else {
+		ASSERT_TRUE(st.sites_disabled == 0);
+		ASSERT_TRUE(st.copies_policy == 0);
+		ASSERT_TRUE(st.copies_module == 64);
+	}
+	close(fd);
+	free(q);
+	free(v);
+	free(want);
+}
+
+TEST_F_TIMEOUT(check, policy_read_over, CHECK_TIMEOUT)
+{
+	copy_read_over(_metadata, true);
+}
+
+TEST_F_TIMEOUT(check, policy_source_kept, CHECK_TIMEOUT)
+{
+	copy_read_over(_metadata, false);
+}
+
 /* exec: the device's fd does not survive it. */
 static int count_zio_fds(struct __test_metadata *_metadata)
 {
@@ -322,7 +380,8 @@ TEST_F_TIMEOUT(check, limits, CHECK_TIMEOUT)
 int main(int argc, char **argv)
 {
 	static const char *const need_arena[] = {
-		"defer", "realloc", "policy", "exec", "limits", NULL
+		"defer", "realloc", "policy", "policy_read_over", "policy_source_kept",
+		"exec", "limits", NULL
 	};
 
 	return check_main(argc, argv, need_arena);
