@@ -100,6 +100,7 @@ void zio_split_copy(uintptr_t d, uintptr_t s, size_t n, uintptr_t tag)
  * @n: bytes
  * @tag: the call site, for the module's copy records and the policy
  * @policy: ask the policy whether @tag's copies still go to the module
+ *	(and keep moves within one buffer for libc)
  *
  * Return: @dst.
  */
@@ -108,6 +109,16 @@ void *zio_move(void *dst, const void *src, size_t n, uintptr_t tag, bool policy)
 	if (!zio_in_arena(dst, n) || !zio_in_arena(src, n) || dst == src ||
 	    !__atomic_load_n(&zio_arena.copy_ok, __ATOMIC_RELAXED))
 		return zio_next.memmove(dst, src, n);
+	/*
+	 * A move within one buffer (Redis's sdsrange() shifting a request's
+	 * value to the front) leaves each destination page pending on two
+	 * pages that the move itself replaced, for a buffer its owner goes on
+	 * writing: such a copy is done right away.
+	 */
+	if (policy && ((uintptr_t)dst - (uintptr_t)src < n || (uintptr_t)src - (uintptr_t)dst < n)) {
+		zio_count(copies_policy, 1);
+		return zio_next.memmove(dst, src, n);
+	}
 	if (policy && !zio_policy_allow(tag)) {
 		zio_count(copies_policy, 1);
 		return zio_next.memmove(dst, src, n);

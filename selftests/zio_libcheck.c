@@ -26,6 +26,7 @@
 #include "libzio_check.h"
 
 static void *(*volatile p_memcpy)(void *, const void *, size_t) = memcpy;
+static void *(*volatile p_memmove)(void *, const void *, size_t) = memmove;
 
 static double now(void)
 {
@@ -261,6 +262,42 @@ TEST_F_TIMEOUT(check, policy_source_kept, CHECK_TIMEOUT)
 	copy_read_over(_metadata, false);
 }
 
+/*
+ * memmove() within one buffer is libc's: deferred, each page would wait on
+ * two pages the move replaced. zio_copy() still sends it to the module.
+ */
+TEST_F_TIMEOUT(check, move_within, CHECK_TIMEOUT)
+{
+	size_t n = 4 * MiB, at = 45;
+	unsigned char *b = malloc(n), *ref = malloc(n);
+	struct zio_lib_stats before, st;
+
+	ASSERT_TRUE(b && ref);
+	fill(b, n, 3);
+	fill(ref, n, 3);
+	ASSERT_TRUE(zio_owns(b));
+	before = stats(_metadata);
+	p_memmove(b, b + at, n - at);
+	st = stats(_metadata);
+	ASSERT_TRUE(st.copies_module == before.copies_module);
+	ASSERT_TRUE(st.copies_policy == before.copies_policy + 1);
+	ASSERT_TRUE(!memcmp(b, ref + at, n - at));
+	ASSERT_TRUE(!memcmp(b + n - at, ref + n - at, at));
+
+	p_memmove(b + at, b, n - at);
+	st = stats(_metadata);
+	ASSERT_TRUE(st.copies_module == before.copies_module);
+	ASSERT_TRUE(st.copies_policy == before.copies_policy + 2);
+	ASSERT_TRUE(!memcmp(b + at, ref + at, n - at));
+
+	ASSERT_TRUE(zio_copy(b, b + at, n - at) == b);
+	st = stats(_metadata);
+	ASSERT_TRUE(st.copies_module == before.copies_module + 1);
+	ASSERT_TRUE(!memcmp(b, ref + at, n - at));
+	free(b);
+	free(ref);
+}
+
 /* exec: the device's fd does not survive it. */
 static int count_zio_fds(struct __test_metadata *_metadata)
 {
@@ -380,7 +417,7 @@ TEST_F_TIMEOUT(check, limits, CHECK_TIMEOUT)
 int main(int argc, char **argv)
 {
 	static const char *const need_arena[] = {
-		"defer", "realloc", "policy", "policy_read_over", "policy_source_kept",
+		"defer", "realloc", "policy", "policy_read_over", "policy_source_kept", "move_within",
 		"exec", "limits", NULL
 	};
 
