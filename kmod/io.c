@@ -4,9 +4,9 @@
  * pages of the slots.
  *
  * ZIO_IOC_WRITE hands the file a bvec iterator over the pages that hold the
- * buffer (a stream socket, a run of them at a time): pending copies are
- * done in the kernel, no fault is taken, and untouched destination pages
- * are never mapped. TCP gets the pages themselves, by reference. ZIO_IOC_READ receives into
+ * buffer: pending copies are done in the kernel, no fault is taken, and
+ * untouched destination pages are never mapped. TCP gets the pages
+ * themselves, by reference. ZIO_IOC_READ receives into
  * fresh pages and then, under the space lock, puts the whole pages it
  * filled into their slots (as a copy would) and copies partial pages into
  * place. The space lock is never held while the file blocks.
@@ -215,33 +215,26 @@ static ssize_t zio_io_transfer(struct zio_io_ctx *io, struct iov_iter *iter,
  * received, untouched since. Other sockets copy anyway, and so does the
  * zero page of an empty slot.
  */
-static bool zio_io_tcp(struct zio_io_ctx *io, struct socket *sock)
-{
-	return sock && sock->sk && sock->type == SOCK_STREAM &&
-	       sock->sk->sk_protocol == IPPROTO_TCP && !(io->args.msg_flags & MSG_OOB);
-}
-
-/*
- * How many of the first @nr pages of io->bvec go by reference: each one
- * counted is marked lent. 0 when the first page is to be copied.
- */
-static unsigned int zio_io_lend(struct zio_io_ctx *io, struct socket *sock,
-				unsigned int nr)
+static bool zio_io_by_reference(struct zio_io_ctx *io, struct socket *sock)
 {
 	unsigned int i;
 
-	if (!zio_io_tcp(io, sock))
-		return 0;
-	for (i = 0; i < nr; i++) {
+	if (!sock || !sock->sk || sock->type != SOCK_STREAM ||
+	    sock->sk->sk_protocol != IPPROTO_TCP || io->args.msg_flags & MSG_OOB)
+		return false;
+	for (i = 0; i < io->nr_pages; i++) {
+		if (is_zero_page(io->bvec[i].bv_page))
+			return false;
+	}
+	/* A page lent before a writable one stops the send stays lent. */
+	for (i = 0; i < io->nr_pages; i++) {
 		struct page *page = io->bvec[i].bv_page;
 		bool writable;
 
-		if (is_zero_page(page))
-			break;
 		/*
 		 * A page whose last share went since it was collected is
 		 * nobody's: a stale PTE may still write it, and nothing
-		 * keeps a peer from mapping it. Such a page is copied.
+		 * keeps a peer from mapping it. Such a send copies.
 		 */
 		lock_page(page);
 		writable = page_private(page) & ZIO_PAGE_WRITABLE ||
@@ -250,111 +243,19 @@ static unsigned int zio_io_lend(struct zio_io_ctx *io, struct socket *sock,
 			set_page_private(page, page_private(page) | ZIO_PAGE_LENT);
 		unlock_page(page);
 		if (writable)
-			break;
+			return false;
 	}
-	return i;
+	return true;
 }
 
-/*
- * How many of the first @nr pages of io->bvec to copy in one go: up to the
- * next page that looks lendable (an unlocked look: copying is always
- * right), at least one.
- */
-static unsigned int zio_io_copied(struct zio_io_ctx *io, struct socket *sock,
-				  unsigned int nr)
+static ssize_t zio_io_send_pages(struct zio_io_ctx *io, struct socket *sock)
 {
-	unsigned int i;
+	int flags = io->args.msg_flags;
 
-	if (!zio_io_tcp(io, sock))
-		return nr;
-	for (i = 1; i < nr; i++) {
-		struct page *page = io->bvec[i].bv_page;
-
-		if (!is_zero_page(page) && zio_page_shares(page) &&
-		    !(READ_ONCE(page->private) & ZIO_PAGE_WRITABLE))
-			break;
-	}
-	return i;
-}
-
-/*
- * A stream socket gets a large buffer a run of pages at a time, MSG_MORE
- * between runs: a send that the socket cuts short has then looked up the
- * pages of one run beyond what it took, not the whole rest of the buffer
- * (a nonblocking server sending a large reply in many short writes, Redis
- * pipelined, walked the rest of the reply on each). And the pages a TCP
- * send can lend go by reference even where the program wrote the pages
- * around them (Redis writes its reply block's header). Other files take
- * the buffer in one run: an O_APPEND write stays one write, and so does a
- * send with an urgent byte (MSG_OOB marks the last one).
- */
-#define ZIO_SEND_RUN_PAGES	16
-
-/*
- * Write from the buffer's pages [@first, @first + @nr): the first of them
- * that go the same way (by reference, or copied). Sets *@pages to how many
- * that is and *@want to their bytes. Returns bytes written, or a negative
- * errno.
- */
-static ssize_t zio_io_write_run(struct zio_io_ctx *io, unsigned int first,
-				unsigned int nr, unsigned int *pages, size_t *want,
-				unsigned int flags, bool written)
-{
-	struct socket *sock = sock_from_file(io->file);
-	struct iov_iter iter;
-	unsigned int i, n = 0;
-	ssize_t ret = 0;
-	bool lent;
-
-	for (i = 0; i < nr; i++, n++) {
-		unsigned long addr;
-		unsigned int offset, len;
-		struct page *page;
-
-		zio_io_page_part(io, first + i, &addr, &offset, &len);
-		ret = zio_slot_get_page(io->space, zio_map_pgoff(&io->map, addr),
-					&page);
-		if (ret)
-			goto out_put_pages;
-		if (!page) {
-			/* An empty slot reads as zeros. */
-			page = ZERO_PAGE(0);
-			get_page(page);
-		}
-		io->bvec[i].bv_page = page;
-		io->bvec[i].bv_offset = offset;
-		io->bvec[i].bv_len = len;
-	}
-
-	*pages = zio_io_lend(io, sock, nr);
-	lent = *pages;
-	if (!lent)
-		*pages = zio_io_copied(io, sock, nr);
-	for (*want = 0, i = 0; i < *pages; i++)
-		*want += io->bvec[i].bv_len;
-
-	io->args.msg_flags = flags;
-	if (first + *pages < io->nr_pages)
-		io->args.msg_flags = (flags | MSG_MORE) & ~MSG_EOR;
-	/* An error after bytes went is the next call's, SIGPIPE too. */
-	if (written)
-		io->args.msg_flags |= MSG_NOSIGNAL;
-	if (lent) {
-		int send_flags = io->args.msg_flags;
-
-		if (io->file->f_flags & O_NONBLOCK)
-			send_flags |= MSG_DONTWAIT;
-		ret = zio_sock_send_pages(sock, io->bvec, *pages, *want,
-					  send_flags);
-	} else {
-		iov_iter_bvec(&iter, ITER_SOURCE, io->bvec, *pages, *want);
-		ret = zio_io_transfer(io, &iter, true);
-	}
-
-out_put_pages:
-	for (i = 0; i < n; i++)
-		put_page(io->bvec[i].bv_page);
-	return ret;
+	if (io->file->f_flags & O_NONBLOCK)
+		flags |= MSG_DONTWAIT;
+	return zio_sock_send_pages(sock, io->bvec, io->nr_pages, io->args.len,
+				   flags);
 }
 
 /**
@@ -367,42 +268,48 @@ out_put_pages:
 long zio_ioctl_write(struct file *zfile, const struct zio_io *args)
 {
 	struct zio_io_ctx io = {};
-	unsigned int first, run, pages, flags;
-	struct socket *sock;
-	size_t written = 0, want;
+	struct iov_iter iter;
+	unsigned int i, n = 0;
 	ssize_t ret;
 
 	ret = zio_io_start(zfile, args, VM_READ, ZIO_SEND_FLAGS, &io);
 	if (ret || !io.args.len)
 		goto out_end;
 
-	run = io.nr_pages;
-	flags = io.args.msg_flags;
-	sock = sock_from_file(io.file);
-	if (sock && sock->type == SOCK_STREAM && !(flags & MSG_OOB) &&
-	    io.args.offset == ZIO_IO_FILE_POS) {
-		/* What write() on a stream socket does: sock_sendmsg(). */
-		io.sock = sock;
-		run = ZIO_SEND_RUN_PAGES;
-	}
-	for (first = 0; first < io.nr_pages; first += pages) {
-		unsigned int nr = min(run, io.nr_pages - first);
+	for (i = 0; i < io.nr_pages; i++, n++) {
+		unsigned long addr;
+		unsigned int offset, len;
+		struct page *page;
 
-		ret = zio_io_write_run(&io, first, nr, &pages, &want, flags,
-				       written);
-		if (ret <= 0)
-			break;
-		written += ret;
-		if (ret < want)
-			break;
+		zio_io_page_part(&io, i, &addr, &offset, &len);
+		ret = zio_slot_get_page(io.space, zio_map_pgoff(&io.map, addr),
+					&page);
+		if (ret)
+			goto out_put_pages;
+		if (!page) {
+			/* An empty slot reads as zeros. */
+			page = ZERO_PAGE(0);
+			get_page(page);
+		}
+		io.bvec[i].bv_page = page;
+		io.bvec[i].bv_offset = offset;
+		io.bvec[i].bv_len = len;
 	}
-	if (written)
-		ret = written;
-	io.args.msg_flags = flags;
+
+	if (zio_io_by_reference(&io, sock_from_file(io.file))) {
+		ret = zio_io_send_pages(&io, sock_from_file(io.file));
+	} else {
+		iov_iter_bvec(&iter, ITER_SOURCE, io.bvec, io.nr_pages,
+			      io.args.len);
+		ret = zio_io_transfer(&io, &iter, true);
+	}
 	trace_zio_io(io.space, true, io.args.fd, io.args.addr, io.args.len, ret);
 	if (ret > 0)
 		zio_space_count(io.space, ZIO_EV_IO_WRITTEN, ret);
 
+out_put_pages:
+	for (i = 0; i < n; i++)
+		put_page(io.bvec[i].bv_page);
 out_end:
 	zio_io_end(&io);
 	return ret;

@@ -402,49 +402,6 @@ TEST_F(io, tcp_loopback_both_ways)
 }
 
 /*
- * A stream socket takes a large buffer a run of pages at a time (32): a
- * blocking send of more than a run, starting mid-page, through a send
- * buffer smaller than a run, arrives whole and in order, and returns the
- * whole length as one write() does.
- */
-TEST_F(io, tcp_send_longer_than_a_run)
-{
-	size_t len = self->len - 100, got = 0;
-	unsigned char *want = malloc(len), *back = malloc(len);
-	int l, a, b, small = 16384, status;
-	pid_t pid;
-
-	ASSERT_TRUE(want && back);
-	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
-	ASSERT_EQ(0, setsockopt(a, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)));
-	fill(self->map, self->len, 6);
-	memcpy(want, self->map + 100, len);
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid) {
-		close(a);
-		while (got < len) {
-			ssize_t n = read(b, back + got, len - got);
-
-			if (n <= 0)
-				_exit(2);
-			got += n;
-		}
-		_exit(memcmp(back, want, len) ? 1 : 0);
-	}
-	close(b);
-	EXPECT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, self->map + 100, len,
-				    ZIO_IO_FILE_POS, 0));
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
-	close(a);
-	close(l);
-	free(want);
-	free(back);
-}
-
-/*
  * TCP takes deferred pages by reference: a copy's pages, sent before anyone
  * touches them, have references zio cannot account for until the peer
  * reads them, so a copy from them falls back to copying (pages_fallback)
@@ -487,27 +444,6 @@ TEST_F(io, tcp_sends_deferred_pages_by_reference)
 	EXPECT_EQ(0, read_all(b, out, len));
 	EXPECT_TRUE(check(out, len, 13));
 	EXPECT_TRUE(check(copy, len, 13));
-
-	/*
-	 * A copy whose first page the program then wrote (a header): that
-	 * page is copied during the send, the 15 others go by reference.
-	 */
-	fill(self->map, len, 14);
-	ASSERT_EQ(0, zio_copy(self->fd, sent, self->map, len, NULL));
-	sent[0] = 0x5a;
-	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, sent, len,
-				    ZIO_IO_FILE_POS, 0));
-	ASSERT_EQ(0, zio_counters(self->fd, false, &before));
-	ASSERT_EQ(0, zio_copy(self->fd, copy, sent, len, NULL));
-	ASSERT_EQ(0, zio_counters(self->fd, false, &after));
-	EXPECT_EQ(15, after.pages_fallback - before.pages_fallback);
-	memset(sent, 0xee, len);
-	EXPECT_EQ(0, read_all(b, out, len));
-	fill(self->map, len, 14);
-	EXPECT_EQ(0x5a, out[0]);
-	EXPECT_EQ(0, memcmp(out + 1, self->map + 1, len - 1));
-	EXPECT_EQ(0x5a, copy[0]);
-	EXPECT_EQ(0, memcmp(copy + 1, self->map + 1, len - 1));
 	close(a);
 	close(b);
 	close(l);
