@@ -61,8 +61,8 @@ struct zio_next {
 extern struct zio_next zio_next ZIO_HIDDEN;
 
 /* The recycling of freed blocks (see struct zio_arena). */
-#define ZIO_CACHE_BLOCKS	16
-#define ZIO_CACHE_BYTES		(32UL << 20)	/* in all */
+#define ZIO_CACHE_BLOCKS	64
+#define ZIO_CACHE_BYTES		(64UL << 20)	/* in all */
 #define ZIO_CACHE_BLOCK_MAX	(8UL << 20)	/* one block */
 
 /*
