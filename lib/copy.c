@@ -110,10 +110,10 @@ void *zio_move(void *dst, const void *src, size_t n, uintptr_t tag, bool policy)
 	    !__atomic_load_n(&zio_arena.copy_ok, __ATOMIC_RELAXED))
 		return zio_next.memmove(dst, src, n);
 	/*
-	 * A move within one buffer (Redis's sdsrange() shifting a request's
-	 * value to the front) leaves each destination page pending on two
-	 * pages that the move itself replaced, for a buffer its owner goes on
-	 * writing: such a copy is done right away.
+	 * A move whose ranges overlap (Redis's sdsrange() shifting a
+	 * request's value to the front) leaves each destination page pending
+	 * on two pages that the move itself replaced, in a buffer its owner
+	 * goes on writing: such a copy is done right away.
 	 */
 	if (policy && ((uintptr_t)dst - (uintptr_t)src < n || (uintptr_t)src - (uintptr_t)dst < n)) {
 		zio_count(copies_policy, 1);

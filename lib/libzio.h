@@ -57,7 +57,8 @@ int zio_owns(const void *ptr);
  * @copies_module: copies sent to the module
  * @copies_short: of those, copies the module did only in part
  * @copies_failed: copies the module refused (done by libc)
- * @copies_policy: large arena copies done by libc because the policy said so
+ * @copies_policy: large arena copies done by libc because the policy said so,
+ *	or because their ranges overlap
  * @bytes_deferred: bytes the module shared or made pending
  * @bytes_kernel: bytes the module copied itself
  * @discards_failed: discards the module refused

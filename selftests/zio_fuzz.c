@@ -307,7 +307,14 @@ static int do_copy(struct worker *w)
 	if (len > max)
 		len = max;
 	if (a == b) {
-		p_memmove(d->p + doff, d->p + soff, len);
+		/*
+		 * memmove() within one buffer is libc's; zio_copy() still
+		 * sends the overlap to the module (its backward path).
+		 */
+		if (how == 3 && p_zio_copy)
+			p_zio_copy(d->p + doff, d->p + soff, len);
+		else
+			p_memmove(d->p + doff, d->p + soff, len);
 		memmove(d->shadow + doff, d->shadow + soff, len);
 	} else {
 		switch (how) {
