@@ -100,7 +100,7 @@ void zio_split_copy(uintptr_t d, uintptr_t s, size_t n, uintptr_t tag)
  * @n: bytes
  * @tag: the call site, for the module's copy records and the policy
  * @policy: ask the policy whether @tag's copies still go to the module
- *	(and keep moves within one buffer for libc)
+ *	(and keep moves whose ranges overlap for libc)
  *
  * Return: @dst.
  */
@@ -113,13 +113,11 @@ void *zio_move(void *dst, const void *src, size_t n, uintptr_t tag, bool policy)
 	 * A move whose ranges overlap (Redis's sdsrange() shifting a
 	 * request's value to the front) leaves each destination page pending
 	 * on two pages that the move itself replaced, in a buffer its owner
-	 * goes on writing: such a copy is done right away.
+	 * goes on writing: such a copy is done right away, as are the
+	 * copies of a site the policy switched off.
 	 */
-	if (policy && ((uintptr_t)dst - (uintptr_t)src < n || (uintptr_t)src - (uintptr_t)dst < n)) {
-		zio_count(copies_policy, 1);
-		return zio_next.memmove(dst, src, n);
-	}
-	if (policy && !zio_policy_allow(tag)) {
+	if (policy && ((uintptr_t)dst - (uintptr_t)src < n ||
+		       (uintptr_t)src - (uintptr_t)dst < n || !zio_policy_allow(tag))) {
 		zio_count(copies_policy, 1);
 		return zio_next.memmove(dst, src, n);
 	}
