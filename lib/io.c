@@ -38,18 +38,26 @@
 #define ZIO_IO_LIBC	(-2)
 
 /*
- * A write goes to the module whenever the buffer is in the arena: it sends
- * shared and pending pages without materializing them, and what a read put
- * in place by reference. A read goes to the module only where a module
- * copy left shared or pending pages (zio_arena_marked()), which it
- * replaces by fresh ones instead of copying them on write; into pages
- * that only the program has written, read() costs less: one copy into
- * pages already mapped.
+ * A write of at least the threshold goes to the module whenever the buffer
+ * is in the arena: it sends shared and pending pages without materializing
+ * them, and what a read put in place by reference. A read goes to the
+ * module only where a module copy left shared or pending pages
+ * (zio_arena_marked()), which it replaces by fresh ones instead of copying
+ * them on write; into pages that only the program has written, read()
+ * costs less: one copy into pages already mapped. Over marked pages, any
+ * read of a page or more goes to the module, below the threshold too:
+ * read() would copy every shared page it reaches (Redis reads the rest of
+ * a large value, often less than the threshold, into the query buffer the
+ * previous value was copied out of).
  */
 static bool module_takes(bool write, const void *buf, size_t n)
 {
-	return n >= zio_io_min && zio_in_arena(buf, n) &&
-	       (write || zio_arena_marked((uintptr_t)buf, n));
+	size_t min = __atomic_load_n(&zio_io_min, __ATOMIC_RELAXED);
+
+	if (write)
+		return n >= min && zio_in_arena(buf, n);
+	return min != SIZE_MAX && n >= zio_arena.page_size && zio_in_arena(buf, n) &&
+	       zio_arena_marked((uintptr_t)buf, n);
 }
 
 /* Errors of ZIO_IOC_WRITE/READ that come before any byte moved. */

@@ -17,10 +17,14 @@
  * A deferred copy also loses when its source is overwritten while the copy
  * is pending: ZIO_IOC_READ must then give the source fresh pages (and the
  * pending copy keeps the old ones), which costs about what the copy
- * would have. The pages a module read overwrites in a copy's source count
- * as materialized pages of the copying site (zio_policy_overwritten()):
- * Redis's SET copies each value out of the query buffer that the next
- * request is read into.
+ * would have. Redis's SET copies each value out of the query buffer that
+ * the next request is read into. The pages a module read overwrites in a
+ * copy's source (zio_policy_overwritten()) are weighed against the pages
+ * the site deferred over the same stretch of time: both are summed from
+ * one judgement of the site to the next (a window of at least
+ * ZIO_MIN_PAGES deferred pages), while the records cover the whole ring.
+ * A site's loss is the share of its pages materialized (records) plus the
+ * share overwritten (window), at most all of them.
  *
  * The site table is lock-free (insertion by compare-and-swap, at most
  * ZIO_PROBES slots tried): memcpy() never blocks on it. zio_policy_lock
@@ -50,6 +54,10 @@ struct zio_site {
 	unsigned long long off_since;	/* CLOCK_MONOTONIC ns when switched off */
 	unsigned long long judged;	/* the newest record judged */
 	unsigned long overwritten;	/* source pages read over, not judged yet */
+	/* Under zio_policy_lock: the window the overwritten pages are judged in. */
+	unsigned long long seen;	/* the newest record summed into it */
+	unsigned long long window_deferred;	/* pages deferred since its start */
+	unsigned long long window_overwritten;	/* pages read over since its start */
 };
 
 static struct zio_site sites[ZIO_SITES];
@@ -61,6 +69,7 @@ static unsigned long frees;
 /* Under zio_policy_lock. */
 static struct zio_record records[ZIO_RECORDS];
 static unsigned long long deferred[ZIO_SITES], materialized[ZIO_SITES], newest[ZIO_SITES];
+static unsigned long long fresh[ZIO_SITES], fresh_newest[ZIO_SITES];
 
 static void evaluate(bool skip_newest);
 
@@ -170,12 +179,20 @@ static void evaluate(bool skip_newest)
 	memset(deferred, 0, sizeof(deferred));
 	memset(materialized, 0, sizeof(materialized));
 	memset(newest, 0, sizeof(newest));
+	memset(fresh, 0, sizeof(fresh));
+	memset(fresh_newest, 0, sizeof(fresh_newest));
 	for (size_t i = skip_newest; i < st.records_count && i < ZIO_RECORDS; i++) {
 		struct zio_site *s = lookup(records[i].tag, false);
 		unsigned long long t = records[i].time_ns;
 
 		if (!s)
 			continue;
+		/* Records this site's window has not summed yet. */
+		if (t > s->seen) {
+			fresh[s - sites] += records[i].pages_deferred;
+			if (t > fresh_newest[s - sites])
+				fresh_newest[s - sites] = t;
+		}
 		/* A site switched off is judged by its probes, each once. */
 		if (s->off && (t <= s->off_since || t <= s->judged))
 			continue;
@@ -187,10 +204,31 @@ static void evaluate(bool skip_newest)
 	for (size_t i = 0; i < ZIO_SITES; i++) {
 		struct zio_site *s = &sites[i];
 		unsigned long long def = deferred[i], mat = materialized[i];
+		unsigned long long wdef, wover;
 
+		if (!__atomic_load_n(&s->tag, __ATOMIC_RELAXED))
+			continue;
+		if (fresh_newest[i] > s->seen)
+			s->seen = fresh_newest[i];
+		s->window_deferred += fresh[i];
+		s->window_overwritten += __atomic_exchange_n(&s->overwritten, 0, __ATOMIC_RELAXED);
 		if (def < ZIO_MIN_PAGES)
 			continue;
-		mat += __atomic_exchange_n(&s->overwritten, 0, __ATOMIC_RELAXED);
+		/*
+		 * The loss, as a share of def: mat / def, plus wover / wdef
+		 * once the window is long enough to judge (and then it starts
+		 * again). At most def.
+		 */
+		wdef = s->window_deferred;
+		wover = 0;
+		if (wdef >= ZIO_MIN_PAGES) {
+			wover = s->window_overwritten;
+			if (wover > wdef)
+				wover = wdef;
+			mat += wover * def / wdef;
+			s->window_deferred = 0;
+			s->window_overwritten = 0;
+		}
 		if (mat > def)
 			mat = def;
 		if (!s->off) {
@@ -201,6 +239,8 @@ static void evaluate(bool skip_newest)
 				__atomic_store_n(&s->next_probe, ZIO_PROBE_FIRST, __ATOMIC_RELAXED);
 				__atomic_store_n(&s->probed, 0, __ATOMIC_RELAXED);
 				__atomic_store_n(&s->calls, 0, __ATOMIC_RELAXED);
+				s->window_deferred = 0;
+				s->window_overwritten = 0;
 				__atomic_store_n(&s->off, 1, __ATOMIC_RELAXED);
 				zio_debug("policy: site %#lx off (%llu of %llu pages materialized)",
 					  (unsigned long)s->tag, mat, def);
@@ -209,6 +249,8 @@ static void evaluate(bool skip_newest)
 		}
 		s->judged = newest[i];
 		if (mat * 4 < def) {
+			s->window_deferred = 0;
+			s->window_overwritten = 0;
 			__atomic_store_n(&s->off, 0, __ATOMIC_RELAXED);
 			zio_debug("policy: site %#lx on again (%llu of %llu pages materialized)",
 				  (unsigned long)s->tag, mat, def);

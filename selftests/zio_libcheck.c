@@ -208,43 +208,63 @@ TEST_F_TIMEOUT(check, policy, CHECK_TIMEOUT)
 /*
  * Redis's SET: read a request into one buffer, copy the value out of it
  * (not page-aligned), and read the next request over the source while the
- * copy is still pending. With @read_over, the site is switched to memcpy
- * (its copies only cost fresh pages for every read); without (the negative
- * control: the source is read once), the same copies stay with the module.
- * Either way the value is the bytes read.
+ * copy is still pending. When the source is read over, the site is
+ * switched to memcpy (its copies only cost fresh pages for every read):
+ * with one read of the whole buffer (READ_OVER), with reads smaller than
+ * the threshold (READ_OVER_SMALL: they too go to the module, which would
+ * otherwise copy every shared page on write), and when the reads over
+ * start only after 16 copies that kept their source (READ_OVER_LATE: the
+ * site was judged and kept on twice already). In the negative control
+ * (SOURCE_KEPT: the source is read once) the same copies stay with the
+ * module. Either way the value is the bytes read.
  */
-static void copy_read_over(struct __test_metadata *_metadata, bool read_over)
+enum read_over { SOURCE_KEPT, READ_OVER, READ_OVER_SMALL, READ_OVER_LATE };
+
+static void copy_read_over(struct __test_metadata *_metadata, enum read_over mode)
 {
-	size_t n = MiB, at = 45;
+	size_t n = MiB, at = 45, chunk = 60000;
 	unsigned char *q = malloc(n + 4096), *v = malloc(n), *want = malloc(n + 4096);
-	struct zio_lib_stats st;
+	int rounds = mode == READ_OVER_LATE ? 96 : 64, late = 16;
+	struct zio_lib_stats before, st;
 	int fd = memfd_create("zio_libcheck", 0);
 
 	ASSERT_TRUE(q && v && want && fd >= 0);
-	for (int r = 0; r < 64; r++) {
+	before = stats(_metadata);
+	for (int r = 0; r < rounds; r++) {
 		fill(want, n + 4096, r);
 		ASSERT_TRUE(pwrite(fd, want, n + 4096, 0) == (ssize_t)(n + 4096));
-		if (read_over || !r)
+		if (mode == READ_OVER_SMALL) {
+			for (size_t o = 0; o < n + 4096; o += chunk) {
+				size_t len = n + 4096 - o < chunk ? n + 4096 - o : chunk;
+
+				ASSERT_TRUE(pread(fd, q + o, len, o) == (ssize_t)len);
+			}
+		} else if (!r || (mode == READ_OVER) ||
+			   (mode == READ_OVER_LATE && r >= late)) {
 			ASSERT_TRUE(pread(fd, q, n + 4096, 0) == (ssize_t)(n + 4096));
+		}
 		site_copy(v, q + at, n);
 	}
 	/* Reading v materializes it: only once the copies are all done. */
 	ASSERT_TRUE(!memcmp(v, q + at, n));
-	if (!read_over)
+	if (mode == SOURCE_KEPT)
 		fill(want, n + 4096, 0);
 	ASSERT_TRUE(!memcmp(v, want + at, n));
 	st = stats(_metadata);
 	printf("# policy, source %s: %llu sites off; %llu copies by the module, %llu by memcpy for the policy; %llu reads by the module\n",
-	       read_over ? "read over" : "kept", st.sites_disabled, st.copies_module,
-	       st.copies_policy, st.io_reads);
-	if (read_over) {
-		ASSERT_TRUE(st.io_reads >= 1);
-		ASSERT_TRUE(st.sites_disabled >= 1);
-		ASSERT_TRUE(st.copies_policy >= 40);
-	} else {
+	       mode == SOURCE_KEPT ? "kept" : mode == READ_OVER ? "read over" :
+	       mode == READ_OVER_SMALL ? "read over in small reads" : "read over late",
+	       st.sites_disabled, st.copies_module - before.copies_module,
+	       st.copies_policy - before.copies_policy, st.io_reads - before.io_reads);
+	if (mode == SOURCE_KEPT) {
 		ASSERT_TRUE(st.sites_disabled == 0);
-		ASSERT_TRUE(st.copies_policy == 0);
-		ASSERT_TRUE(st.copies_module == 64);
+		ASSERT_TRUE(st.copies_policy == before.copies_policy);
+		ASSERT_TRUE(st.copies_module == before.copies_module + 64);
+	} else {
+		ASSERT_TRUE(st.io_reads > before.io_reads);
+		ASSERT_TRUE(st.sites_disabled >= 1);
+		/* Off after at most 24 copies with their source read over. */
+		ASSERT_TRUE(st.copies_policy >= before.copies_policy + 40);
 	}
 	close(fd);
 	free(q);
@@ -254,12 +274,22 @@ static void copy_read_over(struct __test_metadata *_metadata, bool read_over)
 
 TEST_F_TIMEOUT(check, policy_read_over, CHECK_TIMEOUT)
 {
-	copy_read_over(_metadata, true);
+	copy_read_over(_metadata, READ_OVER);
+}
+
+TEST_F_TIMEOUT(check, policy_read_over_small, CHECK_TIMEOUT)
+{
+	copy_read_over(_metadata, READ_OVER_SMALL);
+}
+
+TEST_F_TIMEOUT(check, policy_read_over_late, CHECK_TIMEOUT)
+{
+	copy_read_over(_metadata, READ_OVER_LATE);
 }
 
 TEST_F_TIMEOUT(check, policy_source_kept, CHECK_TIMEOUT)
 {
-	copy_read_over(_metadata, false);
+	copy_read_over(_metadata, SOURCE_KEPT);
 }
 
 /*
@@ -417,7 +447,8 @@ TEST_F_TIMEOUT(check, limits, CHECK_TIMEOUT)
 int main(int argc, char **argv)
 {
 	static const char *const need_arena[] = {
-		"defer", "realloc", "policy", "policy_read_over", "policy_source_kept", "move_within",
+		"defer", "realloc", "policy", "policy_read_over", "policy_read_over_small",
+		"policy_read_over_late", "policy_source_kept", "move_within",
 		"exec", "limits", NULL
 	};
 
