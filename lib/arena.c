@@ -297,32 +297,139 @@ static void release_pages(size_t idx, size_t n)
 		a->hint = idx / 64;
 }
 
+/* Take entry @i out of the cache. Under the lock. */
+static void cache_remove(unsigned int i)
+{
+	struct zio_arena *a = &zio_arena;
+
+	a->cached_pages -= a->blocks[a->cached[i]];
+	a->nr_cached--;
+	memmove(&a->cached[i], &a->cached[i + 1], (a->nr_cached - i) * sizeof(a->cached[0]));
+}
+
+/* The cache entry of the block at @idx, or nr_cached. Under the lock. */
+static unsigned int cache_find(size_t idx)
+{
+	struct zio_arena *a = &zio_arena;
+	unsigned int i;
+
+	for (i = 0; i < a->nr_cached; i++) {
+		if (a->cached[i] == idx)
+			break;
+	}
+	return i;
+}
+
 /*
- * The cached block that best fits @npg pages (at most a quarter more) at
- * the alignment: taken out of the cache, still a block. Under the lock.
+ * Cut the first @npg pages of the cached block of entry @i off as a block
+ * of their own, out of the cache; the rest stays cached, with the entry's
+ * age. Under the lock.
+ */
+static size_t cache_split(unsigned int i, size_t npg)
+{
+	struct zio_arena *a = &zio_arena;
+	size_t idx = a->cached[i], rest = a->blocks[idx] - npg;
+
+	a->blocks[idx] = npg;
+	a->blocks[idx + npg] = rest;
+	a->cached[i] = idx + npg;
+	a->cached_pages -= npg;
+	return idx;
+}
+
+/*
+ * Grow the cached block of entry @i to @npg pages over what follows it:
+ * cached blocks and free pages (the last cached block split if it goes
+ * further). Returns the block, out of the cache, or SIZE_MAX when a live
+ * block or the arena's end comes first. Under the lock.
+ */
+static size_t cache_grow(unsigned int i, size_t npg)
+{
+	struct zio_arena *a = &zio_arena;
+	size_t idx = a->cached[i], end = idx + npg, j;
+	unsigned int k;
+
+	if (end > a->npages)
+		return SIZE_MAX;
+	/* First check that the whole range can be had. */
+	for (j = idx + a->blocks[idx]; j < end; ) {
+		if (a->blocks[j] && cache_find(j) < a->nr_cached)
+			j += a->blocks[j];
+		else if (next_bit(j, true) > j)
+			j = next_bit(j, true);
+		else
+			return SIZE_MAX;
+	}
+	cache_remove(i);
+	for (j = idx + a->blocks[idx]; j < end; ) {
+		size_t n;
+
+		if (a->blocks[j]) {
+			k = cache_find(j);
+			n = a->blocks[j];
+			if (j + n > end) {
+				n = end - j;
+				cache_split(k, n);
+			} else {
+				cache_remove(k);
+			}
+			a->blocks[j] = 0;
+			j += n;
+		} else {
+			n = next_bit(j, true);
+			if (n > end)
+				n = end;
+			set_bits(j, n - j, true);
+			a->pages_used += n - j;
+			j = n;
+		}
+	}
+	a->blocks[idx] = npg;
+	return idx;
+}
+
+/*
+ * A cached block for @npg pages at the alignment, taken out of the cache,
+ * as jemalloc reuses the pages a free gave back whatever their size: the
+ * best fit (at most a quarter more); else the head of the smallest larger
+ * one, whose tail stays cached; else one grown over the cached blocks and
+ * free pages after it. Its pages are mapped already, but for free pages
+ * merged in. Under the lock.
  */
 static size_t cache_take(size_t npg, size_t align_pg)
 {
 	struct zio_arena *a = &zio_arena;
-	unsigned int i, best = a->nr_cached;
+	unsigned int i, best = a->nr_cached, larger = a->nr_cached;
 	size_t idx, have;
 
 	for (i = 0; i < a->nr_cached; i++) {
 		idx = a->cached[i];
 		have = a->blocks[idx];
-		if (have < npg || have > npg + npg / 4 || idx & (align_pg - 1))
+		if (have < npg || idx & (align_pg - 1))
 			continue;
+		if (have > npg + npg / 4) {
+			if (larger == a->nr_cached || have < a->blocks[a->cached[larger]])
+				larger = i;
+			continue;
+		}
 		if (best == a->nr_cached || have < a->blocks[a->cached[best]])
 			best = i;
 	}
-	if (best == a->nr_cached)
-		return SIZE_MAX;
-	idx = a->cached[best];
-	a->cached_pages -= a->blocks[idx];
-	a->nr_cached--;
-	memmove(&a->cached[best], &a->cached[best + 1],
-		(a->nr_cached - best) * sizeof(a->cached[0]));
-	return idx;
+	if (best < a->nr_cached) {
+		idx = a->cached[best];
+		cache_remove(best);
+		return idx;
+	}
+	if (larger < a->nr_cached)
+		return cache_split(larger, npg);
+	for (i = 0; i < a->nr_cached; i++) {
+		if (a->cached[i] & (align_pg - 1))
+			continue;
+		idx = cache_grow(i, npg);
+		if (idx != SIZE_MAX)
+			return idx;
+	}
+	return SIZE_MAX;
 }
 
 /*

@@ -186,6 +186,7 @@ TEST_F_TIMEOUT(lib, name, 120)						\
 LIBCHECK(defer, "defer")
 LIBCHECK(realloc, "realloc")
 LIBCHECK(calloc, "calloc")
+LIBCHECK(arena_reuse, "arena_reuse")
 LIBCHECK(api, "api")
 LIBCHECK(policy, "policy")
 LIBCHECK(policy_read_over, "policy_read_over")

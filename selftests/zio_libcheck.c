@@ -120,6 +120,50 @@ TEST_F_TIMEOUT(check, calloc, CHECK_TIMEOUT)
 	}
 }
 
+/*
+ * Freed blocks are reused whatever the next size, as jemalloc reuses pages:
+ * a smaller request takes the head of a larger cached block, a larger one
+ * grows a cached block over the cached blocks after it, and neither faults
+ * a page in again.
+ */
+TEST_F_TIMEOUT(check, arena_reuse, CHECK_TIMEOUT)
+{
+	enum { N = 4 };
+	size_t n = 256 * 1024;
+	unsigned char *a = malloc(N * n), *p[N], *big;
+	struct zio_lib_stats before, st;
+	uintptr_t at = (uintptr_t)a;
+
+	ASSERT_TRUE(a);
+	memset(a, 1, N * n);
+	ASSERT_TRUE(zio_owns(a));
+	free(a);
+	before = stats(_metadata);
+	for (int i = 0; i < N; i++) {
+		p[i] = malloc(n);
+		ASSERT_TRUE((uintptr_t)p[i] == at + i * n);
+		memset(p[i], i + 2, n);
+	}
+	st = stats(_metadata);
+	ASSERT_TRUE(st.arena_recycled == before.arena_recycled + N);
+	ASSERT_TRUE(st.module.faults == before.module.faults);
+	for (int i = 0; i < N; i++) {
+		ASSERT_TRUE(p[i][0] == i + 2 && p[i][n - 1] == i + 2);
+		free(p[i]);
+	}
+
+	before = stats(_metadata);
+	big = malloc(N * n - 100);
+	ASSERT_TRUE((uintptr_t)big == at);
+	for (int i = 0; i < N; i++)
+		ASSERT_TRUE(big[i * n] == i + 2);
+	memset(big, 7, N * n - 100);
+	st = stats(_metadata);
+	ASSERT_TRUE(st.arena_recycled == before.arena_recycled + 1);
+	ASSERT_TRUE(st.module.faults == before.module.faults);
+	free(big);
+}
+
 /* The explicit API, whatever the size. */
 TEST_F_TIMEOUT(check, api, CHECK_TIMEOUT)
 {
@@ -447,7 +491,7 @@ TEST_F_TIMEOUT(check, limits, CHECK_TIMEOUT)
 int main(int argc, char **argv)
 {
 	static const char *const need_arena[] = {
-		"defer", "realloc", "policy", "policy_read_over", "policy_read_over_small",
+		"defer", "realloc", "arena_reuse", "policy", "policy_read_over", "policy_read_over_small",
 		"policy_read_over_late", "policy_source_kept", "move_within",
 		"exec", "limits", NULL
 	};
