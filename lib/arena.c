@@ -337,6 +337,12 @@ static size_t cache_split(unsigned int i, size_t npg)
 	return idx;
 }
 
+/* Is page @i in a block? Under the lock. */
+static bool page_used(size_t i)
+{
+	return zio_arena.used[i / 64] >> (i % 64) & 1;
+}
+
 /*
  * Grow the cached block of entry @i to @npg pages over what follows it:
  * cached blocks and free pages (the last cached block split if it goes
@@ -355,8 +361,8 @@ static size_t cache_grow(unsigned int i, size_t npg)
 	for (j = idx + a->blocks[idx]; j < end; ) {
 		if (a->blocks[j] && cache_find(j) < a->nr_cached)
 			j += a->blocks[j];
-		else if (next_bit(j, true) > j)
-			j = next_bit(j, true);
+		else if (!page_used(j))
+			j++;
 		else
 			return SIZE_MAX;
 	}
@@ -376,9 +382,8 @@ static size_t cache_grow(unsigned int i, size_t npg)
 			a->blocks[j] = 0;
 			j += n;
 		} else {
-			n = next_bit(j, true);
-			if (n > end)
-				n = end;
+			for (n = j + 1; n < end && !page_used(n); n++)
+				;
 			set_bits(j, n - j, true);
 			a->pages_used += n - j;
 			j = n;

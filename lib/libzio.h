@@ -50,8 +50,9 @@ int zio_owns(const void *ptr);
  * @arena_allocs: buffers served from the arena
  * @arena_frees: arena buffers freed (their pages discarded)
  * @arena_fallbacks: large requests the arena could not serve (next allocator)
- * @arena_recycled: of @arena_allocs, blocks freed before and reused as they
- *	were, without a discard
+ * @arena_recycled: of @arena_allocs, blocks made of blocks freed before,
+ *	reused without a discard (whole, cut from a larger one, or grown
+ *	over those that follow)
  * @realloc_in_place: arena reallocs that grew or shrank in place
  * @realloc_moved: arena reallocs that moved pages with ZIO_IOC_COPY
  * @copies_module: copies sent to the module

@@ -41,6 +41,7 @@
 #define ZIO_EVAL_COPIES		64
 #define ZIO_EVAL_FREES		8	/* power of two */
 #define ZIO_MIN_PAGES		16
+#define ZIO_WINDOW_RECORDS	4
 #define ZIO_PROBE_FIRST		512
 #define ZIO_PROBE_MAX		65536
 
@@ -58,6 +59,7 @@ struct zio_site {
 	unsigned long long seen;	/* the newest record summed into it */
 	unsigned long long window_deferred;	/* pages deferred since its start */
 	unsigned long long window_overwritten;	/* pages read over since its start */
+	unsigned int window_records;	/* copies since its start */
 };
 
 static struct zio_site sites[ZIO_SITES];
@@ -70,6 +72,7 @@ static unsigned long frees;
 static struct zio_record records[ZIO_RECORDS];
 static unsigned long long deferred[ZIO_SITES], materialized[ZIO_SITES], newest[ZIO_SITES];
 static unsigned long long fresh[ZIO_SITES], fresh_newest[ZIO_SITES];
+static unsigned int fresh_records[ZIO_SITES];
 
 static void evaluate(bool skip_newest);
 
@@ -141,11 +144,14 @@ bool zio_policy_allow(uintptr_t tag)
  * zio_policy_site_mark() - the page mark of a copy's source, for @tag's site
  * @tag: the call site
  *
+ * A copy the policy was not asked about (realloc's, zio_copy()'s) has no
+ * site: it takes no slot in the table.
+ *
  * Return: the site's number (from 1), or ZIO_MARK_SOURCE.
  */
 uint16_t zio_policy_site_mark(uintptr_t tag)
 {
-	struct zio_site *s = policy_on() ? lookup(tag, true) : NULL;
+	struct zio_site *s = policy_on() ? lookup(tag, false) : NULL;
 
 	return s ? (uint16_t)(s - sites + 1) : ZIO_MARK_SOURCE;
 }
@@ -181,6 +187,7 @@ static void evaluate(bool skip_newest)
 	memset(newest, 0, sizeof(newest));
 	memset(fresh, 0, sizeof(fresh));
 	memset(fresh_newest, 0, sizeof(fresh_newest));
+	memset(fresh_records, 0, sizeof(fresh_records));
 	for (size_t i = skip_newest; i < st.records_count && i < ZIO_RECORDS; i++) {
 		struct zio_site *s = lookup(records[i].tag, false);
 		unsigned long long t = records[i].time_ns;
@@ -190,6 +197,7 @@ static void evaluate(bool skip_newest)
 		/* Records this site's window has not summed yet. */
 		if (t > s->seen) {
 			fresh[s - sites] += records[i].pages_deferred;
+			fresh_records[s - sites]++;
 			if (t > fresh_newest[s - sites])
 				fresh_newest[s - sites] = t;
 		}
@@ -211,23 +219,27 @@ static void evaluate(bool skip_newest)
 		if (fresh_newest[i] > s->seen)
 			s->seen = fresh_newest[i];
 		s->window_deferred += fresh[i];
+		s->window_records += fresh_records[i];
 		s->window_overwritten += __atomic_exchange_n(&s->overwritten, 0, __ATOMIC_RELAXED);
 		if (def < ZIO_MIN_PAGES)
 			continue;
 		/*
 		 * The loss, as a share of def: mat / def, plus wover / wdef
-		 * once the window is long enough to judge (and then it starts
-		 * again). At most def.
+		 * once the window is long enough to judge: a few copies, or
+		 * a probe of a switched-off site (then it starts again). At
+		 * most def.
 		 */
 		wdef = s->window_deferred;
 		wover = 0;
-		if (wdef >= ZIO_MIN_PAGES) {
+		if (wdef >= ZIO_MIN_PAGES &&
+		    (s->off || s->window_records >= ZIO_WINDOW_RECORDS)) {
 			wover = s->window_overwritten;
 			if (wover > wdef)
 				wover = wdef;
 			mat += wover * def / wdef;
 			s->window_deferred = 0;
 			s->window_overwritten = 0;
+			s->window_records = 0;
 		}
 		if (mat > def)
 			mat = def;
@@ -241,6 +253,7 @@ static void evaluate(bool skip_newest)
 				__atomic_store_n(&s->calls, 0, __ATOMIC_RELAXED);
 				s->window_deferred = 0;
 				s->window_overwritten = 0;
+				s->window_records = 0;
 				__atomic_store_n(&s->off, 1, __ATOMIC_RELAXED);
 				zio_debug("policy: site %#lx off (%llu of %llu pages materialized)",
 					  (unsigned long)s->tag, mat, def);
@@ -251,6 +264,7 @@ static void evaluate(bool skip_newest)
 		if (mat * 4 < def) {
 			s->window_deferred = 0;
 			s->window_overwritten = 0;
+			s->window_records = 0;
 			__atomic_store_n(&s->off, 0, __ATOMIC_RELAXED);
 			zio_debug("policy: site %#lx on again (%llu of %llu pages materialized)",
 				  (unsigned long)s->tag, mat, def);

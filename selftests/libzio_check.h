@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libzio.h>
 
@@ -40,6 +41,15 @@ FIXTURE_SETUP(check)
 
 FIXTURE_TEARDOWN(check)
 {
+}
+
+/* CLOCK_MONOTONIC, in seconds. */
+static inline double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
 /* A pattern whose bytes depend on their position and @seed. */
