@@ -105,8 +105,12 @@ static ssize_t module_io(bool write, int fd, uintptr_t addr, size_t n,
 		} else {
 			zio_count(io_reads, 1);
 			zio_count(io_bytes_read, ret);
-			/* The pages read into are the program's alone now. */
-			zio_arena_unmark(addr, ret, zio_policy_overwritten);
+			/*
+			 * The pages read into are the program's alone now
+			 * (a truncated datagram's length may exceed @n).
+			 */
+			zio_arena_unmark(addr, (size_t)ret < n ? (size_t)ret : n,
+					 zio_policy_overwritten);
 		}
 		return ret;
 	}
@@ -184,6 +188,7 @@ static ssize_t libc_piece(bool write, bool sock, int fd, const struct iovec *iov
 static ssize_t vector_io(bool write, bool sock, int fd, const struct iovec *iov,
 			 int cnt, off_t offset, int flags)
 {
+	enum zio_split kind;
 	size_t done = 0;
 	int i, j;
 
@@ -193,7 +198,8 @@ static ssize_t vector_io(bool write, bool sock, int fd, const struct iovec *iov,
 		return module_io(write, fd, (uintptr_t)iov[0].iov_base, iov[0].iov_len, pos_of(offset),
 				 flags);
 
-	switch (split_kind(fd)) {
+	kind = split_kind(fd);
+	switch (kind) {
 	case ZIO_SPLIT_FILE:
 		if (sock)
 			return ZIO_IO_LIBC;
@@ -233,9 +239,14 @@ static ssize_t vector_io(bool write, bool sock, int fd, const struct iovec *iov,
 		done += ret;
 		if ((size_t)ret < want)
 			break;
-		/* A stream read returns what has come: later pieces don't wait. */
-		if (!write && sock && !(flags & MSG_WAITALL))
+		/*
+		 * A stream read returns what has come: later pieces don't
+		 * wait, also those of a readv(), which go on as recvmsg().
+		 */
+		if (!write && kind == ZIO_SPLIT_STREAM && !(flags & MSG_WAITALL)) {
 			flags |= MSG_DONTWAIT;
+			sock = true;
+		}
 	}
 	return done;
 }

@@ -227,6 +227,7 @@ TEST_F_TIMEOUT(lib, io_##name, 2 * 120)					\
 
 IOCHECK(pipe, "pipe", "65536")
 IOCHECK(tcp, "tcp", "65536")
+IOCHECK(readv_stream, "readv_stream", "65536")
 IOCHECK(unix, "unix_stream", "65536")
 IOCHECK(udp, "udp", "4096")
 IOCHECK(files, "files", "65536")

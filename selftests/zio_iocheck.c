@@ -208,6 +208,40 @@ TEST_F_TIMEOUT(check, tcp, CHECK_TIMEOUT)
 	close(fd[1]);
 }
 
+/*
+ * readv() of a small head and a copied arena body from a TCP socket that
+ * holds only the head's bytes returns them, as libc's does: the body's
+ * piece does not wait for more (SO_RCVTIMEO bounds the wait if it did).
+ */
+TEST_F_TIMEOUT(check, readv_stream, CHECK_TIMEOUT)
+{
+	size_t n = 256 * 1024;
+	unsigned char head[100], *b = copied_buffer(_metadata, n);
+	struct timeval tv = { .tv_sec = 4 };
+	struct iovec iov[2] = { { head, sizeof(head) }, { b, n } };
+	double t;
+	int fd[2];
+
+	tcp_pair(_metadata, fd);
+	ASSERT_TRUE(setsockopt(fd[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0);
+	memset(head, 0, sizeof(head));
+	ASSERT_TRUE(send(fd[0], "0123456789", 10, 0) == 10);
+	ASSERT_TRUE(recv(fd[1], head, 10, MSG_PEEK | MSG_WAITALL) == 10);
+	memset(head, 0, sizeof(head));
+	ASSERT_TRUE(send(fd[0], b, sizeof(head) - 10, 0) == (ssize_t)sizeof(head) - 10);
+	while (recv(fd[1], head, sizeof(head), MSG_PEEK | MSG_DONTWAIT) < (ssize_t)sizeof(head))
+		usleep(1000);
+	t = now();
+	ASSERT_TRUE(readv(fd[1], iov, 2) == (ssize_t)sizeof(head));
+	t = now() - t;
+	printf("# readv_stream: %.3f s\n", t);
+	ASSERT_TRUE(t < 2.0);
+	ASSERT_TRUE(!memcmp(head, "0123456789", 10) && !memcmp(head + 10, b, sizeof(head) - 10));
+	close(fd[0]);
+	close(fd[1]);
+	free(b);
+}
+
 /* Not "unix": GNU C defines it as a macro. */
 TEST_F_TIMEOUT(check, unix_stream, CHECK_TIMEOUT)
 {
@@ -473,7 +507,7 @@ TEST_F_TIMEOUT(check, overwrite, CHECK_TIMEOUT)
 int main(int argc, char **argv)
 {
 	static const char *const need_arena[] = {
-		"pipe", "tcp", "unix_stream", "udp", "files", "errors", "overwrite", "plain_read", NULL
+		"pipe", "tcp", "readv_stream", "unix_stream", "udp", "files", "errors", "overwrite", "plain_read", NULL
 	};
 	const char *io = getenv("ZIO_IO");
 
