@@ -16,12 +16,15 @@
 /* A tag no return address has: the records of realloc() moves. */
 #define ZIO_TAG_REALLOC	1
 
-/* An arena block back to the arena; the policy first, before its discard. */
-static void arena_free(void *ptr)
+/*
+ * An arena block back to the arena; the policy first, before its discard.
+ * @keep: the block may be kept for reuse.
+ */
+static void arena_free(void *ptr, bool keep)
 {
 	if (zio_arena_usable(ptr))
 		zio_policy_before_free();
-	zio_arena_free(ptr);
+	zio_arena_free(ptr, keep);
 }
 
 void *zio_malloc(size_t size)
@@ -40,7 +43,7 @@ void *zio_malloc(size_t size)
 void zio_dealloc(void *ptr)
 {
 	if (unlikely(zio_in_arena(ptr, 1))) {
-		arena_free(ptr);
+		arena_free(ptr, true);
 		return;
 	}
 	if (unlikely(zio_boot_owns(ptr)))
@@ -86,6 +89,7 @@ size_t zio_usable_size(void *ptr)
  */
 static void *arena_realloc(void *ptr, size_t size)
 {
+	bool shared;
 	size_t old;
 	void *p;
 
@@ -96,11 +100,17 @@ static void *arena_realloc(void *ptr, size_t size)
 	p = zio_arena_alloc(size, 0, false);
 	if (!p)
 		return NULL;
-	if (__atomic_load_n(&zio_arena.copy_ok, __ATOMIC_RELAXED))
+	shared = __atomic_load_n(&zio_arena.copy_ok, __ATOMIC_RELAXED);
+	if (shared)
 		zio_split_copy((uintptr_t)p, (uintptr_t)ptr, old, ZIO_TAG_REALLOC);
 	else
 		zio_next.memcpy(p, ptr, old);
-	arena_free(ptr);
+	/*
+	 * The old block's pages are shared with the new one: kept, both
+	 * would copy them on their next writes. Its discard leaves them to
+	 * the new block alone.
+	 */
+	arena_free(ptr, !shared);
 	zio_count(realloc_moved, 1);
 	return p;
 }

@@ -542,11 +542,12 @@ static size_t block_pages(const void *ptr, size_t *idx)
  * zio_arena_free() - keep a block for reuse, or discard its pages and make
  *	them free
  * @ptr: a block's start; anything else in the arena is a bad free (ignored)
+ * @keep: the block may be kept (else it is discarded)
  *
  * The caller has told the policy (zio_policy_before_free()): the discard
  * drops the block's copy records.
  */
-void zio_arena_free(void *ptr)
+void zio_arena_free(void *ptr, bool keep)
 {
 	struct zio_arena *a = &zio_arena;
 	size_t idx, npg = block_pages(ptr, &idx), evicted[ZIO_CACHE_BLOCKS];
@@ -562,7 +563,7 @@ void zio_arena_free(void *ptr)
 	 */
 	forget_sites(idx, npg);
 	pthread_mutex_lock(&a->lock);
-	n = cache_put(idx, npg, evicted);
+	n = keep ? cache_put(idx, npg, evicted) : -1;
 	if (n >= 0) {
 		/* The evicted blocks stay blocks, out of the cache, until discarded. */
 		size_t sizes[ZIO_CACHE_BLOCKS];

@@ -195,7 +195,7 @@ int zio_dev_io(int fd, bool write, struct zio_io *io) ZIO_HIDDEN;
 /* arena.c */
 void zio_arena_init(void) ZIO_HIDDEN;
 void *zio_arena_alloc(size_t size, size_t align, bool zero) ZIO_HIDDEN;
-void zio_arena_free(void *ptr) ZIO_HIDDEN;
+void zio_arena_free(void *ptr, bool keep) ZIO_HIDDEN;
 bool zio_arena_resize(void *ptr, size_t size, size_t *old) ZIO_HIDDEN;
 size_t zio_arena_usable(const void *ptr) ZIO_HIDDEN;
 int zio_module_stats(struct zio_stats *st) ZIO_HIDDEN;

@@ -67,7 +67,7 @@ TEST_F_TIMEOUT(check, defer, CHECK_TIMEOUT)
 TEST_F_TIMEOUT(check, realloc, CHECK_TIMEOUT)
 {
 	unsigned char *a, *b, *c;
-	struct zio_lib_stats st;
+	struct zio_lib_stats before, st;
 
 	a = malloc(1 * MiB);
 	fill(a, MiB, 3);
@@ -79,7 +79,12 @@ TEST_F_TIMEOUT(check, realloc, CHECK_TIMEOUT)
 	fill(a, 3 * MiB, 4);
 	a = realloc(a, 6 * MiB);		/* must move */
 	ASSERT_TRUE(a && same(a, 3 * MiB, 4));
+	/* The moved pages are a's alone: writing them copies none. */
+	before = stats(_metadata);
+	memset(a, 5, 3 * MiB);
 	st = stats(_metadata);
+	ASSERT_TRUE(st.module.pages_cow == before.module.pages_cow);
+	fill(a, 3 * MiB, 4);
 	printf("# realloc: %llu in place, %llu moved\n", st.realloc_in_place, st.realloc_moved);
 	ASSERT_TRUE(st.realloc_moved >= 1 && st.realloc_in_place >= 1);
 	a = realloc(a, 2 * MiB + 17);		/* shrink in place */
