@@ -344,34 +344,39 @@ static bool page_used(size_t i)
 }
 
 /*
- * Grow the cached block of entry @i to @npg pages over what follows it:
- * cached blocks and free pages (the last cached block split if it goes
- * further). Returns the block, out of the cache, or SIZE_MAX when a live
- * block or the arena's end comes first. Under the lock.
+ * Can pages [@j, @end) be had: kept blocks, whole, and free pages? Under
+ * the lock.
  */
-static size_t cache_grow(unsigned int i, size_t npg)
+static bool can_absorb(size_t j, size_t end)
 {
 	struct zio_arena *a = &zio_arena;
-	size_t idx = a->cached[i], end = idx + npg, j;
-	unsigned int k;
 
-	if (end > a->npages)
-		return SIZE_MAX;
-	/* First check that the whole range can be had. */
-	for (j = idx + a->blocks[idx]; j < end; ) {
+	while (j < end) {
 		if (a->blocks[j] && cache_find(j) < a->nr_cached)
 			j += a->blocks[j];
 		else if (!page_used(j))
 			j++;
 		else
-			return SIZE_MAX;
+			return false;
 	}
-	cache_remove(i);
-	for (j = idx + a->blocks[idx]; j < end; ) {
+	return true;
+}
+
+/*
+ * Take pages [@j, @end) that can_absorb() allowed, for the block before
+ * them: kept blocks leave the cache (the last one split if it goes
+ * further), free pages become used. Under the lock.
+ */
+static void absorb(size_t j, size_t end)
+{
+	struct zio_arena *a = &zio_arena;
+
+	while (j < end) {
 		size_t n;
 
 		if (a->blocks[j]) {
-			k = cache_find(j);
+			unsigned int k = cache_find(j);
+
 			n = a->blocks[j];
 			if (j + n > end) {
 				n = end - j;
@@ -389,6 +394,22 @@ static size_t cache_grow(unsigned int i, size_t npg)
 			j = n;
 		}
 	}
+}
+
+/*
+ * Grow the cached block of entry @i to @npg pages over what follows it.
+ * Returns the block, out of the cache, or SIZE_MAX when a live block or
+ * the arena's end comes first. Under the lock.
+ */
+static size_t cache_grow(unsigned int i, size_t npg)
+{
+	struct zio_arena *a = &zio_arena;
+	size_t idx = a->cached[i], end = idx + npg;
+
+	if (end > a->npages || !can_absorb(idx + a->blocks[idx], end))
+		return SIZE_MAX;
+	cache_remove(i);
+	absorb(idx + a->blocks[idx], end);
 	a->blocks[idx] = npg;
 	return idx;
 }
@@ -621,11 +642,11 @@ bool zio_arena_resize(void *ptr, size_t size, size_t *old)
 		return true;
 	}
 
+	/* Over the free pages and kept blocks after it. */
 	pthread_mutex_lock(&a->lock);
-	if (idx + npg <= a->npages && next_bit(idx + opg, true) >= idx + npg) {
-		set_bits(idx + opg, npg - opg, true);
+	if (idx + npg <= a->npages && can_absorb(idx + opg, idx + npg)) {
+		absorb(idx + opg, idx + npg);
 		a->blocks[idx] = npg;
-		a->pages_used += npg - opg;
 		pthread_mutex_unlock(&a->lock);
 		zio_count(realloc_in_place, 1);
 		return true;

@@ -185,6 +185,7 @@ TEST_F_TIMEOUT(lib, name, 120)						\
 
 LIBCHECK(defer, "defer")
 LIBCHECK(realloc, "realloc")
+LIBCHECK(realloc_over_kept, "realloc_over_kept")
 LIBCHECK(calloc, "calloc")
 LIBCHECK(arena_reuse, "arena_reuse")
 LIBCHECK(api, "api")
