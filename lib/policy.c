@@ -22,7 +22,8 @@
  * copy's source (zio_policy_overwritten()) are weighed against the pages
  * the site deferred over the same stretch of time: both are summed from
  * one judgement of the site to the next (a window of at least
- * ZIO_MIN_PAGES deferred pages), while the records cover the whole ring.
+ * ZIO_MIN_PAGES deferred pages and ZIO_WINDOW_RECORDS copies), while the
+ * records cover the whole ring.
  * A site's loss is the share of its pages materialized (records) plus the
  * share overwritten (window), at most all of them.
  *
@@ -71,10 +72,17 @@ static unsigned long frees;
 /* Under zio_policy_lock. */
 static struct zio_record records[ZIO_RECORDS];
 static unsigned long long deferred[ZIO_SITES], materialized[ZIO_SITES], newest[ZIO_SITES];
-static unsigned long long fresh[ZIO_SITES], fresh_newest[ZIO_SITES];
-static unsigned int fresh_records[ZIO_SITES];
+static unsigned long long fresh_newest[ZIO_SITES];
 
 static void evaluate(bool skip_newest);
+
+/* Start @s's window again. Under zio_policy_lock. */
+static void window_reset(struct zio_site *s)
+{
+	s->window_deferred = 0;
+	s->window_overwritten = 0;
+	s->window_records = 0;
+}
 
 static unsigned long long now_ns(void)
 {
@@ -185,9 +193,7 @@ static void evaluate(bool skip_newest)
 	memset(deferred, 0, sizeof(deferred));
 	memset(materialized, 0, sizeof(materialized));
 	memset(newest, 0, sizeof(newest));
-	memset(fresh, 0, sizeof(fresh));
 	memset(fresh_newest, 0, sizeof(fresh_newest));
-	memset(fresh_records, 0, sizeof(fresh_records));
 	for (size_t i = skip_newest; i < st.records_count && i < ZIO_RECORDS; i++) {
 		struct zio_site *s = lookup(records[i].tag, false);
 		unsigned long long t = records[i].time_ns;
@@ -196,8 +202,8 @@ static void evaluate(bool skip_newest)
 			continue;
 		/* Records this site's window has not summed yet. */
 		if (t > s->seen) {
-			fresh[s - sites] += records[i].pages_deferred;
-			fresh_records[s - sites]++;
+			s->window_deferred += records[i].pages_deferred;
+			s->window_records++;
 			if (t > fresh_newest[s - sites])
 				fresh_newest[s - sites] = t;
 		}
@@ -218,8 +224,6 @@ static void evaluate(bool skip_newest)
 			continue;
 		if (fresh_newest[i] > s->seen)
 			s->seen = fresh_newest[i];
-		s->window_deferred += fresh[i];
-		s->window_records += fresh_records[i];
 		s->window_overwritten += __atomic_exchange_n(&s->overwritten, 0, __ATOMIC_RELAXED);
 		if (def < ZIO_MIN_PAGES)
 			continue;
@@ -237,9 +241,7 @@ static void evaluate(bool skip_newest)
 			if (wover > wdef)
 				wover = wdef;
 			mat += wover * def / wdef;
-			s->window_deferred = 0;
-			s->window_overwritten = 0;
-			s->window_records = 0;
+			window_reset(s);
 		}
 		if (mat > def)
 			mat = def;
@@ -251,9 +253,7 @@ static void evaluate(bool skip_newest)
 				__atomic_store_n(&s->next_probe, ZIO_PROBE_FIRST, __ATOMIC_RELAXED);
 				__atomic_store_n(&s->probed, 0, __ATOMIC_RELAXED);
 				__atomic_store_n(&s->calls, 0, __ATOMIC_RELAXED);
-				s->window_deferred = 0;
-				s->window_overwritten = 0;
-				s->window_records = 0;
+				window_reset(s);
 				__atomic_store_n(&s->off, 1, __ATOMIC_RELAXED);
 				zio_debug("policy: site %#lx off (%llu of %llu pages materialized)",
 					  (unsigned long)s->tag, mat, def);
@@ -262,9 +262,7 @@ static void evaluate(bool skip_newest)
 		}
 		s->judged = newest[i];
 		if (mat * 4 < def) {
-			s->window_deferred = 0;
-			s->window_overwritten = 0;
-			s->window_records = 0;
+			window_reset(s);
 			__atomic_store_n(&s->off, 0, __ATOMIC_RELAXED);
 			zio_debug("policy: site %#lx on again (%llu of %llu pages materialized)",
 				  (unsigned long)s->tag, mat, def);

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,18 @@ static inline double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/*
+ * @p's address, hidden from GCC, which takes a later comparison with the
+ * address for a use of @p once it is freed.
+ */
+static inline uintptr_t address_of(const void *p)
+{
+	uintptr_t addr;
+
+	__asm__("" : "=r"(addr) : "0"((uintptr_t)p));
+	return addr;
 }
 
 /* A pattern whose bytes depend on their position and @seed. */

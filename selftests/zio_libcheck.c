@@ -129,11 +129,8 @@ TEST_F_TIMEOUT(check, arena_reuse, CHECK_TIMEOUT)
 	size_t n = 256 * 1024;
 	unsigned char *a = malloc(N * n), *p[N], *big;
 	struct zio_lib_stats before, st;
+	uintptr_t at = address_of(a);
 	unsigned long long used;
-	uintptr_t at;
-
-	/* Hidden from GCC, which takes later uses of at for uses of a freed a. */
-	__asm__("" : "=r"(at) : "0"((uintptr_t)a));
 
 	ASSERT_TRUE(a);
 	memset(a, 1, N * n);
@@ -192,14 +189,12 @@ TEST_F_TIMEOUT(check, realloc_over_kept, CHECK_TIMEOUT)
 	size_t n = 512 * 1024;
 	unsigned char *a = malloc(n), *b = malloc(n), *c;
 	struct zio_lib_stats before, st;
-	uintptr_t at;
+	uintptr_t at = address_of(a);
 
 	ASSERT_TRUE(a && b);
 	fill(a, n, 21);
 	memset(b, 1, n);
 	ASSERT_TRUE(zio_owns(a) && b == a + n);
-	/* Hidden from GCC, which takes later uses of at for uses of a freed a. */
-	__asm__("" : "=r"(at) : "0"((uintptr_t)a));
 	free(b);
 	before = stats(_metadata);
 	c = realloc(a, 2 * n - 4096 + 1);
