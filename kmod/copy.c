@@ -150,7 +150,7 @@ static void zio_copy_release(struct zio_copy_ctx *c)
 		c->dzap = false;
 	}
 	for (i = 0; i < c->nr_old; i++)
-		zio_slot_release(c->old[i], &c->dmapped);
+		zio_slot_recycle(c->space, c->old[i], &c->dmapped);
 	c->nr_old = 0;
 }
 

@@ -363,7 +363,7 @@ static size_t zio_io_install(struct zio_io_ctx *io, size_t done)
 				break;
 			zio_space_note_slots(space, !old);
 			io->bvec[i].bv_page = NULL;	/* the slot has it */
-			zio_slot_release(old, &mapped);
+			zio_slot_recycle(space, old, &mapped);
 			first = min(first, pgoff);
 			last = max(last, pgoff);
 			placed += len;
@@ -492,10 +492,10 @@ long zio_ioctl_read(struct file *zfile, const struct zio_io *args)
 out_free_pages:
 	for (i = 0; i < io.nr_pages; i++)
 		if (io.bvec[i].bv_page)
-			zio_page_free_new(io.bvec[i].bv_page);
+			zio_page_free_new(io.space, io.bvec[i].bv_page);
 	for (i = 0; i < 2; i++)
 		if (io.spare[i])
-			zio_page_free_new(io.spare[i]);
+			zio_page_free_new(io.space, io.spare[i]);
 out_end:
 	zio_io_end(&io);
 	return ret;

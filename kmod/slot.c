@@ -69,6 +69,70 @@ void zio_space_zap_released(struct zio_space *space, pgoff_t first,
 		zio_space_zap(space, first, last);
 }
 
+/*
+ * The pool: pages a space let go of, kept for its next allocations. A page
+ * allocated under init_on_alloc is zeroed first, which costs more than
+ * most of what zio does with it; a read's fresh pages are written whole
+ * before any slot takes them, so they need no zeros.
+ *
+ * A page enters the pool only with its last share gone and no reference
+ * but zio's: nothing maps it (a PTE holds a reference, dropped only after
+ * the TLB flush), pins it, or sends it, and no slot or pending copy can
+ * reach it. It holds bytes of the space's own slots, or of a fork
+ * relative's from before the fork. Whoever takes it writes it whole, or
+ * zeroes it (__GFP_ZERO), before a slot holds it.
+ */
+static struct page *zio_pool_take(struct zio_space *space)
+{
+	struct page *page;
+
+	if (!READ_ONCE(space->nr_pool))
+		return NULL;
+	spin_lock(&space->pool_lock);
+	page = list_first_entry_or_null(&space->pool, struct page, lru);
+	if (page) {
+		list_del(&page->lru);
+		space->nr_pool--;
+		atomic64_dec(&zio_nr_pooled);
+	}
+	spin_unlock(&space->pool_lock);
+	return page;
+}
+
+/* Keep a page zio let go of; false if it is anybody's to free. */
+static bool zio_pool_keep(struct zio_space *space, struct page *page)
+{
+	bool kept = false;
+
+	if (page_ref_count(page) != 1)
+		return false;
+	spin_lock(&space->pool_lock);
+	if (space->nr_pool < ZIO_POOL_PAGES) {
+		list_add(&page->lru, &space->pool);
+		space->nr_pool++;
+		atomic64_inc(&zio_nr_pooled);
+		kept = true;
+	}
+	spin_unlock(&space->pool_lock);
+	return kept;
+}
+
+/**
+ * zio_pool_drain() - free the pages a space keeps
+ * @space: the space, on its way out
+ */
+void zio_pool_drain(struct zio_space *space)
+{
+	struct page *page, *next;
+
+	list_for_each_entry_safe(page, next, &space->pool, lru) {
+		list_del(&page->lru);
+		put_page(page);
+		atomic64_dec(&zio_nr_pooled);
+	}
+	space->nr_pool = 0;
+}
+
 /**
  * zio_page_alloc() - allocate a page for a slot, charged to the space's memcg
  * @space: the space the page is for
@@ -85,9 +149,16 @@ struct page *zio_page_alloc(struct zio_space *space, gfp_t gfp)
 		atomic64_dec(&zio_nr_pages);
 		return NULL;
 	}
-	old = set_active_memcg(space->memcg);
-	page = alloc_page(gfp | __GFP_ACCOUNT);
-	set_active_memcg(old);
+	page = zio_pool_take(space);
+	if (page) {
+		if (gfp & __GFP_ZERO)
+			clear_highpage(page);
+		zio_space_count(space, ZIO_EV_PAGES_RECYCLED, 1);
+	} else {
+		old = set_active_memcg(space->memcg);
+		page = alloc_page(gfp | __GFP_ACCOUNT);
+		set_active_memcg(old);
+	}
 	if (!page) {
 		atomic64_dec(&zio_nr_pages);
 		return NULL;
@@ -119,12 +190,14 @@ static void zio_page_forget(struct page *page)
 
 /**
  * zio_page_free_new() - free a page from zio_page_alloc() no slot has seen
+ * @space: the space it was allocated for: its pool may keep it
  * @page: the page
  */
-void zio_page_free_new(struct page *page)
+void zio_page_free_new(struct zio_space *space, struct page *page)
 {
 	zio_page_forget(page);
-	put_page(page);
+	if (!zio_pool_keep(space, page))
+		put_page(page);
 }
 
 /**
@@ -317,6 +390,17 @@ void zio_pending_fill(struct zio_pending *pending, struct page *dst)
  */
 void zio_slot_release(void *entry, bool *mapped)
 {
+	zio_slot_recycle(NULL, entry, mapped);
+}
+
+/**
+ * zio_slot_recycle() - zio_slot_release(), keeping the page in a pool
+ * @space: the space whose pool may keep the page, or NULL
+ * @entry: the old entry: a page, a pending copy, or NULL
+ * @mapped: set to true when the page is still mapped and must be zapped
+ */
+void zio_slot_recycle(struct zio_space *space, void *entry, bool *mapped)
+{
 	struct page *page = entry;
 	bool last;
 
@@ -331,7 +415,7 @@ void zio_slot_release(void *entry, bool *mapped)
 	if (page_mapped(page))
 		*mapped = true;
 	unlock_page(page);
-	if (last)
+	if (last && !(space && zio_pool_keep(space, page)))
 		put_page(page);
 }
 
@@ -369,12 +453,13 @@ static struct page *zio_page_get(struct zio_space *space, gfp_t gfp,
 }
 
 /* A page from zio_page_get() that no slot took: back to the spare, if any. */
-static void zio_page_put_back(struct page *page, struct page **spare)
+static void zio_page_put_back(struct zio_space *space, struct page *page,
+			      struct page **spare)
 {
 	if (spare && !*spare)
 		*spare = page;
 	else
-		zio_page_free_new(page);
+		zio_page_free_new(space, page);
 }
 
 /* Give an empty slot a zeroed page; 0 also when somebody else filled it. */
@@ -389,7 +474,7 @@ static int zio_slot_fill(struct zio_space *space, pgoff_t pgoff,
 		return -ENOMEM;
 	old = xa_cmpxchg(&space->slots, pgoff, NULL, page, GFP_KERNEL);
 	if (old) {
-		zio_page_put_back(page, spare);
+		zio_page_put_back(space, page, spare);
 		return xa_is_err(old) ? xa_err(old) : 0;
 	}
 	zio_space_note_slots(space, 1);
@@ -414,7 +499,7 @@ static int zio_slot_materialize(struct zio_space *space, pgoff_t pgoff,
 	old = xa_cmpxchg(&space->slots, pgoff, zio_pending_entry(pending), page,
 			 GFP_KERNEL);
 	if (old != zio_pending_entry(pending)) {
-		zio_page_put_back(page, spare);
+		zio_page_put_back(space, page, spare);
 		return xa_is_err(old) ? xa_err(old) : 0;
 	}
 	zio_pending_put(pending);	/* the slot's reference */
@@ -537,7 +622,7 @@ static int __zio_slot_cow(struct zio_space *space, pgoff_t pgoff,
 	old = xa_cmpxchg(&space->slots, pgoff, page, copy, GFP_KERNEL);
 	if (old != page) {
 		unlock_page(page);
-		zio_page_put_back(copy, spare);
+		zio_page_put_back(space, copy, spare);
 		return xa_is_err(old) ? xa_err(old) : -EAGAIN;
 	}
 	get_page(copy);

@@ -33,6 +33,9 @@ struct zio_space;
 #define ZIO_PAGE_WRITABLE	BIT(BITS_PER_LONG - 1)
 #define ZIO_PAGE_LENT		BIT(BITS_PER_LONG - 2)
 
+/* Free pages a space keeps for its next allocations (slot.c). */
+#define ZIO_POOL_PAGES		256
+
 /* The slots (and pending copies) holding @page. */
 static inline unsigned long zio_page_shares(struct page *page)
 {
@@ -73,7 +76,8 @@ void zio_space_zap(struct zio_space *space, pgoff_t first, pgoff_t last);
 void zio_space_zap_released(struct zio_space *space, pgoff_t first,
 			    pgoff_t last, bool mapped);
 struct page *zio_page_alloc(struct zio_space *space, gfp_t gfp);
-void zio_page_free_new(struct page *page);
+void zio_page_free_new(struct zio_space *space, struct page *page);
+void zio_pool_drain(struct zio_space *space);
 void zio_page_unshare(struct page *page);
 bool zio_pages_at_limit(void);
 bool zio_page_exclusive(struct page *page);
@@ -85,6 +89,7 @@ struct zio_pending *zio_pending_create(struct page *src0, struct page *src1,
 void zio_pending_put(struct zio_pending *pending);
 void zio_pending_fill(struct zio_pending *pending, struct page *dst);
 void zio_slot_release(void *entry, bool *mapped);
+void zio_slot_recycle(struct zio_space *space, void *entry, bool *mapped);
 int zio_slot_get_page(struct zio_space *space, pgoff_t pgoff,
 		      struct page **pagep);
 int zio_slot_lock_page(struct zio_space *space, pgoff_t pgoff,

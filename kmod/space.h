@@ -24,8 +24,8 @@
  *   zio_spaces_lock (stats.c)  the list of all spaces: taken under
  *                     zio_file.lock when a space is created; the netlink
  *                     walk takes xa_lock and records_lock under it
- *   The xa_lock of a space's slots and its records_lock are leaves; a page
- *   may be trylocked under xa_lock.
+ *   The xa_lock of a space's slots, its records_lock and its pool_lock are
+ *   leaves; a page may be trylocked under xa_lock.
  *
  * Fault handlers take no zio mutex. They change a slot only with
  * xa_cmpxchg(), and install a page only while holding the lock of a page
@@ -78,6 +78,10 @@ struct zio_record_slot;
  * @records_size: entries in the ring
  * @nr_records: records in the ring; the newest is at @records_next - 1
  * @records_next: where the next record goes
+ * @pool_lock: protects the free pages
+ * @pool: free pages kept for the space's next allocations (slot.c),
+ *	linked by page->lru
+ * @nr_pool: pages in @pool
  */
 struct zio_space {
 	struct kref ref;
@@ -98,6 +102,9 @@ struct zio_space {
 	unsigned int records_size;
 	unsigned int nr_records;
 	unsigned int records_next;
+	spinlock_t pool_lock;		/* protects the pool */
+	struct list_head pool;
+	unsigned int nr_pool;
 };
 
 struct zio_space *zio_space_find(struct zio_file *zfile, struct mm_struct *mm,

@@ -25,6 +25,7 @@
 /* Pages and pending copies zio holds, over every space. */
 atomic64_t zio_nr_pages = ATOMIC64_INIT(0);
 atomic64_t zio_nr_pending = ATOMIC64_INIT(0);
+atomic64_t zio_nr_pooled = ATOMIC64_INIT(0);
 
 /* Every space, for statistics, in order of creation (of id). */
 static LIST_HEAD(zio_spaces);
@@ -104,7 +105,8 @@ void zio_spaces_del(struct zio_space *space)
 /*
  * Every field of struct zio_counters, in its order: what netlink puts and
  * what the totals add up. The first three are counted from the slots
- * (zio_space_count_slots()); the others sum an event.
+ * (zio_space_count_slots()) and pages_pooled from the pools; the others
+ * sum an event.
  */
 const struct zio_counter_def zio_counter_defs[] = {
 	ZIO_SLOT_COUNTER(pages_live, PAGES_LIVE),
@@ -121,6 +123,8 @@ const struct zio_counter_def zio_counter_defs[] = {
 	ZIO_EVENT_COUNTER(discards, DISCARDS, DISCARDS),
 	ZIO_EVENT_COUNTER(io_bytes_written, IO_BYTES_WRITTEN, IO_WRITTEN),
 	ZIO_EVENT_COUNTER(io_bytes_read, IO_BYTES_READ, IO_READ),
+	ZIO_EVENT_COUNTER(pages_recycled, PAGES_RECYCLED, PAGES_RECYCLED),
+	ZIO_SLOT_COUNTER(pages_pooled, PAGES_POOLED),
 };
 
 static void zio_add_events(atomic64_t *events, struct zio_counters *c)
@@ -132,7 +136,7 @@ static void zio_add_events(atomic64_t *events, struct zio_counters *c)
 	BUILD_BUG_ON(sizeof(struct zio_counters) !=
 		     ZIO_NR_COUNTERS * sizeof(__u64) +
 		     sizeof_field(struct zio_counters, reserved));
-	BUILD_BUG_ON(ARRAY_SIZE(zio_counter_defs) != ZIO_NR_EVENTS + 3);
+	BUILD_BUG_ON(ARRAY_SIZE(zio_counter_defs) != ZIO_NR_EVENTS + 4);
 	/* ...and one per attribute but UNSPEC, PAD and RECORDS. */
 	BUILD_BUG_ON(ARRAY_SIZE(zio_counter_defs) != __ZIO_COUNTER_MAX - 3);
 
@@ -181,6 +185,7 @@ void zio_space_counters(struct zio_space *space, struct zio_counters *c)
 {
 	memset(c, 0, sizeof(*c));
 	zio_space_count_slots(space, c);
+	c->pages_pooled = READ_ONCE(space->nr_pool);
 	zio_add_events(space->events, c);
 }
 
@@ -203,6 +208,7 @@ void zio_global_counters(struct zio_counters *c)
 
 	c->pages_live = atomic64_read(&zio_nr_pages);
 	c->pages_pending = atomic64_read(&zio_nr_pending);
+	c->pages_pooled = atomic64_read(&zio_nr_pooled);
 	c->pages_shared = slots.pages_shared;
 	zio_add_events(zio_events, c);
 }

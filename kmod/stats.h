@@ -28,6 +28,7 @@ enum zio_event {
 	ZIO_EV_DISCARDS,
 	ZIO_EV_IO_WRITTEN,
 	ZIO_EV_IO_READ,
+	ZIO_EV_PAGES_RECYCLED,
 	ZIO_NR_EVENTS
 };
 
@@ -60,9 +61,13 @@ static inline __u64 zio_counter_value(const struct zio_counters *c,
 	return *(const __u64 *)((const char *)c + def->offset);
 }
 
-/* Pages and pending copies zio holds, over every space. */
+/*
+ * Pages and pending copies zio holds, over every space; free pages the
+ * spaces' pools keep, which zio_nr_pages does not count.
+ */
 extern atomic64_t zio_nr_pages;
 extern atomic64_t zio_nr_pending;
+extern atomic64_t zio_nr_pooled;
 
 void zio_space_count(struct zio_space *space, enum zio_event event, u64 n);
 void zio_space_note_slots(struct zio_space *space, long n);

@@ -108,6 +108,8 @@ static const struct report_item report[] = {
 	MOD(", discards %llu", discards),
 	MOD(", I/O bytes written %llu", io_bytes_written),
 	MOD(" read %llu", io_bytes_read),
+	MOD(", pages recycled %llu", pages_recycled),
+	MOD(" pooled %llu", pages_pooled),
 	END,
 };
 

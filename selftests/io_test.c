@@ -634,6 +634,174 @@ TEST(counters_and_nothing_left)
 	close(p[1]);
 }
 
+/* ZIO_IOC_READ of @len bytes of the pattern @seed, through a pipe. */
+static long pipe_read(int zfd, unsigned char *buf, size_t len, unsigned int seed)
+{
+	unsigned char *in = malloc(len);
+	int p[2];
+	long ret = -ENOMEM;
+
+	if (!in)
+		return ret;
+	ret = -EPIPE;
+	if (pipe(p))
+		goto out_free;
+	if (fcntl(p[1], F_SETPIPE_SZ, len) < (long)len)
+		goto out_close;
+	fill(in, len, seed);
+	if (write(p[1], in, len) != (ssize_t)len)
+		goto out_close;
+	ret = zio_io(zfd, ZIO_IOC_READ, p[0], buf, len, ZIO_IO_FILE_POS, 0);
+out_close:
+	close(p[0]);
+	close(p[1]);
+out_free:
+	free(in);
+	return ret;
+}
+
+static struct zio_counters space_counters(int zfd)
+{
+	struct zio_stats st = { 0 };
+
+	if (zio_ioctl(zfd, ZIO_IOC_STATS, &st))
+		memset(&st.counters, 0xff, sizeof(st.counters));
+	return st.counters;
+}
+
+/*
+ * The pages a read puts out of their slots go to the space's pool, and the
+ * next read takes them from there: 16 pages and the spare for a short
+ * read's last page, which goes back unused. A page the program mapped is
+ * not kept. The pool is gone with the space.
+ */
+TEST(read_recycles_pages)
+{
+	struct zio_stats global = { .flags = ZIO_STATS_GLOBAL };
+	int fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	struct zio_counters c0, c;
+	volatile unsigned char sum = 0;
+	unsigned char *map;
+
+	ASSERT_LE(0, fd);
+	map = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	c0 = space_counters(fd);
+	EXPECT_EQ(0, c0.pages_pooled);
+
+	/* Fresh pages; the unused spare is kept. */
+	ASSERT_EQ(16 * PG, pipe_read(fd, map, 16 * PG, 1));
+	c = space_counters(fd);
+	EXPECT_EQ(0, c.pages_recycled - c0.pages_recycled);
+	EXPECT_EQ(1, c.pages_pooled);
+	/* The spare comes back; the 16 pages replaced are kept. */
+	ASSERT_EQ(16 * PG, pipe_read(fd, map, 16 * PG, 2));
+	c = space_counters(fd);
+	EXPECT_EQ(1, c.pages_recycled - c0.pages_recycled);
+	EXPECT_EQ(17, c.pages_pooled);
+	/* All 17 come from the pool, and go back. */
+	ASSERT_EQ(16 * PG, pipe_read(fd, map, 16 * PG, 3));
+	c = space_counters(fd);
+	EXPECT_EQ(18, c.pages_recycled - c0.pages_recycled);
+	EXPECT_EQ(17, c.pages_pooled);
+	EXPECT_TRUE(check(map, 16 * PG, 3));
+
+	/* Mapped (by the check's loads) when replaced: not kept. */
+	for (size_t i = 0; i < 16 * PG; i += PG)
+		sum += map[i];
+	ASSERT_EQ(16 * PG, pipe_read(fd, map, 16 * PG, 4));
+	c = space_counters(fd);
+	EXPECT_EQ(35, c.pages_recycled - c0.pages_recycled);
+	EXPECT_EQ(1, c.pages_pooled);
+	EXPECT_TRUE(check(map, 16 * PG, 4));
+	EXPECT_EQ(16, c.pages_live);
+
+	munmap(map, 16 * PG);
+	close(fd);
+	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, zio_ioctl(fd, ZIO_IOC_STATS, &global));
+	EXPECT_EQ(0, global.counters.pages_pooled);
+	EXPECT_EQ(0, global.counters.pages_live);
+	close(fd);
+}
+
+/*
+ * Pooled pages hold the bytes of earlier reads. None of them may show:
+ * not around a read into part of an empty page, not after a short read,
+ * not where a TCP MSG_TRUNC read wrote nothing, not in a page copied on
+ * write or materialized from a pending copy.
+ */
+TEST_F(io, pooled_pages_never_show)
+{
+	unsigned char *stock = self->map, *part = self->map + 32 * PG;
+	unsigned char *zero = calloc(1, 8 * PG), in[100];
+	struct zio_copy cp = { 0 };
+	int p[2], l, a, b;
+	struct zio_counters c0, c;
+
+	ASSERT_NE(NULL, zero);
+	/* Stock the pool with 17 pages of the pattern of 9. */
+	ASSERT_EQ(16 * PG, pipe_read(self->fd, stock, 16 * PG, 9));
+	ASSERT_EQ(16 * PG, pipe_read(self->fd, stock, 16 * PG, 10));
+	c0 = space_counters(self->fd);
+	ASSERT_EQ(17, c0.pages_pooled);
+
+	/* 100 bytes into the middle of an empty page: zeros around them. */
+	ASSERT_EQ(0, pipe(p));
+	fill(in, sizeof(in), 11);
+	ASSERT_EQ((ssize_t)sizeof(in), write(p[1], in, sizeof(in)));
+	EXPECT_EQ((long)sizeof(in), zio_io(self->fd, ZIO_IOC_READ, p[0],
+					   part + 1000, sizeof(in),
+					   ZIO_IO_FILE_POS, 0));
+	EXPECT_EQ(0, memcmp(part, zero, 1000));
+	EXPECT_EQ(0, memcmp(part + 1000, in, sizeof(in)));
+	EXPECT_EQ(0, memcmp(part + 1100, zero, PG - 1100));
+
+	/* A short read: 2.5 pages of 8, into empty pages. */
+	part += PG;
+	fill(zero + 4 * PG, PG / 2 * 5, 12);	/* what the pipe gets */
+	ASSERT_EQ((ssize_t)PG / 2 * 5, write(p[1], zero + 4 * PG, PG / 2 * 5));
+	EXPECT_EQ((long)PG / 2 * 5, zio_io(self->fd, ZIO_IOC_READ, p[0], part,
+					   8 * PG, ZIO_IO_FILE_POS, 0));
+	EXPECT_TRUE(check(part, PG / 2 * 5, 12));
+	memset(zero + 4 * PG, 0, PG / 2 * 5);
+	EXPECT_EQ(0, memcmp(part + PG / 2 * 5, zero, 8 * PG - PG / 2 * 5));
+	close(p[0]);
+	close(p[1]);
+
+	/* TCP with MSG_TRUNC discards what it reads and writes nothing. */
+	part += 8 * PG;
+	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
+	ASSERT_EQ((ssize_t)sizeof(in), write(a, in, sizeof(in)));
+	EXPECT_EQ((long)sizeof(in), zio_io(self->fd, ZIO_IOC_READ, b, part,
+					   2 * PG, ZIO_IO_FILE_POS, MSG_TRUNC));
+	EXPECT_EQ(0, memcmp(part, zero, 2 * PG));
+	close(l);
+	close(a);
+	close(b);
+
+	/* A page copied on write, and one materialized from a pending copy. */
+	part += 2 * PG;
+	fill(part, 2 * PG, 13);
+	cp.dst = (unsigned long)(part + 2 * PG);
+	cp.src = (unsigned long)part;
+	cp.len = PG;
+	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_COPY, &cp));
+	cp.dst = (unsigned long)(part + 3 * PG);
+	cp.src = (unsigned long)part + 10;
+	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_COPY, &cp));
+	EXPECT_EQ(PG, cp.bytes_deferred);
+	part[2 * PG + 5] ^= 0xff;
+	part[2 * PG + 5] ^= 0xff;
+	EXPECT_EQ(0, memcmp(part + 2 * PG, part, PG));
+	EXPECT_EQ(0, memcmp(part + 3 * PG, part + 10, PG));
+
+	c = space_counters(self->fd);
+	EXPECT_LT(c0.pages_recycled, c.pages_recycled);
+	free(zero);
+}
+
 /* A read on another thread, started before the write it races with. */
 struct io_reader {
 	int zfd, fd;

@@ -123,6 +123,9 @@ struct zio_range {
  * @discards: pages discarded
  * @io_bytes_written: bytes ZIO_IOC_WRITE sent from slot pages
  * @io_bytes_read: bytes ZIO_IOC_READ received into fresh slot pages
+ * @pages_recycled: pages taken from the space's pool of pages it let go
+ *	of, instead of from the page allocator (which zeroes them first)
+ * @pages_pooled: pages in those pools now
  * @reserved: 0
  */
 struct zio_counters {
@@ -139,7 +142,9 @@ struct zio_counters {
 	__u64 discards;
 	__u64 io_bytes_written;
 	__u64 io_bytes_read;
-	__u64 reserved[3];
+	__u64 pages_recycled;
+	__u64 pages_pooled;
+	__u64 reserved[1];
 };
 
 /**
@@ -327,6 +332,8 @@ enum zio_counter_attr {
 	ZIO_COUNTER_RECORDS,
 	ZIO_COUNTER_IO_BYTES_WRITTEN,
 	ZIO_COUNTER_IO_BYTES_READ,
+	ZIO_COUNTER_PAGES_RECYCLED,
+	ZIO_COUNTER_PAGES_POOLED,
 
 	__ZIO_COUNTER_MAX,
 	ZIO_COUNTER_MAX = __ZIO_COUNTER_MAX - 1
