@@ -12,6 +12,9 @@
 #include <linux/net.h>
 #include <linux/socket.h>
 #include <linux/uio.h>
+#include <net/inet_common.h>
+#include <net/sock.h>
+#include <net/tcp.h>
 
 /* 6.3 made vma->vm_flags read-only behind helpers. */
 #ifdef ZIO_HAVE_VM_FLAGS_SET
@@ -85,6 +88,7 @@ static inline int zio_sock_send_pages(struct socket *sock, struct bio_vec *bvec,
 {
 	struct msghdr msg = { .msg_flags = flags };
 	int ret = 0, sent = 0;
+	bool plain_tcp;
 	unsigned int i;
 
 	/*
@@ -98,17 +102,33 @@ static inline int zio_sock_send_pages(struct socket *sock, struct bio_vec *bvec,
 	if (ret < 0)
 		return ret;
 
+	/*
+	 * kernel_sendpage() takes the socket lock for each page. Plain TCP
+	 * (IPv4 or IPv6, no ULP such as kTLS) gets all of them under one.
+	 */
+	plain_tcp = sock->ops->sendpage == inet_sendpage &&
+		    sock->sk->sk_prot->sendpage == tcp_sendpage;
+	if (plain_tcp)
+		lock_sock(sock->sk);
 	for (i = 0; i < nr; i++) {
 		int more = i + 1 < nr ? MSG_SENDPAGE_NOTLAST : 0;
 
-		ret = kernel_sendpage(sock, bvec[i].bv_page, bvec[i].bv_offset,
-				      bvec[i].bv_len, flags | more);
+		if (plain_tcp)
+			ret = tcp_sendpage_locked(sock->sk, bvec[i].bv_page,
+						  bvec[i].bv_offset,
+						  bvec[i].bv_len, flags | more);
+		else
+			ret = kernel_sendpage(sock, bvec[i].bv_page,
+					      bvec[i].bv_offset, bvec[i].bv_len,
+					      flags | more);
 		if (ret <= 0)
 			break;
 		sent += ret;
 		if (ret < bvec[i].bv_len)
 			break;
 	}
+	if (plain_tcp)
+		release_sock(sock->sk);
 	return sent ? sent : ret;
 }
 #else
