@@ -82,10 +82,11 @@ static int zio_io_start(struct file *zfile, const struct zio_io *in,
 		io->sock = sock_from_file(io->file);
 		if (!io->sock)
 			return -ENOTSOCK;
-		if (args->msg_flags & ~(u64)msg_mask)
+		if (args->msg_flags & ~((u64)msg_mask | ZIO_IO_SOCKET))
 			return -EINVAL;
 		if (args->offset != ZIO_IO_FILE_POS)
 			return -ESPIPE;
+		args->msg_flags &= ~ZIO_IO_SOCKET;
 	}
 	if (!args->len)
 		return 0;

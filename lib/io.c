@@ -60,6 +60,12 @@ static bool module_takes(bool write, const void *buf, size_t n)
 	       zio_arena_marked((uintptr_t)buf, n);
 }
 
+/* The msg_flags of send(), recv()...: those fail on other files. */
+static uint64_t socket_flags(int flags)
+{
+	return ZIO_IO_SOCKET | (unsigned int)flags;
+}
+
 /* Errors of ZIO_IOC_WRITE/READ that come before any byte moved. */
 static bool not_taken(int err)
 {
@@ -82,18 +88,19 @@ static bool not_taken(int err)
 
 /*
  * ZIO_IOC_WRITE or ZIO_IOC_READ of @n bytes at @buf. @offset is
- * ZIO_IO_FILE_POS or a file offset; @flags are MSG_* flags (sockets only).
- * Returns bytes, -1 with errno, or ZIO_IO_LIBC.
+ * ZIO_IO_FILE_POS or a file offset; @msg_flags is 0 for read() and write(),
+ * socket_flags() for the socket calls. Returns bytes, -1 with errno, or
+ * ZIO_IO_LIBC.
  */
 static ssize_t module_io(bool write, int fd, uintptr_t addr, size_t n,
-			 uint64_t offset, int flags)
+			 uint64_t offset, uint64_t msg_flags)
 {
 	struct zio_io io = {
 		.fd = (uint64_t)(int64_t)fd,
 		.addr = addr,
 		.len = n,
 		.offset = offset,
-		.msg_flags = (unsigned int)flags,
+		.msg_flags = msg_flags,
 	};
 	int saved = errno, ret;
 
@@ -196,7 +203,7 @@ static ssize_t vector_io(bool write, bool sock, int fd, const struct iovec *iov,
 		return ZIO_IO_LIBC;
 	if (cnt == 1)
 		return module_io(write, fd, (uintptr_t)iov[0].iov_base, iov[0].iov_len, pos_of(offset),
-				 flags);
+				 sock ? socket_flags(flags) : 0);
 
 	kind = split_kind(fd);
 	switch (kind) {
@@ -226,7 +233,7 @@ static ssize_t vector_io(bool write, bool sock, int fd, const struct iovec *iov,
 			j = i + 1;
 			want = iov[i].iov_len;
 			ret = module_io(write, fd, (uintptr_t)iov[i].iov_base, want, pos_of(at),
-					sock ? flags : 0);
+					sock ? socket_flags(flags) : 0);
 			if (ret == ZIO_IO_LIBC)
 				ret = libc_piece(write, sock, fd, &iov[i], 1, at, flags);
 		} else {
@@ -301,7 +308,8 @@ ssize_t zio_pread(int fd, void *buf, size_t n, off_t offset)
 ssize_t zio_send(int fd, const void *buf, size_t n, int flags)
 {
 	if (unlikely(module_takes(true, buf, n))) {
-		ssize_t ret = module_io(true, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, flags);
+		ssize_t ret = module_io(true, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS,
+					socket_flags(flags));
 
 		if (ret != ZIO_IO_LIBC)
 			return ret;
@@ -312,7 +320,8 @@ ssize_t zio_send(int fd, const void *buf, size_t n, int flags)
 ssize_t zio_recv(int fd, void *buf, size_t n, int flags)
 {
 	if (unlikely(module_takes(false, buf, n))) {
-		ssize_t ret = module_io(false, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, flags);
+		ssize_t ret = module_io(false, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS,
+					socket_flags(flags));
 
 		if (ret != ZIO_IO_LIBC)
 			return ret;
@@ -325,7 +334,8 @@ ssize_t zio_sendto(int fd, const void *buf, size_t n, int flags,
 {
 	/* The module has no destination address to give. */
 	if (unlikely(module_takes(true, buf, n)) && !to) {
-		ssize_t ret = module_io(true, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, flags);
+		ssize_t ret = module_io(true, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS,
+					socket_flags(flags));
 
 		if (ret != ZIO_IO_LIBC)
 			return ret;
@@ -337,7 +347,8 @@ ssize_t zio_recvfrom(int fd, void *buf, size_t n, int flags,
 			    struct sockaddr *from, socklen_t *fromlen)
 {
 	if (unlikely(module_takes(false, buf, n)) && !from) {
-		ssize_t ret = module_io(false, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS, flags);
+		ssize_t ret = module_io(false, fd, (uintptr_t)buf, n, ZIO_IO_FILE_POS,
+					socket_flags(flags));
 
 		if (ret != ZIO_IO_LIBC)
 			return ret;

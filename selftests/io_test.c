@@ -550,7 +550,7 @@ TEST_F(io, bad_input)
 	unsigned char local[PG];
 	struct zio_io io = { .fd = 0, .addr = (unsigned long)self->map, .len = PG,
 			     .offset = ZIO_IO_FILE_POS, .reserved = { 1 } };
-	int p[2], f;
+	int p[2], sv[2], f;
 
 	ASSERT_EQ(0, pipe(p));
 	EXPECT_EQ(-EINVAL, zio_ioctl(self->fd, ZIO_IOC_WRITE, &io));
@@ -574,9 +574,23 @@ TEST_F(io, bad_input)
 				  ZIO_IO_FILE_POS, 0));
 	EXPECT_EQ(-EOVERFLOW, zio_io(self->fd, ZIO_IOC_WRITE, p[1],
 				     (void *)~0UL, 2, ZIO_IO_FILE_POS, 0));
-	/* Socket flags on a pipe; an offset on a pipe. */
+	/*
+	 * Socket flags on a pipe, also ZIO_IO_SOCKET alone (send() and
+	 * recv() without flags); a bit above it; an offset on a pipe.
+	 */
 	EXPECT_EQ(-ENOTSOCK, zio_io(self->fd, ZIO_IOC_WRITE, p[1], self->map, PG,
 				    ZIO_IO_FILE_POS, MSG_DONTWAIT));
+	EXPECT_EQ(-ENOTSOCK, zio_io(self->fd, ZIO_IOC_WRITE, p[1], self->map, PG,
+				    ZIO_IO_FILE_POS, ZIO_IO_SOCKET));
+	EXPECT_EQ(-ENOTSOCK, zio_io(self->fd, ZIO_IOC_READ, p[0], self->map, PG,
+				    ZIO_IO_FILE_POS, ZIO_IO_SOCKET));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	EXPECT_EQ(PG, zio_io(self->fd, ZIO_IOC_WRITE, sv[0], self->map, PG,
+			     ZIO_IO_FILE_POS, ZIO_IO_SOCKET));
+	EXPECT_EQ(-EINVAL, zio_io(self->fd, ZIO_IOC_WRITE, sv[0], self->map, PG,
+				  ZIO_IO_FILE_POS, ZIO_IO_SOCKET << 1));
+	close(sv[0]);
+	close(sv[1]);
 	EXPECT_EQ(-ESPIPE, zio_io(self->fd, ZIO_IOC_WRITE, p[1], self->map, PG,
 				  0, 0));
 	/* A read into a read-only mapping. */

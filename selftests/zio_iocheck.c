@@ -453,6 +453,26 @@ TEST_F_TIMEOUT(check, errors, CHECK_TIMEOUT)
 	ASSERT_TRUE(sigpipes == 1);
 	close(fd[1]);
 	ASSERT_TRUE(same(a, n, 9));
+
+	/*
+	 * send() and recv() without flags on a pipe: ENOTSOCK, as from libc,
+	 * also where the module would take the call (a buffer a module copy
+	 * marked, for recv()).
+	 */
+	{
+		unsigned char *b = buffer(_metadata, n, 10);
+
+		ASSERT_TRUE(pipe2(fd, O_NONBLOCK) == 0);
+		errno = 0;
+		ASSERT_TRUE(send(fd[1], a, n, 0) == -1 && errno == ENOTSOCK);
+		memcpy(b, a, n);
+		errno = 0;
+		ASSERT_TRUE(recv(fd[0], b, n, 0) == -1 && errno == ENOTSOCK);
+		ASSERT_TRUE(same(b, n, 9));
+		close(fd[0]);
+		close(fd[1]);
+		free(b);
+	}
 	free(a);
 }
 

@@ -190,6 +190,8 @@ struct zio_stats {
 #define ZIO_STATS_GLOBAL	_BITULL(0)
 
 #define ZIO_IO_FILE_POS		(~0ULL)
+/* In msg_flags: a send() or recv(), also without MSG_* flags. */
+#define ZIO_IO_SOCKET		_BITULL(32)
 
 /**
  * struct zio_io - move data between a zio buffer and a file descriptor
@@ -200,7 +202,9 @@ struct zio_stats {
  *	ZIO_IO_FILE_POS to use and advance the file position, as write()
  *	and read() do
  * @msg_flags: in, 0 for write() and read() semantics; for a socket, the
- *	MSG_* flags of send() or recv() (some of them, see the uapi document)
+ *	MSG_* flags of send() or recv() (some of them, see the uapi document),
+ *	with ZIO_IO_SOCKET so that a file that is no socket fails as send()
+ *	and recv() do
  * @reserved: in, must be 0
  *
  * ZIO_IOC_WRITE sends straight from the pages that hold the buffer, so
