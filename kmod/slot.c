@@ -412,7 +412,8 @@ void zio_slot_recycle(struct zio_space *space, void *entry, bool *mapped)
 	}
 	lock_page(page);
 	last = zio_page_drop_share_locked(page);
-	if (page_mapped(page))
+	/* zio's own reference alone: no PTE maps the page. */
+	if (!*mapped && page_ref_count(page) > 1 && page_mapped(page))
 		*mapped = true;
 	unlock_page(page);
 	if (last && !(space && zio_pool_keep(space, page)))
