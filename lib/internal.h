@@ -215,7 +215,34 @@ void zio_arena_atfork_prepare(void) ZIO_HIDDEN;
 void zio_arena_atfork_release(void) ZIO_HIDDEN;
 
 /* policy.c */
-bool zio_policy_allow(uintptr_t tag) ZIO_HIDDEN;
+
+/*
+ * The site this thread last found switched off, and how many more of its
+ * calls go to libc before zio_policy_allow() is asked again: those calls
+ * are counted in the site's calls ahead of time, so its probes come on
+ * schedule. A site switched on again meanwhile keeps its next few calls in
+ * libc, at most ZIO_HINT_CALLS.
+ */
+struct zio_policy_hint {
+	uintptr_t tag;
+	unsigned int left;
+};
+
+extern __thread struct zio_policy_hint zio_policy_hint
+	__attribute__((tls_model("initial-exec"))) ZIO_HIDDEN;
+
+/* Does @tag's call go to libc without asking zio_policy_allow()? */
+static inline bool zio_policy_hinted_off(uintptr_t tag)
+{
+	struct zio_policy_hint *h = &zio_policy_hint;
+
+	if (h->tag != tag || !h->left)
+		return false;
+	h->left--;
+	return true;
+}
+
+bool zio_policy_allow(uintptr_t tag, size_t n) ZIO_HIDDEN;
 uint16_t zio_policy_site_mark(uintptr_t tag) ZIO_HIDDEN;
 void zio_policy_overwritten(uint16_t mark) ZIO_HIDDEN;
 void zio_policy_copied(void) ZIO_HIDDEN;

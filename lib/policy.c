@@ -45,6 +45,7 @@
 #define ZIO_WINDOW_RECORDS	4
 #define ZIO_PROBE_FIRST		512
 #define ZIO_PROBE_MAX		65536
+#define ZIO_HINT_CALLS		64
 
 struct zio_site {
 	uintptr_t tag;		/* 0: free slot; set once */
@@ -53,6 +54,7 @@ struct zio_site {
 	unsigned int interval;	/* calls between probes */
 	unsigned int next_probe;	/* calls at which the next probe goes */
 	unsigned int probed;	/* a probe went out, not judged yet */
+	unsigned int probe_pages;	/* pages of the probes not judged yet */
 	unsigned long long off_since;	/* CLOCK_MONOTONIC ns when switched off */
 	unsigned long long judged;	/* the newest record judged */
 	unsigned long overwritten;	/* source pages read over, not judged yet */
@@ -64,6 +66,7 @@ struct zio_site {
 };
 
 static struct zio_site sites[ZIO_SITES];
+__thread struct zio_policy_hint zio_policy_hint __attribute__((tls_model("initial-exec")));
 static pthread_mutex_t zio_policy_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long copies;	/* module copies, ever */
 static unsigned long eval_mark;	/* copies at the last evaluation */
@@ -122,11 +125,12 @@ static struct zio_site *lookup(uintptr_t tag, bool insert)
 /**
  * zio_policy_allow() - may this call site send its copy to the module?
  * @tag: the call site
+ * @len: the copy's length
  */
-bool zio_policy_allow(uintptr_t tag)
+bool zio_policy_allow(uintptr_t tag, size_t len)
 {
 	struct zio_site *s;
-	unsigned int n, interval;
+	unsigned int n, next, ahead, interval;
 
 	if (!policy_on())
 		return true;
@@ -134,16 +138,31 @@ bool zio_policy_allow(uintptr_t tag)
 	if (!s || !__atomic_load_n(&s->off, __ATOMIC_RELAXED))
 		return true;
 	n = __atomic_add_fetch(&s->calls, 1, __ATOMIC_RELAXED);
-	if (__atomic_exchange_n(&s->probed, 0, __ATOMIC_RELAXED)) {
-		/* The last probe has been used by now: judge it. */
+	/*
+	 * The last probe has been used by now: judge the probes once they
+	 * hold enough pages (evaluate() would not judge fewer).
+	 */
+	if (__atomic_exchange_n(&s->probed, 0, __ATOMIC_RELAXED) &&
+	    __atomic_load_n(&s->probe_pages, __ATOMIC_RELAXED) >= ZIO_MIN_PAGES) {
 		evaluate(false);
 		if (!__atomic_load_n(&s->off, __ATOMIC_RELAXED))
 			return true;
 	}
-	if (n < __atomic_load_n(&s->next_probe, __ATOMIC_RELAXED))
+	next = __atomic_load_n(&s->next_probe, __ATOMIC_RELAXED);
+	if (n < next) {
+		ahead = next - n - 1;
+		if (ahead > ZIO_HINT_CALLS)
+			ahead = ZIO_HINT_CALLS;
+		if (ahead) {
+			__atomic_add_fetch(&s->calls, ahead, __ATOMIC_RELAXED);
+			zio_policy_hint.tag = tag;
+			zio_policy_hint.left = ahead;
+		}
 		return false;
+	}
 	interval = __atomic_load_n(&s->interval, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->next_probe, n + interval, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s->probe_pages, len / zio_arena.page_size, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->probed, 1, __ATOMIC_RELAXED);
 	return true;
 }
@@ -252,6 +271,7 @@ static void evaluate(bool skip_newest)
 				__atomic_store_n(&s->interval, ZIO_PROBE_FIRST, __ATOMIC_RELAXED);
 				__atomic_store_n(&s->next_probe, ZIO_PROBE_FIRST, __ATOMIC_RELAXED);
 				__atomic_store_n(&s->probed, 0, __ATOMIC_RELAXED);
+				__atomic_store_n(&s->probe_pages, 0, __ATOMIC_RELAXED);
 				__atomic_store_n(&s->calls, 0, __ATOMIC_RELAXED);
 				window_reset(s);
 				__atomic_store_n(&s->off, 1, __ATOMIC_RELAXED);
@@ -261,6 +281,7 @@ static void evaluate(bool skip_newest)
 			continue;
 		}
 		s->judged = newest[i];
+		__atomic_store_n(&s->probe_pages, 0, __ATOMIC_RELAXED);
 		if (mat * 4 < def) {
 			window_reset(s);
 			__atomic_store_n(&s->off, 0, __ATOMIC_RELAXED);

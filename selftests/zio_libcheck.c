@@ -294,6 +294,29 @@ TEST_F_TIMEOUT(check, policy, CHECK_TIMEOUT)
 }
 
 /*
+ * A site switched off still sends its copy to the module once in 512
+ * calls (a probe). Most calls go to memcpy without asking the policy (a
+ * per-thread hint), and those calls count too: the 1024 calls after the
+ * switch bring exactly the probes at calls 512 and 1024.
+ */
+TEST_F_TIMEOUT(check, policy_probes, CHECK_TIMEOUT)
+{
+	struct zio_lib_stats before, st;
+
+	copy_write_loop(_metadata, 300, 64 << 10);
+	before = stats(_metadata);
+	ASSERT_TRUE(before.sites_disabled == 1);
+	copy_write_loop(_metadata, 1024, 64 << 10);
+	st = stats(_metadata);
+	printf("# policy_probes: %llu more copies by the module, %llu by memcpy\n",
+	       st.copies_module - before.copies_module,
+	       st.copies_policy - before.copies_policy);
+	ASSERT_TRUE(st.sites_disabled == 1);
+	ASSERT_TRUE(st.copies_module - before.copies_module == 2);
+	ASSERT_TRUE(st.copies_policy - before.copies_policy == 1022);
+}
+
+/*
  * Redis's SET: read a request into one buffer, copy the value out of it
  * (not page-aligned), and read the next request over the source while the
  * copy is still pending. When the source is read over, the site is
@@ -537,7 +560,7 @@ TEST_F_TIMEOUT(check, limits, CHECK_TIMEOUT)
 int main(int argc, char **argv)
 {
 	static const char *const need_arena[] = {
-		"defer", "realloc", "realloc_over_kept", "arena_reuse", "policy", "policy_read_over", "policy_read_over_small",
+		"defer", "realloc", "realloc_over_kept", "arena_reuse", "policy", "policy_probes", "policy_read_over", "policy_read_over_small",
 		"policy_read_over_late", "policy_source_kept", "move_within",
 		"exec", "limits", NULL
 	};
