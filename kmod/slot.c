@@ -92,24 +92,35 @@ static struct page *zio_pool_take(struct zio_space *space)
 	page = list_first_entry_or_null(&space->pool, struct page, lru);
 	if (page) {
 		list_del(&page->lru);
-		space->nr_pool--;
+		WRITE_ONCE(space->nr_pool, space->nr_pool - 1);
 		atomic64_dec(&zio_nr_pooled);
 	}
 	spin_unlock(&space->pool_lock);
+	/* Memory failure may have struck it in the pool. */
+	if (page && PageHWPoison(page)) {
+		put_page(page);
+		return NULL;
+	}
 	return page;
 }
 
-/* Keep a page zio let go of; false if it is anybody's to free. */
+/*
+ * Keep a page zio let go of; false if it is anybody's to free. Nothing is
+ * kept while the pages zio holds and keeps reach max_pages, and a poisoned
+ * page goes back to the page allocator, which never hands it out again.
+ */
 static bool zio_pool_keep(struct zio_space *space, struct page *page)
 {
 	bool kept = false;
 
-	if (page_ref_count(page) != 1)
+	if (page_ref_count(page) != 1 || PageHWPoison(page) ||
+	    atomic64_read(&zio_nr_pages) + atomic64_read(&zio_nr_pooled) >=
+	    READ_ONCE(zio_max_pages))
 		return false;
 	spin_lock(&space->pool_lock);
 	if (space->nr_pool < ZIO_POOL_PAGES) {
 		list_add(&page->lru, &space->pool);
-		space->nr_pool++;
+		WRITE_ONCE(space->nr_pool, space->nr_pool + 1);
 		atomic64_inc(&zio_nr_pooled);
 		kept = true;
 	}
@@ -130,7 +141,7 @@ void zio_pool_drain(struct zio_space *space)
 		put_page(page);
 		atomic64_dec(&zio_nr_pooled);
 	}
-	space->nr_pool = 0;
+	WRITE_ONCE(space->nr_pool, 0);
 }
 
 /**
