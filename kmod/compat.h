@@ -12,9 +12,6 @@
 #include <linux/net.h>
 #include <linux/socket.h>
 #include <linux/uio.h>
-#include <net/inet_common.h>
-#include <net/sock.h>
-#include <net/tcp.h>
 
 /* 6.3 made vma->vm_flags read-only behind helpers. */
 #ifdef ZIO_HAVE_VM_FLAGS_SET
@@ -83,6 +80,17 @@ static inline void zio_file_end_write(struct file *file)
  * but its TCP does not act on it).
  */
 #ifdef ZIO_HAVE_KERNEL_SENDPAGE
+#include <net/inet_common.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+/* Plain TCP, IPv4 or IPv6: no ULP such as kTLS, no sockmap. */
+static inline bool zio_sock_plain_tcp(struct socket *sock)
+{
+	return READ_ONCE(sock->ops)->sendpage == inet_sendpage &&
+	       READ_ONCE(sock->sk->sk_prot)->sendpage == tcp_sendpage;
+}
+
 static inline int zio_sock_send_pages(struct socket *sock, struct bio_vec *bvec,
 				      unsigned int nr, size_t len, int flags)
 {
@@ -104,15 +112,23 @@ static inline int zio_sock_send_pages(struct socket *sock, struct bio_vec *bvec,
 
 	/*
 	 * kernel_sendpage() takes the socket lock for each page. Plain TCP
-	 * (IPv4 or IPv6, no ULP such as kTLS) gets all of them under one.
+	 * gets them under one, while it stays plain: TCP drops the lock
+	 * while it waits for memory, and a ULP may come in meanwhile. The
+	 * ACKs queued meanwhile are processed every 16 pages, as
+	 * tcp_sendmsg() does.
 	 */
-	plain_tcp = sock->ops->sendpage == inet_sendpage &&
-		    sock->sk->sk_prot->sendpage == tcp_sendpage;
+	plain_tcp = zio_sock_plain_tcp(sock);
 	if (plain_tcp)
 		lock_sock(sock->sk);
 	for (i = 0; i < nr; i++) {
 		int more = i + 1 < nr ? MSG_SENDPAGE_NOTLAST : 0;
 
+		if (plain_tcp && !zio_sock_plain_tcp(sock)) {
+			release_sock(sock->sk);
+			plain_tcp = false;
+		}
+		if (plain_tcp && i && !(i % 16))
+			sk_flush_backlog(sock->sk);
 		if (plain_tcp)
 			ret = tcp_sendpage_locked(sock->sk, bvec[i].bv_page,
 						  bvec[i].bv_offset,
