@@ -119,6 +119,7 @@ void zio_arena_init(void)
 	a->copy_ok = true;
 	a->stats_ok = !!(info.features & ZIO_FEATURE_STATS);
 	a->io_ok = !!(info.features & ZIO_FEATURE_IO);
+	a->io_socket_ok = !!(info.features & ZIO_FEATURE_IO_SOCKET);
 	a->zero_free = true;
 	/* Publish last: zio_in_arena() reads base and len without a lock. */
 	a->base = (uintptr_t)base;

@@ -82,6 +82,7 @@ struct zio_arena {
 	bool copy_ok;		/* ZIO_IOC_COPY usable */
 	bool stats_ok;		/* ZIO_IOC_STATS with records usable */
 	bool io_ok;		/* ZIO_IOC_WRITE and ZIO_IOC_READ usable */
+	bool io_socket_ok;	/* ZIO_IO_SOCKET understood */
 	bool zero_free;		/* every free page reads as zero */
 	pthread_mutex_t lock;	/* protects used ... cached_pages */
 	uint64_t *used;		/* bit per page: allocated */
@@ -217,15 +218,16 @@ void zio_arena_atfork_release(void) ZIO_HIDDEN;
 /* policy.c */
 
 /*
- * The site this thread last found switched off, and how many more of its
- * calls go to libc before zio_policy_allow() is asked again: those calls
- * are counted in the site's calls ahead of time, so its probes come on
- * schedule. A site switched on again meanwhile keeps its next few calls in
- * libc, at most ZIO_HINT_CALLS.
+ * The site this thread last found switched off, how many more of its calls
+ * go to libc before zio_policy_allow() is asked again, and how many did:
+ * the thread's next zio_policy_allow() counts those in the site's calls,
+ * so that its probes come on schedule. A site switched on again meanwhile
+ * keeps its next few calls in libc, at most ZIO_HINT_CALLS.
  */
 struct zio_policy_hint {
 	uintptr_t tag;
 	unsigned int left;
+	unsigned int used;
 };
 
 extern __thread struct zio_policy_hint zio_policy_hint
@@ -235,10 +237,13 @@ extern __thread struct zio_policy_hint zio_policy_hint
 static inline bool zio_policy_hinted_off(uintptr_t tag)
 {
 	struct zio_policy_hint *h = &zio_policy_hint;
+	unsigned int left = h->left;
 
-	if (h->tag != tag || !h->left)
+	/* One load of left: a signal handler's copy may run in between. */
+	if (h->tag != tag || !left)
 		return false;
-	h->left--;
+	h->left = left - 1;
+	h->used++;
 	return true;
 }
 

@@ -60,10 +60,13 @@ static bool module_takes(bool write, const void *buf, size_t n)
 	       zio_arena_marked((uintptr_t)buf, n);
 }
 
-/* The msg_flags of send(), recv()...: those fail on other files. */
+/*
+ * The msg_flags of send(), recv()...: those fail on other files. A module
+ * without ZIO_FEATURE_IO_SOCKET takes flags 0 as read() and write().
+ */
 static uint64_t socket_flags(int flags)
 {
-	return ZIO_IO_SOCKET | (unsigned int)flags;
+	return (zio_arena.io_socket_ok ? ZIO_IO_SOCKET : 0) | (unsigned int)flags;
 }
 
 /* Errors of ZIO_IOC_WRITE/READ that come before any byte moved. */

@@ -31,6 +31,8 @@
 #define ZIO_FEATURE_STATS	_BITULL(1)
 /* ZIO_IOC_WRITE and ZIO_IOC_READ. */
 #define ZIO_FEATURE_IO		_BITULL(2)
+/* ZIO_IO_SOCKET in struct zio_io's msg_flags. */
+#define ZIO_FEATURE_IO_SOCKET	_BITULL(3)
 
 /**
  * struct zio_info - what the module offers (ZIO_IOC_INFO)
