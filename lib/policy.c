@@ -129,11 +129,19 @@ static struct zio_site *lookup(uintptr_t tag, bool insert)
  */
 bool zio_policy_allow(uintptr_t tag, size_t len)
 {
+	struct zio_policy_hint *h = &zio_policy_hint;
 	struct zio_site *s;
 	unsigned int n, next, ahead, interval;
 
 	if (!policy_on())
 		return true;
+	if (h->used) {
+		s = lookup(h->tag, false);
+		if (s)
+			__atomic_add_fetch(&s->calls, h->used, __ATOMIC_RELAXED);
+		h->used = 0;
+	}
+	h->left = 0;
 	s = lookup(tag, true);
 	if (!s || !__atomic_load_n(&s->off, __ATOMIC_RELAXED))
 		return true;
@@ -153,11 +161,8 @@ bool zio_policy_allow(uintptr_t tag, size_t len)
 		ahead = next - n - 1;
 		if (ahead > ZIO_HINT_CALLS)
 			ahead = ZIO_HINT_CALLS;
-		if (ahead) {
-			__atomic_add_fetch(&s->calls, ahead, __ATOMIC_RELAXED);
-			zio_policy_hint.tag = tag;
-			zio_policy_hint.left = ahead;
-		}
+		h->tag = tag;
+		h->left = ahead;
 		return false;
 	}
 	interval = __atomic_load_n(&s->interval, __ATOMIC_RELAXED);
