@@ -760,6 +760,10 @@ TEST_F(io, pooled_pages_never_show)
 	ASSERT_EQ(16 * PG, pipe_read(self->fd, stock, 16 * PG, 10));
 	c0 = space_counters(self->fd);
 	ASSERT_EQ(17, c0.pages_pooled);
+	/* The pool's first page is the spare, which never held data: take it. */
+	stock[31 * PG] = 1;
+	c = space_counters(self->fd);
+	ASSERT_EQ(16, c.pages_pooled);
 
 	/* 100 bytes into the middle of an empty page: zeros around them. */
 	ASSERT_EQ(0, pipe(p));
@@ -771,6 +775,10 @@ TEST_F(io, pooled_pages_never_show)
 	EXPECT_EQ(0, memcmp(part, zero, 1000));
 	EXPECT_EQ(0, memcmp(part + 1000, in, sizeof(in)));
 	EXPECT_EQ(0, memcmp(part + 1100, zero, PG - 1100));
+	/* Its spare and its page came from the pool. */
+	c0 = c;
+	c = space_counters(self->fd);
+	EXPECT_EQ(2, c.pages_recycled - c0.pages_recycled);
 
 	/* A short read: 2.5 pages of 8, into empty pages. */
 	part += PG;
@@ -814,6 +822,38 @@ TEST_F(io, pooled_pages_never_show)
 	c = space_counters(self->fd);
 	EXPECT_LT(c0.pages_recycled, c.pages_recycled);
 	free(zero);
+}
+
+/*
+ * Pages lent to TCP are not pooled while the socket holds them: a read
+ * over the buffer gives it fresh pages, the next reads may take pooled
+ * ones, and the peer still receives what was sent.
+ */
+TEST_F(io, pages_lent_to_tcp_are_not_pooled)
+{
+	const size_t len = 4 * PG;
+	unsigned char *buf = self->map, *other = self->map + 8 * PG;
+	unsigned char *out = malloc(len);
+	int l, a, b;
+
+	ASSERT_NE(NULL, out);
+	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
+	/* Pages only a read wrote: TCP gets them by reference. */
+	ASSERT_EQ((long)len, pipe_read(self->fd, buf, len, 21));
+	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, buf, len,
+				    ZIO_IO_FILE_POS, 0));
+	/* Read over them, then take whatever the pool holds, twice over. */
+	ASSERT_EQ((long)len, pipe_read(self->fd, buf, len, 22));
+	ASSERT_EQ((long)len, pipe_read(self->fd, other, len, 23));
+	ASSERT_EQ((long)len, pipe_read(self->fd, other, len, 24));
+	ASSERT_EQ(0, read_all(b, out, len));
+	EXPECT_TRUE(check(out, len, 21));
+	EXPECT_TRUE(check(buf, len, 22));
+	EXPECT_TRUE(check(other, len, 24));
+	close(l);
+	close(a);
+	close(b);
+	free(out);
 }
 
 /* A read on another thread, started before the write it races with. */

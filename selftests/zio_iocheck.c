@@ -461,14 +461,19 @@ TEST_F_TIMEOUT(check, errors, CHECK_TIMEOUT)
 	 */
 	{
 		unsigned char *b = buffer(_metadata, n, 10);
+		struct zio_lib_stats before, st;
 
 		ASSERT_TRUE(pipe2(fd, O_NONBLOCK) == 0);
+		memcpy(b, a, n);
+		before = stats(_metadata);
 		errno = 0;
 		ASSERT_TRUE(send(fd[1], a, n, 0) == -1 && errno == ENOTSOCK);
-		memcpy(b, a, n);
 		errno = 0;
 		ASSERT_TRUE(recv(fd[0], b, n, 0) == -1 && errno == ENOTSOCK);
 		ASSERT_TRUE(same(b, n, 9));
+		/* The module was asked, and said no: libc answered. */
+		st = stats(_metadata);
+		ASSERT_TRUE(st.io_fallbacks - before.io_fallbacks == (io_on ? 2 : 0));
 		close(fd[0]);
 		close(fd[1]);
 		free(b);
