@@ -287,6 +287,29 @@ TEST(poisoned_page_gets_sigbus)
 	/* The other pages are intact. */
 	EXPECT_EQ(7, buf[0]);
 	EXPECT_EQ(7, buf[3 * ps - 1 + ps]);
+	/*
+	 * A read over it takes it out of its slot. The space's pool of free
+	 * pages must not keep it (only the read's unused spare): it would be
+	 * handed out and written again.
+	 */
+	{
+		struct zio_stats st = { 0 };
+		struct zio_io io = {
+			.addr = (uintptr_t)(buf + ps), .len = ps,
+			.offset = ZIO_IO_FILE_POS,
+		};
+		int p[2];
+
+		ASSERT_EQ(0, pipe(p));
+		ASSERT_EQ((ssize_t)ps, write(p[1], buf, ps));
+		io.fd = p[0];
+		EXPECT_EQ((long)ps, ioctl(fd, ZIO_IOC_READ, &io));
+		EXPECT_EQ(7, buf[ps]);
+		ASSERT_EQ(0, zio_ioctl(fd, ZIO_IOC_STATS, &st));
+		EXPECT_EQ(1, st.counters.pages_pooled);
+		close(p[0]);
+		close(p[1]);
+	}
 	ASSERT_EQ(0, munmap(buf, 4 * ps));
 	close(fd);
 	ASSERT_EQ(0, zio_global_counters(&c));
