@@ -637,12 +637,9 @@ TEST(counters_and_nothing_left)
 
 	munmap(map, 4 * PG);
 	close(fd);
-	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, zio_ioctl(fd, ZIO_IOC_STATS, &after));
+	ASSERT_EQ(0, zio_global_counters(&after.counters));
 	EXPECT_EQ(0, after.counters.pages_live);
 	EXPECT_EQ(0, after.counters.pages_pending);
-	close(fd);
 	close(null);
 	close(p[0]);
 	close(p[1]);
@@ -674,15 +671,6 @@ out_free:
 	return ret;
 }
 
-static struct zio_counters space_counters(int zfd)
-{
-	struct zio_stats st = { 0 };
-
-	if (zio_ioctl(zfd, ZIO_IOC_STATS, &st))
-		memset(&st.counters, 0xff, sizeof(st.counters));
-	return st.counters;
-}
-
 /*
  * The pages a read puts out of their slots go to the space's pool, and the
  * next read takes them from there: 16 pages and the spare for a short
@@ -691,7 +679,6 @@ static struct zio_counters space_counters(int zfd)
  */
 TEST(read_recycles_pages)
 {
-	struct zio_stats global = { .flags = ZIO_STATS_GLOBAL };
 	int fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	struct zio_counters c0, c;
 	volatile unsigned char sum = 0;
@@ -700,22 +687,22 @@ TEST(read_recycles_pages)
 	ASSERT_LE(0, fd);
 	map = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, map);
-	c0 = space_counters(fd);
+	ASSERT_EQ(0, zio_counters(fd, false, &c0));
 	EXPECT_EQ(0, c0.pages_pooled);
 
 	/* Fresh pages; the unused spare is kept. */
 	ASSERT_EQ(16 * PG, pipe_read(fd, map, 16 * PG, 1));
-	c = space_counters(fd);
+	ASSERT_EQ(0, zio_counters(fd, false, &c));
 	EXPECT_EQ(0, c.pages_recycled - c0.pages_recycled);
 	EXPECT_EQ(1, c.pages_pooled);
 	/* The spare comes back; the 16 pages replaced are kept. */
 	ASSERT_EQ(16 * PG, pipe_read(fd, map, 16 * PG, 2));
-	c = space_counters(fd);
+	ASSERT_EQ(0, zio_counters(fd, false, &c));
 	EXPECT_EQ(1, c.pages_recycled - c0.pages_recycled);
 	EXPECT_EQ(17, c.pages_pooled);
 	/* All 17 come from the pool, and go back. */
 	ASSERT_EQ(16 * PG, pipe_read(fd, map, 16 * PG, 3));
-	c = space_counters(fd);
+	ASSERT_EQ(0, zio_counters(fd, false, &c));
 	EXPECT_EQ(18, c.pages_recycled - c0.pages_recycled);
 	EXPECT_EQ(17, c.pages_pooled);
 	EXPECT_TRUE(check(map, 16 * PG, 3));
@@ -724,7 +711,7 @@ TEST(read_recycles_pages)
 	for (size_t i = 0; i < 16 * PG; i += PG)
 		sum += map[i];
 	ASSERT_EQ(16 * PG, pipe_read(fd, map, 16 * PG, 4));
-	c = space_counters(fd);
+	ASSERT_EQ(0, zio_counters(fd, false, &c));
 	EXPECT_EQ(35, c.pages_recycled - c0.pages_recycled);
 	EXPECT_EQ(1, c.pages_pooled);
 	EXPECT_TRUE(check(map, 16 * PG, 4));
@@ -732,12 +719,9 @@ TEST(read_recycles_pages)
 
 	munmap(map, 16 * PG);
 	close(fd);
-	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, zio_ioctl(fd, ZIO_IOC_STATS, &global));
-	EXPECT_EQ(0, global.counters.pages_pooled);
-	EXPECT_EQ(0, global.counters.pages_live);
-	close(fd);
+	ASSERT_EQ(0, zio_global_counters(&c));
+	EXPECT_EQ(0, c.pages_pooled);
+	EXPECT_EQ(0, c.pages_live);
 }
 
 /*
@@ -758,11 +742,11 @@ TEST_F(io, pooled_pages_never_show)
 	/* Stock the pool with 17 pages of the pattern of 9. */
 	ASSERT_EQ(16 * PG, pipe_read(self->fd, stock, 16 * PG, 9));
 	ASSERT_EQ(16 * PG, pipe_read(self->fd, stock, 16 * PG, 10));
-	c0 = space_counters(self->fd);
+	ASSERT_EQ(0, zio_counters(self->fd, false, &c0));
 	ASSERT_EQ(17, c0.pages_pooled);
 	/* The pool's first page is the spare, which never held data: take it. */
 	stock[31 * PG] = 1;
-	c = space_counters(self->fd);
+	ASSERT_EQ(0, zio_counters(self->fd, false, &c));
 	ASSERT_EQ(16, c.pages_pooled);
 
 	/* 100 bytes into the middle of an empty page: zeros around them. */
@@ -777,7 +761,7 @@ TEST_F(io, pooled_pages_never_show)
 	EXPECT_EQ(0, memcmp(part + 1100, zero, PG - 1100));
 	/* Its spare and its page came from the pool. */
 	c0 = c;
-	c = space_counters(self->fd);
+	ASSERT_EQ(0, zio_counters(self->fd, false, &c));
 	EXPECT_EQ(2, c.pages_recycled - c0.pages_recycled);
 
 	/* A short read: 2.5 pages of 8, into empty pages. */
@@ -819,7 +803,7 @@ TEST_F(io, pooled_pages_never_show)
 	EXPECT_EQ(0, memcmp(part + 2 * PG, part, PG));
 	EXPECT_EQ(0, memcmp(part + 3 * PG, part + 10, PG));
 
-	c = space_counters(self->fd);
+	ASSERT_EQ(0, zio_counters(self->fd, false, &c));
 	EXPECT_LT(c0.pages_recycled, c.pages_recycled);
 	free(zero);
 }

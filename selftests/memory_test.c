@@ -293,7 +293,7 @@ TEST(poisoned_page_gets_sigbus)
 	 * handed out and written again.
 	 */
 	{
-		struct zio_stats st = { 0 };
+		struct zio_counters sc;
 		struct zio_io io = {
 			.addr = (uintptr_t)(buf + ps), .len = ps,
 			.offset = ZIO_IO_FILE_POS,
@@ -305,8 +305,8 @@ TEST(poisoned_page_gets_sigbus)
 		io.fd = p[0];
 		EXPECT_EQ((long)ps, ioctl(fd, ZIO_IOC_READ, &io));
 		EXPECT_EQ(7, buf[ps]);
-		ASSERT_EQ(0, zio_ioctl(fd, ZIO_IOC_STATS, &st));
-		EXPECT_EQ(1, st.counters.pages_pooled);
+		ASSERT_EQ(0, zio_counters(fd, false, &sc));
+		EXPECT_EQ(1, sc.pages_pooled);
 		close(p[0]);
 		close(p[1]);
 	}
