@@ -113,9 +113,7 @@ static inline int zio_sock_send_pages(struct socket *sock, struct bio_vec *bvec,
 	/*
 	 * kernel_sendpage() takes the socket lock for each page. Plain TCP
 	 * gets them under one, while it stays plain: TCP drops the lock
-	 * while it waits for memory, and a ULP may come in meanwhile. The
-	 * ACKs queued meanwhile are processed every 16 pages, as
-	 * tcp_sendmsg() does.
+	 * while it waits for memory, and a ULP may come in meanwhile.
 	 */
 	plain_tcp = zio_sock_plain_tcp(sock);
 	if (plain_tcp)
@@ -127,8 +125,6 @@ static inline int zio_sock_send_pages(struct socket *sock, struct bio_vec *bvec,
 			release_sock(sock->sk);
 			plain_tcp = false;
 		}
-		if (plain_tcp && i && !(i % 16))
-			sk_flush_backlog(sock->sk);
 		if (plain_tcp)
 			ret = tcp_sendpage_locked(sock->sk, bvec[i].bv_page,
 						  bvec[i].bv_offset,
