@@ -5,8 +5,9 @@
  *
  * ZIO_IOC_WRITE hands the file a bvec iterator over the pages that hold the
  * buffer: pending copies are done in the kernel, no fault is taken, and
- * untouched destination pages are never mapped. TCP gets the pages
- * themselves, by reference. ZIO_IOC_READ receives into
+ * untouched destination pages are never mapped. TCP gets pages by
+ * reference: the buffer's own, or the space's send frags that their bytes
+ * are copied into. ZIO_IOC_READ receives into
  * fresh pages and then, under the space lock, puts the whole pages it
  * filled into their slots (as a copy would) and copies partial pages into
  * place. The space lock is never held while the file blocks.
@@ -25,6 +26,7 @@
 #include <net/sock.h>
 
 #include "compat.h"
+#include "frag.h"
 #include "io.h"
 #include "params.h"
 #include "range.h"
@@ -200,31 +202,41 @@ static ssize_t zio_io_transfer(struct zio_io_ctx *io, struct iov_iter *iter,
 }
 
 /*
- * TCP sends the pages themselves when it can: the receiver's socket, or
- * the retransmit queue, then holds them until the bytes are consumed, and
- * send() promised the program that its buffer is free again. So a page
- * goes by reference only when no PTE maps it writable (ZIO_PAGE_WRITABLE
- * clear), and it is marked ZIO_PAGE_LENT under the same page lock: zio
- * never writes a lent page in place again (zio_page_exclusive()), and the
- * program's next write to it copies it. The peer cannot map the page
- * either: its page->mapping makes a zerocopy receive copy the bytes.
+ * TCP sends the pages themselves: the receiver's socket, or the retransmit
+ * queue, then holds them until the bytes are consumed, and send() promised
+ * the program that its buffer is free again. So a page goes by reference
+ * only when no PTE maps it writable (ZIO_PAGE_WRITABLE clear), and it is
+ * marked ZIO_PAGE_LENT under the same page lock: zio never writes a lent
+ * page in place again (zio_page_exclusive()), and the program's next write
+ * to it copies it. The peer cannot map the page either: its page->mapping
+ * makes a zerocopy receive copy the bytes. What goes by reference is what
+ * zio deferred (shared and pending-copy pages) and what ZIO_IOC_READ
+ * received, untouched since.
  *
- * Pages the program maps writable are copied instead: it wrote them, and
- * is likely to write them again (a reused buffer), which by reference
- * would cost a copy-on-write fault per page. What goes by reference is
- * what zio deferred (shared and pending-copy pages) and what ZIO_IOC_READ
- * received, untouched since. Other sockets copy anyway, and so does the
- * zero page of an empty slot.
+ * A buffer with pages the program maps writable (it wrote them, and is
+ * likely to write them again: a reused buffer, which by reference would
+ * cost a copy-on-write fault per page), or with empty slots, is copied
+ * into the space's send frags (frag.c) instead, which TCP takes by
+ * reference: that is the copy TCP would have made, without the frags it
+ * allocates and zeroes send after send.
  */
-static bool zio_io_by_reference(struct zio_io_ctx *io, struct socket *sock)
+static bool zio_io_tcp(struct zio_io_ctx *io, struct socket *sock)
+{
+	return sock && sock->sk && sock->type == SOCK_STREAM &&
+	       sock->sk->sk_protocol == IPPROTO_TCP &&
+	       !(io->args.msg_flags & MSG_OOB);
+}
+
+/* May TCP have the buffer's pages themselves? If so, they are marked lent. */
+static bool zio_io_lend(struct zio_io_ctx *io)
 {
 	unsigned int i;
 
-	if (!sock || !sock->sk || sock->type != SOCK_STREAM ||
-	    sock->sk->sk_protocol != IPPROTO_TCP || io->args.msg_flags & MSG_OOB)
-		return false;
+	/* An unlocked look first: copying is always right. */
 	for (i = 0; i < io->nr_pages; i++) {
-		if (is_zero_page(io->bvec[i].bv_page))
+		struct page *page = io->bvec[i].bv_page;
+
+		if (is_zero_page(page) || READ_ONCE(page->private) & ZIO_PAGE_WRITABLE)
 			return false;
 	}
 	/* A page lent before a writable one stops the send stays lent. */
@@ -249,14 +261,79 @@ static bool zio_io_by_reference(struct zio_io_ctx *io, struct socket *sock)
 	return true;
 }
 
-static ssize_t zio_io_send_pages(struct zio_io_ctx *io, struct socket *sock)
+static ssize_t zio_io_send_pages(struct zio_io_ctx *io, struct socket *sock,
+				 struct bio_vec *bvec, unsigned int nr)
 {
 	int flags = io->args.msg_flags;
 
 	if (io->file->f_flags & O_NONBLOCK)
 		flags |= MSG_DONTWAIT;
-	return zio_sock_send_pages(sock, io->bvec, io->nr_pages, io->args.len,
-				   flags);
+	return zio_sock_send_pages(sock, bvec, nr, io->args.len, flags);
+}
+
+/*
+ * How much of the @left bytes to copy into frags for one send: what the
+ * socket has room for (more would be copied in vain when a nonblocking
+ * send comes back short, and again at the next try), at least
+ * ZIO_FRAG_SEND_MIN.
+ */
+#define ZIO_FRAG_SEND_MIN	(64 * 1024)
+
+static size_t zio_io_frag_chunk(struct socket *sock, size_t left)
+{
+	int room = sk_stream_wspace(sock->sk);
+
+	return min_t(size_t, left, max(room, ZIO_FRAG_SEND_MIN));
+}
+
+/*
+ * Send the buffer's bytes to TCP from the space's send frags, a socket's
+ * room at a time; *@ret is what send() would return. False when no frag
+ * could be had at the start: nothing was sent. A frag missing later makes
+ * a short send.
+ */
+static bool zio_io_send_frags(struct zio_io_ctx *io, struct socket *sock,
+			      ssize_t *ret)
+{
+	/* A frag of a single page where no compound one could be had. */
+	unsigned int max_segs = io->nr_pages + 2;
+	int flags = io->args.msg_flags;
+	size_t left = io->args.len, done = 0;
+	struct iov_iter iter, part;
+	struct bio_vec *seg;
+	ssize_t sent = 0;
+	int nr = 0;
+
+	if (io->file->f_flags & O_NONBLOCK)
+		flags |= MSG_DONTWAIT;
+	seg = kvmalloc_array(max_segs, sizeof(*seg), GFP_KERNEL);
+	if (!seg)
+		return false;
+	iov_iter_bvec(&iter, ITER_SOURCE, io->bvec, io->nr_pages, io->args.len);
+	while (left) {
+		size_t chunk = zio_io_frag_chunk(sock, left);
+
+		part = iter;
+		iov_iter_truncate(&part, chunk);
+		nr = zio_frags_copy(io->space, &part, seg, max_segs);
+		if (nr < 0)
+			break;
+		iov_iter_advance(&iter, chunk);
+		sent = zio_sock_send_pages(sock, seg, nr, chunk,
+					   left > chunk ? flags | MSG_MORE : flags);
+		zio_frags_put(seg, nr);
+		if (sent <= 0)
+			break;
+		done += sent;
+		left -= sent;
+		if (sent < chunk)
+			break;
+	}
+	kvfree(seg);
+	if (!done && nr < 0)
+		return false;
+	*ret = done ? done : sent;
+	return true;
 }
 
 /**
@@ -269,6 +346,7 @@ static ssize_t zio_io_send_pages(struct zio_io_ctx *io, struct socket *sock)
 long zio_ioctl_write(struct file *zfile, const struct zio_io *args)
 {
 	struct zio_io_ctx io = {};
+	struct socket *sock;
 	struct iov_iter iter;
 	unsigned int i, n = 0;
 	ssize_t ret;
@@ -297,9 +375,11 @@ long zio_ioctl_write(struct file *zfile, const struct zio_io *args)
 		io.bvec[i].bv_len = len;
 	}
 
-	if (zio_io_by_reference(&io, sock_from_file(io.file))) {
-		ret = zio_io_send_pages(&io, sock_from_file(io.file));
-	} else {
+	sock = sock_from_file(io.file);
+	if (zio_io_tcp(&io, sock) && zio_io_lend(&io)) {
+		ret = zio_io_send_pages(&io, sock, io.bvec, io.nr_pages);
+	} else if (!zio_io_tcp(&io, sock) || !zio_io_send_frags(&io, sock, &ret)) {
+		/* Not TCP, or no frag to be had: the file copies. */
 		iov_iter_bvec(&iter, ITER_SOURCE, io.bvec, io.nr_pages,
 			      io.args.len);
 		ret = zio_io_transfer(&io, &iter, true);

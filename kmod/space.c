@@ -43,6 +43,7 @@ static struct zio_space *zio_space_create(struct zio_file *zfile,
 	zio_records_init(space);
 	spin_lock_init(&space->pool_lock);
 	INIT_LIST_HEAD(&space->pool);
+	zio_frags_init(&space->frags);
 	list_add(&space->file_node, &zfile->spaces);
 
 	zio_spaces_add(space);
@@ -95,6 +96,7 @@ static void zio_space_release(struct kref *ref)
 	}
 	xa_destroy(&space->slots);
 	zio_pool_drain(space);
+	zio_frags_drain(space);
 	/* The mm outlives its spaces: check_mm() finds the RSS balanced. */
 	zio_mm_add_rss(space->mm, -atomic_long_read(&space->nr_slots));
 	zio_notify_space(space, ZIO_CMD_SPACE_DEL);

@@ -24,8 +24,8 @@
  *   zio_spaces_lock (stats.c)  the list of all spaces: taken under
  *                     zio_file.lock when a space is created; the netlink
  *                     walk takes xa_lock and records_lock under it
- *   The xa_lock of a space's slots, its records_lock and its pool_lock are
- *   leaves; a page may be trylocked under xa_lock.
+ *   The xa_lock of a space's slots, its records_lock, its pool_lock and
+ *   its frags.lock are leaves; a page may be trylocked under xa_lock.
  *
  * Fault handlers take no zio mutex. They change a slot only with
  * xa_cmpxchg(), and install a page only while holding the lock of a page
@@ -46,6 +46,7 @@
 #include <linux/types.h>
 #include <linux/xarray.h>
 
+#include "frag.h"
 #include "stats.h"
 
 struct mem_cgroup;
@@ -82,6 +83,7 @@ struct zio_record_slot;
  * @pool: free pages kept for the space's next allocations (slot.c),
  *	linked by page->lru
  * @nr_pool: pages in @pool
+ * @frags: the frags sends to TCP copy into (frag.c)
  */
 struct zio_space {
 	struct kref ref;
@@ -105,6 +107,7 @@ struct zio_space {
 	spinlock_t pool_lock;		/* protects the pool */
 	struct list_head pool;
 	unsigned int nr_pool;
+	struct zio_frags frags;
 };
 
 struct zio_space *zio_space_find(struct zio_file *zfile, struct mm_struct *mm,

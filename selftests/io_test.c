@@ -5,7 +5,9 @@
  * read() would give.
  */
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -837,6 +839,166 @@ TEST_F(io, pages_lent_to_tcp_are_not_pooled)
 	close(l);
 	close(a);
 	close(b);
+	free(out);
+}
+
+/* Until TCP has every byte sent on @fd acknowledged: 0, or -1 after 5 s. */
+static int tcp_wait_acked(int fd)
+{
+	for (int i = 0; i < 5000; i++) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
+			return -1;
+		if (!ti.tcpi_unacked)
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+/* On one CPU, socket buffers are freed where they were allocated, at once. */
+static int stay_on_one_cpu(void)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	return sched_setaffinity(0, sizeof(one), &one);
+}
+
+/*
+ * A send of pages the program wrote copies them into the space's 32 KiB
+ * send frags, which TCP takes by reference: the peer gets what was sent
+ * however the buffer changes next, and once TCP lets go of the frags, the
+ * next send takes them again (counted as pages recycled). The slot pages
+ * are not lent. The frags are gone with the space.
+ */
+TEST(tcp_sends_written_pages_from_frags)
+{
+	int fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC), l, a, b;
+	const size_t len = 16 * PG;
+	unsigned char *map, *out = malloc(len);
+	struct zio_counters c0, c;
+
+	ASSERT_LE(0, fd);
+	ASSERT_NE(NULL, out);
+	ASSERT_EQ(0, stay_on_one_cpu());
+	map = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
+	ASSERT_EQ(0, zio_counters(fd, false, &c0));
+
+	/* Two new frags; written over at once, the peer gets what was sent. */
+	fill(map, len, 31);
+	ASSERT_EQ((long)len, zio_io(fd, ZIO_IOC_WRITE, a, map, len,
+				    ZIO_IO_FILE_POS, 0));
+	memset(map, 0xee, len);
+	ASSERT_EQ(0, read_all(b, out, len));
+	EXPECT_TRUE(check(out, len, 31));
+	ASSERT_EQ(0, tcp_wait_acked(a));
+	ASSERT_EQ(0, zio_counters(fd, false, &c));
+	EXPECT_EQ(0, c.pages_recycled - c0.pages_recycled);
+
+	/* TCP let go of both: the next send takes them again. */
+	fill(map, len, 32);
+	ASSERT_EQ((long)len, zio_io(fd, ZIO_IOC_WRITE, a, map, len,
+				    ZIO_IO_FILE_POS, 0));
+	ASSERT_EQ(0, read_all(b, out, len));
+	EXPECT_TRUE(check(out, len, 32));
+	ASSERT_EQ(0, zio_counters(fd, false, &c));
+	EXPECT_EQ(16, c.pages_recycled - c0.pages_recycled);
+	/* Not lent: copying from them shares them, no fallback. */
+	ASSERT_EQ(0, zio_copy(fd, map + len, map, len, NULL));
+	ASSERT_EQ(0, zio_counters(fd, false, &c));
+	EXPECT_EQ(0, c.pages_fallback - c0.pages_fallback);
+	EXPECT_TRUE(check(map + len, len, 32));
+
+	/* Empty slots and written pages in one send: zeros, then the bytes. */
+	ASSERT_EQ(0, zio_discard(fd, map, PG));
+	ASSERT_EQ((long)(2 * PG), zio_io(fd, ZIO_IOC_WRITE, a, map, 2 * PG,
+					 ZIO_IO_FILE_POS, 0));
+	ASSERT_EQ(0, read_all(b, out, 2 * PG));
+	for (size_t i = 0; i < PG; i++)
+		ASSERT_EQ(0, out[i]);
+	EXPECT_EQ(0, memcmp(out + PG, map + PG, PG));
+
+	close(a);
+	close(b);
+	close(l);
+	munmap(map, 2 * len);
+	close(fd);
+	ASSERT_EQ(0, zio_global_counters(&c));
+	EXPECT_EQ(0, c.pages_pooled);
+	EXPECT_EQ(0, c.pages_live);
+	free(out);
+}
+
+/*
+ * More in flight than the space's frags hold (32 of 32 KiB): a frag TCP
+ * still holds is never written again, new ones come instead, and the peer
+ * gets every send as it was.
+ */
+TEST_F(io, frags_in_flight_are_never_written)
+{
+	const int rounds = 6, big = 16 << 20;
+	unsigned char *out = malloc(self->len);
+	int l, a, b;
+
+	ASSERT_NE(NULL, out);
+	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
+	ASSERT_EQ(0, setsockopt(a, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)));
+	ASSERT_EQ(0, setsockopt(b, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)));
+	for (int r = 0; r < rounds; r++) {
+		fill(self->map, self->len, 40 + r);
+		ASSERT_EQ((long)self->len, zio_io(self->fd, ZIO_IOC_WRITE, a,
+						  self->map, self->len,
+						  ZIO_IO_FILE_POS, MSG_DONTWAIT));
+	}
+	for (int r = 0; r < rounds; r++) {
+		ASSERT_EQ(0, read_all(b, out, self->len));
+		EXPECT_TRUE(check(out, self->len, 40 + r));
+	}
+	close(a);
+	close(b);
+	close(l);
+	free(out);
+}
+
+/*
+ * A nonblocking TCP send that fills the socket is short, as send() is, and
+ * the peer gets exactly those bytes.
+ */
+TEST_F(io, tcp_nonblocking_send_from_frags_is_short)
+{
+	unsigned char *out = malloc(self->len);
+	int l, a, b, small = 4096;
+	long n, m;
+
+	ASSERT_NE(NULL, out);
+	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
+	ASSERT_EQ(0, setsockopt(a, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)));
+	ASSERT_EQ(0, setsockopt(b, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)));
+	fill(self->map, self->len, 50);
+	n = zio_io(self->fd, ZIO_IOC_WRITE, a, self->map, self->len,
+		   ZIO_IO_FILE_POS, MSG_DONTWAIT);
+	ASSERT_LT(0, n);
+	ASSERT_GT((long)self->len, n);
+	/* More while the socket takes it, until EAGAIN. */
+	while ((m = zio_io(self->fd, ZIO_IOC_WRITE, a, self->map + n,
+			   self->len - n, ZIO_IO_FILE_POS, MSG_DONTWAIT)) > 0)
+		n += m;
+	EXPECT_EQ(-EAGAIN, m);
+	ASSERT_GT((long)self->len, n);
+	/* Exactly those bytes arrive, and no more. */
+	ASSERT_EQ(0, read_all(b, out, n));
+	EXPECT_TRUE(check(out, n, 50));
+	EXPECT_EQ(-1, recv(b, out, 1, MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	close(a);
+	close(b);
+	close(l);
 	free(out);
 }
 

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Send frags: where a TCP send copies the bytes of pages the program may
+ * write again, so that TCP can take them by reference.
+ *
+ * TCP copies what it is given into page frags of its own, and each time
+ * the frag it was filling is still in flight, allocates another, which the
+ * page allocator zeroes first under init_on_alloc: a reply of 256 KiB
+ * takes eight fresh 32 KiB frags. A space keeps a ring of frags instead.
+ * A send takes bytes of the current frag, one reference per segment, and
+ * copies into them; when the current frag is used up, the next one whose
+ * only reference is the ring's is used again from its start. Nobody else
+ * can reach such a frag: every socket, and whoever a socket passed it on
+ * to, has let go of it, each after its last read of it. When every frag
+ * is in flight, the ring lets go of one (its holders free it) and
+ * allocates a new one. Frags count as pooled pages (zio_nr_pooled), and
+ * each reuse as pages recycled.
+ *
+ * A frag's bytes beyond what a send took are never handed out; they hold
+ * the space's own earlier sends, or what the allocator left.
+ */
+#include <linux/gfp.h>
+#include <linux/memcontrol.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/uio.h>
+
+#include "frag.h"
+#include "params.h"
+#include "space.h"
+#include "stats.h"
+
+/**
+ * zio_frags_init() - a space's send frags, none yet
+ * @frags: the frags
+ */
+void zio_frags_init(struct zio_frags *frags)
+{
+	mutex_init(&frags->lock);
+	frags->cur = 0;
+	frags->offset = 0;
+}
+
+static unsigned int zio_frag_pages(struct page *page)
+{
+	return 1U << compound_order(page);
+}
+
+/* The ring lets go of frag @i; whoever still holds it frees it. */
+static void zio_frag_drop(struct zio_frags *frags, unsigned int i)
+{
+	atomic64_sub(zio_frag_pages(frags->page[i]), &zio_nr_pooled);
+	put_page(frags->page[i]);
+	frags->page[i] = NULL;
+}
+
+/* A new frag in ring entry @i, empty; false when none can be had. */
+static bool zio_frag_alloc(struct zio_space *space, unsigned int i)
+{
+	struct zio_frags *frags = &space->frags;
+	gfp_t gfp = GFP_KERNEL | __GFP_ACCOUNT | __GFP_NOWARN;
+	unsigned int order = ZIO_FRAG_ORDER;
+	struct mem_cgroup *old;
+	struct page *page;
+
+	old = set_active_memcg(space->memcg);
+	for (;;) {
+		if (atomic64_read(&zio_nr_pages) + atomic64_read(&zio_nr_pooled) +
+		    (1 << order) <= READ_ONCE(zio_max_pages)) {
+			page = alloc_pages(order ? gfp | __GFP_COMP | __GFP_NORETRY : gfp,
+					   order);
+			if (page)
+				break;
+		}
+		if (!order) {
+			set_active_memcg(old);
+			return false;
+		}
+		order = 0;
+	}
+	set_active_memcg(old);
+	atomic64_add(1 << order, &zio_nr_pooled);
+	frags->page[i] = page;
+	return true;
+}
+
+/*
+ * Move to a frag with room: one nobody else holds, the next first; else a
+ * new one in an empty entry, or in place of the next. Under frags->lock.
+ * False when no frag can be had.
+ */
+static bool zio_frag_next(struct zio_space *space)
+{
+	struct zio_frags *frags = &space->frags;
+	unsigned int n, i, empty = ZIO_NR_FRAGS;
+
+	for (n = 1; n <= ZIO_NR_FRAGS; n++) {
+		i = (frags->cur + n) % ZIO_NR_FRAGS;
+		if (!frags->page[i]) {
+			if (empty == ZIO_NR_FRAGS)
+				empty = i;
+			continue;
+		}
+		/* Only the ring's reference: every holder is done with it. */
+		if (page_ref_count(frags->page[i]) == 1) {
+			zio_space_count(space, ZIO_EV_PAGES_RECYCLED,
+					zio_frag_pages(frags->page[i]));
+			goto out_use;
+		}
+	}
+	if (empty < ZIO_NR_FRAGS) {
+		i = empty;
+	} else {
+		/* All in flight: a new frag in place of the next one. */
+		i = (frags->cur + 1) % ZIO_NR_FRAGS;
+		zio_frag_drop(frags, i);
+	}
+	if (!zio_frag_alloc(space, i))
+		return false;
+out_use:
+	frags->cur = i;
+	frags->offset = 0;
+	return true;
+}
+
+/**
+ * zio_frags_copy() - copy what @from holds into the space's send frags
+ * @space: the space
+ * @from: a kernel iterator (bvec) over the bytes
+ * @seg: filled in with the segments of frags that hold the bytes, each
+ *	with a reference for the caller (zio_frags_put())
+ * @max_segs: room in @seg
+ *
+ * Return: the segments filled, all of @from copied, or -ENOMEM with no
+ * reference taken.
+ */
+int zio_frags_copy(struct zio_space *space, struct iov_iter *from,
+		   struct bio_vec *seg, unsigned int max_segs)
+{
+	struct zio_frags *frags = &space->frags;
+	size_t left = iov_iter_count(from);
+	unsigned int nr = 0, i;
+
+	mutex_lock(&frags->lock);
+	while (left) {
+		struct page *page = frags->page[frags->cur];
+		unsigned int size = page ? page_size(page) : 0, n;
+
+		if (frags->offset >= size) {
+			if (nr == max_segs || !zio_frag_next(space))
+				break;
+			continue;
+		}
+		n = min_t(size_t, left, size - frags->offset);
+		get_page(page);
+		seg[nr++] = (struct bio_vec){
+			.bv_page = page, .bv_offset = frags->offset, .bv_len = n,
+		};
+		frags->offset += n;
+		left -= n;
+	}
+	mutex_unlock(&frags->lock);
+	if (left) {
+		zio_frags_put(seg, nr);
+		return -ENOMEM;
+	}
+
+	/* Out of the lock: the bytes taken are this send's alone. */
+	for (i = 0; i < nr; i++) {
+		void *to = page_address(seg[i].bv_page) + seg[i].bv_offset;
+
+		if (copy_from_iter(to, seg[i].bv_len, from) != seg[i].bv_len) {
+			zio_frags_put(seg, nr);
+			return -EFAULT;
+		}
+	}
+	return nr;
+}
+
+/**
+ * zio_frags_put() - drop the references zio_frags_copy() gave
+ * @seg: the segments
+ * @nr_segs: how many
+ */
+void zio_frags_put(struct bio_vec *seg, unsigned int nr_segs)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr_segs; i++)
+		put_page(seg[i].bv_page);
+}
+
+/**
+ * zio_frags_drain() - the ring lets go of a space's frags
+ * @space: the space, on its way out
+ */
+void zio_frags_drain(struct zio_space *space)
+{
+	unsigned int i;
+
+	for (i = 0; i < ZIO_NR_FRAGS; i++)
+		if (space->frags.page[i])
+			zio_frag_drop(&space->frags, i);
+}
