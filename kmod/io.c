@@ -319,8 +319,9 @@ static bool zio_io_send_frags(struct zio_io_ctx *io, struct socket *sock,
 		if (nr < 0)
 			break;
 		iov_iter_advance(&iter, chunk);
-		sent = zio_sock_send_pages(sock, seg, nr, chunk,
-					   left > chunk ? flags | MSG_MORE : flags);
+		/* More to come after this part: no push, no end of record. */
+		sent = zio_sock_send_pages(sock, seg, nr, chunk, left > chunk ?
+					   (flags & ~MSG_EOR) | MSG_MORE : flags);
 		zio_frags_put(seg, nr);
 		if (sent <= 0)
 			break;
