@@ -100,7 +100,8 @@ void zio_split_copy(uintptr_t d, uintptr_t s, size_t n, uintptr_t tag)
  * @n: bytes
  * @tag: the call site, for the module's copy records and the policy
  * @policy: ask the policy whether @tag's copies still go to the module
- *	(and keep moves whose ranges overlap for libc)
+ *	(and keep moves whose ranges overlap for libc); the caller has
+ *	found no hint for @tag first, zio_policy_hinted_off()
  *
  * Return: @dst.
  */
@@ -117,8 +118,7 @@ void *zio_move(void *dst, const void *src, size_t n, uintptr_t tag, bool policy)
 	 * copies of a site the policy switched off.
 	 */
 	if (policy && ((uintptr_t)dst - (uintptr_t)src < n ||
-		       (uintptr_t)src - (uintptr_t)dst < n || zio_policy_hinted_off(tag) ||
-		       !zio_policy_allow(tag, n))) {
+		       (uintptr_t)src - (uintptr_t)dst < n || !zio_policy_allow(tag, n))) {
 		zio_count(copies_policy, 1);
 		return zio_next.memmove(dst, src, n);
 	}

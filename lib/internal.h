@@ -218,16 +218,19 @@ void zio_arena_atfork_release(void) ZIO_HIDDEN;
 /* policy.c */
 
 /*
- * The site this thread last found switched off, how many more of its calls
- * go to libc before zio_policy_allow() is asked again, and how many did:
- * the thread's next zio_policy_allow() counts those in the site's calls,
- * so that its probes come on schedule. A site switched on again meanwhile
- * keeps its next few calls in libc, at most ZIO_HINT_CALLS.
+ * The site this thread last found switched off, and how many more of its
+ * calls go to libc before zio_policy_allow() is asked again (left, of
+ * ahead): the thread's next zio_policy_allow() counts the calls that did
+ * in the site's calls, so that its probes come on schedule, and in
+ * copies_policy. A site switched on again meanwhile keeps its next few
+ * calls in libc, at most ZIO_HINT_CALLS. The memcpy() family looks at the
+ * hint first, before the arena and anything else: the calls of a site
+ * switched off cost a compare and a decrement.
  */
 struct zio_policy_hint {
 	uintptr_t tag;
 	unsigned int left;
-	unsigned int used;
+	unsigned int ahead;
 };
 
 extern __thread struct zio_policy_hint zio_policy_hint
@@ -243,7 +246,6 @@ static inline bool zio_policy_hinted_off(uintptr_t tag)
 	if (h->tag != tag || !left)
 		return false;
 	h->left = left - 1;
-	h->used++;
 	return true;
 }
 
@@ -253,6 +255,7 @@ void zio_policy_overwritten(uint16_t mark) ZIO_HIDDEN;
 void zio_policy_copied(void) ZIO_HIDDEN;
 void zio_policy_before_free(void) ZIO_HIDDEN;
 void zio_policy_sites(unsigned int *sites, unsigned int *disabled) ZIO_HIDDEN;
+unsigned int zio_policy_hinted_calls(void) ZIO_HIDDEN;
 void zio_policy_atfork_prepare(void) ZIO_HIDDEN;
 void zio_policy_atfork_release(void) ZIO_HIDDEN;
 

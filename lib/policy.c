@@ -123,6 +123,19 @@ static struct zio_site *lookup(uintptr_t tag, bool insert)
 }
 
 /**
+ * zio_policy_hinted_calls() - this thread's calls that its hint sent to
+ *	libc, not yet counted
+ */
+unsigned int zio_policy_hinted_calls(void)
+{
+	struct zio_policy_hint *h = &zio_policy_hint;
+	unsigned int left = h->left, ahead = h->ahead;
+
+	/* A signal handler's copy may have set a new hint in between. */
+	return left < ahead ? ahead - left : 0;
+}
+
+/**
  * zio_policy_allow() - may this call site send its copy to the module?
  * @tag: the call site
  * @len: the copy's length
@@ -131,17 +144,19 @@ bool zio_policy_allow(uintptr_t tag, size_t len)
 {
 	struct zio_policy_hint *h = &zio_policy_hint;
 	struct zio_site *s;
-	unsigned int n, next, ahead, interval;
+	unsigned int n, next, ahead, interval, used;
 
 	if (!policy_on())
 		return true;
-	if (h->used) {
+	used = zio_policy_hinted_calls();
+	h->left = 0;
+	h->ahead = 0;
+	if (used) {
 		s = lookup(h->tag, false);
 		if (s)
-			__atomic_add_fetch(&s->calls, h->used, __ATOMIC_RELAXED);
-		h->used = 0;
+			__atomic_add_fetch(&s->calls, used, __ATOMIC_RELAXED);
+		zio_count(copies_policy, used);
 	}
-	h->left = 0;
 	s = lookup(tag, true);
 	if (!s || !__atomic_load_n(&s->off, __ATOMIC_RELAXED))
 		return true;
@@ -161,7 +176,9 @@ bool zio_policy_allow(uintptr_t tag, size_t len)
 		ahead = next - n - 1;
 		if (ahead > ZIO_HINT_CALLS)
 			ahead = ZIO_HINT_CALLS;
+		h->left = 0;
 		h->tag = tag;
+		h->ahead = ahead;
 		h->left = ahead;
 		return false;
 	}

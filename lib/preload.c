@@ -86,21 +86,21 @@ ZIO_EXPORT size_t malloc_usable_size(void *ptr)
 
 ZIO_EXPORT void *memcpy(void *restrict dst, const void *restrict src, size_t n)
 {
-	if (unlikely(n >= zio_copy_min))
+	if (unlikely(n >= zio_copy_min) && !zio_policy_hinted_off(TAG))
 		return zio_move(dst, src, n, TAG, true);
 	return zio_next.memcpy(dst, src, n);
 }
 
 ZIO_EXPORT void *memmove(void *dst, const void *src, size_t n)
 {
-	if (unlikely(n >= zio_copy_min))
+	if (unlikely(n >= zio_copy_min) && !zio_policy_hinted_off(TAG))
 		return zio_move(dst, src, n, TAG, true);
 	return zio_next.memmove(dst, src, n);
 }
 
 ZIO_EXPORT void *mempcpy(void *restrict dst, const void *restrict src, size_t n)
 {
-	if (unlikely(n >= zio_copy_min))
+	if (unlikely(n >= zio_copy_min) && !zio_policy_hinted_off(TAG))
 		zio_move(dst, src, n, TAG, true);
 	else
 		zio_next.memcpy(dst, src, n);
@@ -109,7 +109,7 @@ ZIO_EXPORT void *mempcpy(void *restrict dst, const void *restrict src, size_t n)
 
 ZIO_EXPORT void *__mempcpy(void *restrict dst, const void *restrict src, size_t n)
 {
-	if (unlikely(n >= zio_copy_min))
+	if (unlikely(n >= zio_copy_min) && !zio_policy_hinted_off(TAG))
 		zio_move(dst, src, n, TAG, true);
 	else
 		zio_next.memcpy(dst, src, n);
@@ -121,7 +121,7 @@ ZIO_EXPORT void *__memcpy_chk(void *restrict dst, const void *restrict src, size
 {
 	if (unlikely(dstlen < n))
 		__chk_fail();
-	if (unlikely(n >= zio_copy_min))
+	if (unlikely(n >= zio_copy_min) && !zio_policy_hinted_off(TAG))
 		return zio_move(dst, src, n, TAG, true);
 	return zio_next.memcpy(dst, src, n);
 }
@@ -130,7 +130,7 @@ ZIO_EXPORT void *__memmove_chk(void *dst, const void *src, size_t n, size_t dstl
 {
 	if (unlikely(dstlen < n))
 		__chk_fail();
-	if (unlikely(n >= zio_copy_min))
+	if (unlikely(n >= zio_copy_min) && !zio_policy_hinted_off(TAG))
 		return zio_move(dst, src, n, TAG, true);
 	return zio_next.memmove(dst, src, n);
 }
@@ -140,7 +140,7 @@ ZIO_EXPORT void *__mempcpy_chk(void *restrict dst, const void *restrict src, siz
 {
 	if (unlikely(dstlen < n))
 		__chk_fail();
-	if (unlikely(n >= zio_copy_min))
+	if (unlikely(n >= zio_copy_min) && !zio_policy_hinted_off(TAG))
 		zio_move(dst, src, n, TAG, true);
 	else
 		zio_next.memcpy(dst, src, n);

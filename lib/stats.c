@@ -33,6 +33,7 @@ ZIO_EXPORT int zio_lib_stats(struct zio_lib_stats *st)
 	GET(copies_short);
 	GET(copies_failed);
 	GET(copies_policy);
+	st->copies_policy += zio_policy_hinted_calls();
 	GET(bytes_deferred);
 	GET(bytes_kernel);
 	GET(discards_failed);
