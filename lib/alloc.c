@@ -16,17 +16,6 @@
 /* A tag no return address has: the records of realloc() moves. */
 #define ZIO_TAG_REALLOC	1
 
-/*
- * An arena block back to the arena; the policy first, before its discard.
- * @keep: the block may be kept for reuse.
- */
-static void arena_free(void *ptr, bool keep)
-{
-	if (zio_arena_usable(ptr))
-		zio_policy_before_free();
-	zio_arena_free(ptr, keep);
-}
-
 void *zio_malloc(size_t size)
 {
 	void *p;
@@ -43,7 +32,7 @@ void *zio_malloc(size_t size)
 void zio_dealloc(void *ptr)
 {
 	if (unlikely(zio_in_arena(ptr, 1))) {
-		arena_free(ptr, true);
+		zio_arena_free(ptr, true);
 		return;
 	}
 	if (unlikely(zio_boot_owns(ptr)))
@@ -110,7 +99,7 @@ static void *arena_realloc(void *ptr, size_t size)
 	 * would copy them on their next writes. Its discard leaves them to
 	 * the new block alone.
 	 */
-	arena_free(ptr, !shared);
+	zio_arena_free(ptr, !shared);
 	zio_count(realloc_moved, 1);
 	return p;
 }

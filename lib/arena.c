@@ -496,6 +496,36 @@ static void block_release(size_t idx, size_t npg)
 	pthread_mutex_unlock(&a->lock);
 }
 
+/*
+ * Keep the block at @idx of @npg pages for reuse (when @keep and it fits in
+ * the cache), or discard it and make its pages free.
+ */
+static void put_block(size_t idx, size_t npg, bool keep)
+{
+	struct zio_arena *a = &zio_arena;
+	size_t evicted[ZIO_CACHE_BLOCKS];
+	int n;
+
+	pthread_mutex_lock(&a->lock);
+	n = keep ? cache_put(idx, npg, evicted) : -1;
+	if (n >= 0) {
+		/* The evicted blocks stay blocks, out of the cache, until discarded. */
+		size_t sizes[ZIO_CACHE_BLOCKS];
+
+		for (int i = 0; i < n; i++)
+			sizes[i] = a->blocks[evicted[i]];
+		pthread_mutex_unlock(&a->lock);
+		if (n)
+			a->before_discard();
+		for (int i = 0; i < n; i++)
+			block_release(evicted[i], sizes[i]);
+	} else {
+		pthread_mutex_unlock(&a->lock);
+		a->before_discard();
+		block_release(idx, npg);
+	}
+}
+
 /**
  * zio_arena_alloc() - a block of the arena
  * @size: bytes, rounded up to whole pages
@@ -566,14 +596,12 @@ static size_t block_pages(const void *ptr, size_t *idx)
  * @ptr: a block's start; anything else in the arena is a bad free (ignored)
  * @keep: the block may be kept (else it is discarded)
  *
- * The caller has told the policy (zio_policy_before_free()): the discard
- * drops the block's copy records.
+ * A discard drops the copy records of the blocks discarded: the policy
+ * reads them first (->before_discard). A block kept keeps them.
  */
 void zio_arena_free(void *ptr, bool keep)
 {
-	struct zio_arena *a = &zio_arena;
-	size_t idx, npg = block_pages(ptr, &idx), evicted[ZIO_CACHE_BLOCKS];
-	int n;
+	size_t idx, npg = block_pages(ptr, &idx);
 
 	if (!npg) {
 		zio_debug("free(%p): not an arena block, ignored", ptr);
@@ -584,22 +612,8 @@ void zio_arena_free(void *ptr, bool keep)
 	 * site's doing once the source is freed: its reuse charges nobody.
 	 */
 	forget_sites(idx, npg);
-	pthread_mutex_lock(&a->lock);
-	n = keep ? cache_put(idx, npg, evicted) : -1;
-	if (n >= 0) {
-		/* The evicted blocks stay blocks, out of the cache, until discarded. */
-		size_t sizes[ZIO_CACHE_BLOCKS];
-
-		for (int i = 0; i < n; i++)
-			sizes[i] = a->blocks[evicted[i]];
-		pthread_mutex_unlock(&a->lock);
-		for (int i = 0; i < n; i++)
-			block_release(evicted[i], sizes[i]);
-	} else {
-		pthread_mutex_unlock(&a->lock);
-		block_release(idx, npg);
-	}
 	zio_count(arena_frees, 1);
+	put_block(idx, npg, keep);
 }
 
 /** zio_arena_usable() - the usable size of the block at @ptr */

@@ -103,6 +103,11 @@ struct zio_arena {
 	size_t cached[ZIO_CACHE_BLOCKS];
 	unsigned int nr_cached;
 	size_t cached_pages;
+	/*
+	 * Called before freed blocks are discarded, which drops their copy
+	 * records: zio_policy_before_free(), set once the arena is up.
+	 */
+	void (*before_discard)(void);
 };
 
 extern struct zio_arena zio_arena ZIO_HIDDEN;

@@ -7,12 +7,13 @@
  * The module keeps a bounded list of copy records, each with the caller's
  * tag, the pages it deferred and how many of those were materialized since.
  * Now and then (every ZIO_EVAL_COPIES module copies, and on a sample of the
- * frees that follow copies, before their discard drops the records) the
- * library reads the records and sums them per site: a site whose pages were
- * (nearly) all materialized is switched off. A switched-off site still
- * sends one copy in `interval` to the module as a probe, with the interval
+ * discards of freed blocks that follow copies, before the discard drops
+ * their records) the library reads the records and sums them per site: a
+ * site whose pages were (nearly) all materialized is switched off. A
+ * switched-off site still sends one copy in `interval` to the module as a
+ * probe, each judged on its own (whatever its pages), with the interval
  * doubling while the probes confirm the decision, and is switched on again
- * when they show that most of its pages stay shared.
+ * when a probe shows that most of its pages stay shared.
  *
  * A deferred copy also loses when its source is overwritten while the copy
  * is pending: ZIO_IOC_READ must then give the source fresh pages (and the
@@ -39,6 +40,7 @@
 #define ZIO_SITES		256	/* power of two */
 #define ZIO_PROBES		8
 #define ZIO_RECORDS		256
+#define ZIO_PROBE_RECORDS	16	/* read to judge a probe */
 #define ZIO_EVAL_COPIES		64
 #define ZIO_EVAL_FREES		8	/* power of two */
 #define ZIO_MIN_PAGES		16
@@ -69,15 +71,17 @@ static struct zio_site sites[ZIO_SITES];
 __thread struct zio_policy_hint zio_policy_hint __attribute__((tls_model("initial-exec")));
 static pthread_mutex_t zio_policy_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long copies;	/* module copies, ever */
-static unsigned long eval_mark;	/* copies at the last evaluation */
+static unsigned long probes;	/* probes, ever */
+static unsigned long eval_mark;	/* copies - probes at the last evaluation */
 static unsigned long frees;
 
 /* Under zio_policy_lock. */
 static struct zio_record records[ZIO_RECORDS];
 static unsigned long long deferred[ZIO_SITES], materialized[ZIO_SITES], newest[ZIO_SITES];
 static unsigned long long fresh_newest[ZIO_SITES];
+static unsigned long long eval_newest;	/* the newest record read, ever */
 
-static void evaluate(bool skip_newest);
+static void evaluate(bool skip_newest, bool probe);
 
 /* Start @s's window again. Under zio_policy_lock. */
 static void window_reset(struct zio_site *s)
@@ -162,12 +166,13 @@ bool zio_policy_allow(uintptr_t tag, size_t len)
 		return true;
 	n = __atomic_add_fetch(&s->calls, 1, __ATOMIC_RELAXED);
 	/*
-	 * The last probe has been used by now: judge the probes once they
-	 * hold enough pages (evaluate() would not judge fewer).
+	 * The last probe has been used by now: judge it, whatever its size
+	 * (a probe of one page as one of 16: the interval of small copies
+	 * doubles as fast).
 	 */
 	if (__atomic_exchange_n(&s->probed, 0, __ATOMIC_RELAXED) &&
-	    __atomic_load_n(&s->probe_pages, __ATOMIC_RELAXED) >= ZIO_MIN_PAGES) {
-		evaluate(false);
+	    __atomic_load_n(&s->probe_pages, __ATOMIC_RELAXED)) {
+		evaluate(false, true);
 		if (!__atomic_load_n(&s->off, __ATOMIC_RELAXED))
 			return true;
 	}
@@ -183,6 +188,7 @@ bool zio_policy_allow(uintptr_t tag, size_t len)
 		return false;
 	}
 	interval = __atomic_load_n(&s->interval, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&probes, 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->next_probe, n + interval, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&s->probe_pages, len / zio_arena.page_size, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->probed, 1, __ATOMIC_RELAXED);
@@ -215,22 +221,42 @@ void zio_policy_overwritten(uint16_t mark)
 		__atomic_add_fetch(&sites[mark - 1].overwritten, 1, __ATOMIC_RELAXED);
 }
 
+/* Read the newest @cap records into records[]; 0 or -errno. */
+static int read_records(struct zio_stats *st, unsigned int cap)
+{
+	memset(st, 0, sizeof(*st));
+	st->records = (uintptr_t)records;
+	st->records_cap = cap;
+	return zio_module_stats(st);
+}
+
 /*
  * Read the records and decide. @skip_newest: the newest record is the copy
  * that triggered this evaluation, not touched yet: do not count it.
+ * @probe: a probe is to be judged; only the sites switched off are, from
+ * the newest ZIO_PROBE_RECORDS records when they reach back to the last
+ * evaluation (the module's copy of all of them costs more than the
+ * probe), else from all.
  */
-static void evaluate(bool skip_newest)
+static void evaluate(bool skip_newest, bool probe)
 {
-	struct zio_stats st = { 0 };
+	struct zio_stats st;
 
 	if (pthread_mutex_trylock(&zio_policy_lock))
 		return;
-	st.records = (uintptr_t)records;
-	st.records_cap = ZIO_RECORDS;
-	if (zio_module_stats(&st))
+	if (read_records(&st, probe ? ZIO_PROBE_RECORDS : ZIO_RECORDS))
 		goto out_unlock;
+	if (probe && st.records_count == ZIO_PROBE_RECORDS &&
+	    records[ZIO_PROBE_RECORDS - 1].time_ns > eval_newest) {
+		probe = false;
+		if (read_records(&st, ZIO_RECORDS))
+			goto out_unlock;
+	}
+	if (st.records_count && records[0].time_ns > eval_newest)
+		eval_newest = records[0].time_ns;
 	zio_count(evaluations, 1);
-	eval_mark = __atomic_load_n(&copies, __ATOMIC_RELAXED);
+	eval_mark = __atomic_load_n(&copies, __ATOMIC_RELAXED) -
+		    __atomic_load_n(&probes, __ATOMIC_RELAXED);
 	memset(deferred, 0, sizeof(deferred));
 	memset(materialized, 0, sizeof(materialized));
 	memset(newest, 0, sizeof(newest));
@@ -266,7 +292,10 @@ static void evaluate(bool skip_newest)
 		if (fresh_newest[i] > s->seen)
 			s->seen = fresh_newest[i];
 		s->window_overwritten += __atomic_exchange_n(&s->overwritten, 0, __ATOMIC_RELAXED);
-		if (def < ZIO_MIN_PAGES)
+		if (probe && !s->off)
+			continue;
+		/* A site on is judged by enough pages, one off by each probe. */
+		if (def < (s->off ? 1 : ZIO_MIN_PAGES))
 			continue;
 		/*
 		 * The loss, as a share of def: mat / def, plus wover / wdef
@@ -327,7 +356,7 @@ void zio_policy_copied(void)
 	n = __atomic_add_fetch(&copies, 1, __ATOMIC_RELAXED);
 	/* Learn fast at first (copies 8, 16, 32), then every 64 copies. */
 	if (n % ZIO_EVAL_COPIES == 0 || (n < ZIO_EVAL_COPIES && n >= 8 && !(n & (n - 1))))
-		evaluate(true);
+		evaluate(true, false);
 }
 
 /** zio_policy_before_free() - an arena block is about to be discarded */
@@ -335,11 +364,13 @@ void zio_policy_before_free(void)
 {
 	if (!policy_on())
 		return;
-	if (__atomic_load_n(&copies, __ATOMIC_RELAXED) ==
+	/* No copy since the last evaluation but probes, judged on their own. */
+	if (__atomic_load_n(&copies, __ATOMIC_RELAXED) -
+	    __atomic_load_n(&probes, __ATOMIC_RELAXED) ==
 	    __atomic_load_n(&eval_mark, __ATOMIC_RELAXED))
 		return;
 	if ((__atomic_fetch_add(&frees, 1, __ATOMIC_RELAXED) & (ZIO_EVAL_FREES - 1)) == 0)
-		evaluate(false);
+		evaluate(false, false);
 }
 
 /** zio_policy_sites() - how many call sites are known, how many are off */

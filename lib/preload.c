@@ -336,6 +336,7 @@ __attribute__((constructor)) static void zio_init(void)
 		zio_debug("pthread_atfork failed: passthrough");
 		return;
 	}
+	zio_arena.before_discard = zio_policy_before_free;
 	zio_arena_init();
 	if (!zio_arena.len)
 		return;

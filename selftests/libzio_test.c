@@ -183,6 +183,19 @@ TEST_F_TIMEOUT(lib, name, 120)						\
 	ASSERT_EQ(0, ret);						\
 }
 
+/* The same with ZIO_THRESHOLD=4096: copies of one page go to the module. */
+#define LIBCHECK_PAGE(name, cmd)					\
+TEST_F_TIMEOUT(lib, name, 120)						\
+{									\
+	const char *args[] = { cmd, NULL };				\
+	const char *env[] = { "ZIO_THRESHOLD=4096", NULL };		\
+	int ret = run("zio_libcheck", args, env, true, false);		\
+									\
+	if (ret == 4)							\
+		SKIP(return, "no arena");				\
+	ASSERT_EQ(0, ret);						\
+}
+
 LIBCHECK(defer, "defer")
 LIBCHECK(realloc, "realloc")
 LIBCHECK(realloc_over_kept, "realloc_over_kept")
@@ -191,6 +204,7 @@ LIBCHECK(arena_reuse, "arena_reuse")
 LIBCHECK(api, "api")
 LIBCHECK(policy, "policy")
 LIBCHECK(policy_probes, "policy_probes")
+LIBCHECK_PAGE(policy_probes_small, "policy_probes_small")
 LIBCHECK(policy_read_over, "policy_read_over")
 LIBCHECK(policy_read_over_small, "policy_read_over_small")
 LIBCHECK(policy_read_over_late, "policy_read_over_late")

@@ -317,6 +317,47 @@ TEST_F_TIMEOUT(check, policy_probes, CHECK_TIMEOUT)
 }
 
 /*
+ * Run with ZIO_THRESHOLD=4096: a site whose copies are one page is switched
+ * off after 32 copies, and each of its probes is judged as that of a larger
+ * copy would be: the interval doubles after each probe that confirms (calls
+ * 512, 1024, 2048 in the 2080 calls since the switch), and one probe that
+ * stays shared (call 4096) switches it on again.
+ */
+TEST_F_TIMEOUT(check, policy_probes_small, CHECK_TIMEOUT)
+{
+	size_t n = 4096;
+	unsigned char *src = malloc(n), *dst = malloc(n);
+	struct zio_lib_stats before, st;
+
+	copy_write_loop(_metadata, 64, n);
+	before = stats(_metadata);
+	ASSERT_TRUE(before.sites_disabled == 1);
+	copy_write_loop(_metadata, 2048, n);
+	st = stats(_metadata);
+	printf("# policy_probes_small: %llu more copies by the module, %llu by memcpy\n",
+	       st.copies_module - before.copies_module,
+	       st.copies_policy - before.copies_policy);
+	ASSERT_TRUE(st.sites_disabled == 1);
+	ASSERT_TRUE(st.copies_module - before.copies_module == 3);
+	ASSERT_TRUE(st.copies_policy - before.copies_policy == 2045);
+
+	ASSERT_TRUE(src && dst);
+	fill(src, n, 9);
+	ASSERT_TRUE(zio_owns(src) && zio_owns((void *)(uintptr_t)dst));
+	before = st;
+	for (int r = 0; r < 2100; r++)
+		site_copy(dst, src, n);
+	ASSERT_TRUE(same(dst, n, 9));
+	st = stats(_metadata);
+	printf("# policy_probes_small: copies that stay shared: %llu sites off, %llu more copies by the module\n",
+	       st.sites_disabled, st.copies_module - before.copies_module);
+	ASSERT_TRUE(st.sites_disabled == 0);
+	ASSERT_TRUE(st.copies_module - before.copies_module == 2100 - 2015);
+	free(src);
+	free(dst);
+}
+
+/*
  * Redis's SET: read a request into one buffer, copy the value out of it
  * (not page-aligned), and read the next request over the source while the
  * copy is still pending. When the source is read over, the site is
@@ -560,7 +601,7 @@ TEST_F_TIMEOUT(check, limits, CHECK_TIMEOUT)
 int main(int argc, char **argv)
 {
 	static const char *const need_arena[] = {
-		"defer", "realloc", "realloc_over_kept", "arena_reuse", "policy", "policy_probes", "policy_read_over", "policy_read_over_small",
+		"defer", "realloc", "realloc_over_kept", "arena_reuse", "policy", "policy_probes", "policy_probes_small", "policy_read_over", "policy_read_over_small",
 		"policy_read_over_late", "policy_source_kept", "move_within",
 		"exec", "limits", NULL
 	};
