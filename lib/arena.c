@@ -547,6 +547,21 @@ void *zio_arena_alloc(size_t size, size_t align, bool zero)
 	if (align > a->page_size)
 		align_pg = align >> a->page_shift;
 
+	if (!zero && npg <= ZIO_STASH_PAGES && __atomic_load_n(&a->stash, __ATOMIC_RELAXED)) {
+		size_t s = __atomic_exchange_n(&a->stash, 0, __ATOMIC_ACQ_REL);
+
+		if (s) {
+			idx = s - 1;
+			if (__atomic_load_n(&a->blocks[idx], __ATOMIC_RELAXED) == npg &&
+			    !(idx & (align_pg - 1))) {
+				zio_count(arena_allocs, 1);
+				zio_count(arena_recycled, 1);
+				return (void *)(a->base + (idx << a->page_shift));
+			}
+			put_block(idx, __atomic_load_n(&a->blocks[idx], __ATOMIC_RELAXED), true);
+		}
+	}
+
 	pthread_mutex_lock(&a->lock);
 	if (!zero) {
 		idx = cache_take(npg, align_pg);
@@ -596,11 +611,14 @@ static size_t block_pages(const void *ptr, size_t *idx)
  * @ptr: a block's start; anything else in the arena is a bad free (ignored)
  * @keep: the block may be kept (else it is discarded)
  *
- * A discard drops the copy records of the blocks discarded: the policy
- * reads them first (->before_discard). A block kept keeps them.
+ * A small block kept goes to the stash, without the lock, and the block
+ * that was there to the cache. A discard drops the copy records of the
+ * blocks discarded: the policy reads them first (->before_discard). A
+ * block kept keeps them.
  */
 void zio_arena_free(void *ptr, bool keep)
 {
+	struct zio_arena *a = &zio_arena;
 	size_t idx, npg = block_pages(ptr, &idx);
 
 	if (!npg) {
@@ -613,6 +631,14 @@ void zio_arena_free(void *ptr, bool keep)
 	 */
 	forget_sites(idx, npg);
 	zio_count(arena_frees, 1);
+	if (keep && npg <= ZIO_STASH_PAGES) {
+		size_t old = __atomic_exchange_n(&a->stash, idx + 1, __ATOMIC_ACQ_REL);
+
+		if (!old)
+			return;
+		idx = old - 1;
+		npg = __atomic_load_n(&a->blocks[idx], __ATOMIC_RELAXED);
+	}
 	put_block(idx, npg, keep);
 }
 

@@ -64,6 +64,7 @@ extern struct zio_next zio_next ZIO_HIDDEN;
 #define ZIO_CACHE_BLOCKS	64
 #define ZIO_CACHE_BYTES		(64UL << 20)	/* in all */
 #define ZIO_CACHE_BLOCK_MAX	(8UL << 20)	/* one block */
+#define ZIO_STASH_PAGES		16
 
 /*
  * The one arena: a MAP_SHARED mapping of /dev/zio, carved into page-aligned
@@ -103,6 +104,13 @@ struct zio_arena {
 	size_t cached[ZIO_CACHE_BLOCKS];
 	unsigned int nr_cached;
 	size_t cached_pages;
+	/*
+	 * The small block (ZIO_STASH_PAGES at most) freed last, its first
+	 * page + 1, or 0: kept like the cache's, but taken and given back
+	 * without the lock, as glibc's tcache does for a malloc() and free()
+	 * of one size in a loop. Atomic.
+	 */
+	size_t stash;
 	/*
 	 * Called before freed blocks are discarded, which drops their copy
 	 * records: zio_policy_before_free(), set once the arena is up.

@@ -17,9 +17,12 @@ ZIO_EXPORT int zio_lib_stats(struct zio_lib_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->arena_bytes = __atomic_load_n(&zio_arena.len, __ATOMIC_ACQUIRE);
 	if (st->arena_bytes) {
+		size_t stash = __atomic_load_n(&zio_arena.stash, __ATOMIC_ACQUIRE);
+
 		pthread_mutex_lock(&zio_arena.lock);
-		st->arena_used = (unsigned long long)(zio_arena.pages_used -
-						      zio_arena.cached_pages) << zio_arena.page_shift;
+		st->arena_used = (unsigned long long)(zio_arena.pages_used - zio_arena.cached_pages -
+						      (stash ? zio_arena.blocks[stash - 1] : 0))
+				 << zio_arena.page_shift;
 		pthread_mutex_unlock(&zio_arena.lock);
 	}
 #define GET(f) (st->f = __atomic_load_n(&zio_counts.f, __ATOMIC_RELAXED))

@@ -123,6 +123,41 @@ TEST_F_TIMEOUT(check, calloc, CHECK_TIMEOUT)
  * grows a cached block over the cached blocks after it, and neither faults
  * a page in again.
  */
+/*
+ * A small block freed (the stash) comes back at the next malloc() of its
+ * size, counted as recycled and not as used in between; calloc() of that
+ * size gets zeros all the same.
+ */
+TEST_F_TIMEOUT(check, arena_stash, CHECK_TIMEOUT)
+{
+	size_t n = 64 << 10;
+	unsigned char *a = malloc(n), *b, *c;
+	struct zio_lib_stats before, st;
+	unsigned long long used;
+	size_t nonzero = 0;
+
+	ASSERT_TRUE(a);
+	memset(a, 5, n);
+	ASSERT_TRUE(zio_owns(a));
+	used = stats(_metadata).arena_used;
+	free(a);
+	before = stats(_metadata);
+	ASSERT_TRUE(before.arena_used + n == used);
+	b = malloc(n);
+	ASSERT_TRUE(b == a);
+	st = stats(_metadata);
+	ASSERT_TRUE(st.arena_used == used);
+	ASSERT_TRUE(st.arena_recycled == before.arena_recycled + 1);
+	ASSERT_TRUE(b[0] == 5 && b[n - 1] == 5);
+	free(b);
+	c = calloc(1, n);
+	ASSERT_TRUE(c && zio_owns(c));
+	for (size_t i = 0; i < n; i++)
+		nonzero += c[i] != 0;
+	ASSERT_TRUE(nonzero == 0);
+	free(c);
+}
+
 TEST_F_TIMEOUT(check, arena_reuse, CHECK_TIMEOUT)
 {
 	enum { N = 4 };
@@ -601,7 +636,7 @@ TEST_F_TIMEOUT(check, limits, CHECK_TIMEOUT)
 int main(int argc, char **argv)
 {
 	static const char *const need_arena[] = {
-		"defer", "realloc", "realloc_over_kept", "arena_reuse", "policy", "policy_probes", "policy_probes_small", "policy_read_over", "policy_read_over_small",
+		"defer", "realloc", "realloc_over_kept", "arena_reuse", "policy", "policy_probes", "policy_probes_small", "arena_stash", "policy_read_over", "policy_read_over_small",
 		"policy_read_over_late", "policy_source_kept", "move_within",
 		"exec", "limits", NULL
 	};
