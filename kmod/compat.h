@@ -80,6 +80,9 @@ static inline void zio_file_end_write(struct file *file)
  * but its TCP does not act on it).
  */
 #ifdef ZIO_HAVE_KERNEL_SENDPAGE
+/* sendpage() drops these flags, which sendmsg() acts on. */
+#define ZIO_SEND_PAGES_IGNORES	MSG_EOR
+
 #include <net/inet_common.h>
 #include <net/sock.h>
 #include <net/tcp.h>
@@ -144,6 +147,8 @@ static inline int zio_sock_send_pages(struct socket *sock, struct bio_vec *bvec,
 	return sent ? sent : ret;
 }
 #else
+#define ZIO_SEND_PAGES_IGNORES	0
+
 static inline int zio_sock_send_pages(struct socket *sock, struct bio_vec *bvec,
 				      unsigned int nr, size_t len, int flags)
 {

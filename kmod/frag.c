@@ -39,6 +39,7 @@ void zio_frags_init(struct zio_frags *frags)
 	mutex_init(&frags->lock);
 	frags->cur = 0;
 	frags->offset = 0;
+	frags->nr_pages = 0;
 }
 
 static unsigned int zio_frag_pages(struct page *page)
@@ -46,81 +47,93 @@ static unsigned int zio_frag_pages(struct page *page)
 	return 1U << compound_order(page);
 }
 
-/* The ring lets go of frag @i; whoever still holds it frees it. */
-static void zio_frag_drop(struct zio_frags *frags, unsigned int i)
+/* Put @page in ring entry @i, or take it out (NULL). Under frags->lock. */
+static void zio_frag_set(struct zio_frags *frags, unsigned int i,
+			 struct page *page)
 {
-	atomic64_sub(zio_frag_pages(frags->page[i]), &zio_nr_pooled);
-	put_page(frags->page[i]);
-	frags->page[i] = NULL;
-}
+	struct page *old = frags->page[i];
 
-/* A new frag in ring entry @i, empty; false when none can be had. */
-static bool zio_frag_alloc(struct zio_space *space, unsigned int i)
-{
-	struct zio_frags *frags = &space->frags;
-	gfp_t gfp = GFP_KERNEL | __GFP_ACCOUNT | __GFP_NOWARN;
-	unsigned int order = ZIO_FRAG_ORDER;
-	struct mem_cgroup *old;
-	struct page *page;
-
-	old = set_active_memcg(space->memcg);
-	for (;;) {
-		if (atomic64_read(&zio_nr_pages) + atomic64_read(&zio_nr_pooled) +
-		    (1 << order) <= READ_ONCE(zio_max_pages)) {
-			page = alloc_pages(order ? gfp | __GFP_COMP | __GFP_NORETRY : gfp,
-					   order);
-			if (page)
-				break;
-		}
-		if (!order) {
-			set_active_memcg(old);
-			return false;
-		}
-		order = 0;
+	if (old) {
+		/* Whoever still holds it frees it: it is theirs now. */
+		atomic64_sub(zio_frag_pages(old), &zio_nr_pooled);
+		WRITE_ONCE(frags->nr_pages, frags->nr_pages - zio_frag_pages(old));
+		put_page(old);
 	}
-	set_active_memcg(old);
-	atomic64_add(1 << order, &zio_nr_pooled);
 	frags->page[i] = page;
-	return true;
+	if (page)
+		WRITE_ONCE(frags->nr_pages, frags->nr_pages + zio_frag_pages(page));
 }
 
 /*
- * Move to a frag with room: one nobody else holds, the next first; else a
- * new one in an empty entry, or in place of the next. Under frags->lock.
- * False when no frag can be had.
+ * A new frag, counted in zio_nr_pooled, or NULL. A compound page if one is
+ * to be had at once, else a single page; never at the price of the OOM
+ * killer: the send then copies as it would without frags.
+ */
+static struct page *zio_frag_alloc(struct zio_space *space)
+{
+	gfp_t gfp = GFP_KERNEL | __GFP_ACCOUNT | __GFP_NOWARN | __GFP_NORETRY;
+	unsigned int order = ZIO_FRAG_ORDER;
+	struct page *page = NULL;
+	struct mem_cgroup *old;
+
+	old = set_active_memcg(space->memcg);
+	for (;;) {
+		if (atomic64_add_return(1 << order, &zio_nr_pooled) +
+		    atomic64_read(&zio_nr_pages) <= READ_ONCE(zio_max_pages)) {
+			page = alloc_pages(order ? gfp | __GFP_COMP : gfp, order);
+			if (page)
+				break;
+		}
+		atomic64_sub(1 << order, &zio_nr_pooled);
+		if (!order)
+			break;
+		order = 0;
+	}
+	set_active_memcg(old);
+	return page;
+}
+
+/*
+ * Move to a frag with room that nobody else holds, the next first.
+ * Under frags->lock. False when there is none: the caller then brings a
+ * new one (zio_frag_install()).
  */
 static bool zio_frag_next(struct zio_space *space)
 {
 	struct zio_frags *frags = &space->frags;
-	unsigned int n, i, empty = ZIO_NR_FRAGS;
+	unsigned int n, i;
 
 	for (n = 1; n <= ZIO_NR_FRAGS; n++) {
 		i = (frags->cur + n) % ZIO_NR_FRAGS;
-		if (!frags->page[i]) {
-			if (empty == ZIO_NR_FRAGS)
-				empty = i;
-			continue;
-		}
 		/* Only the ring's reference: every holder is done with it. */
-		if (page_ref_count(frags->page[i]) == 1) {
+		if (frags->page[i] && page_ref_count(frags->page[i]) == 1) {
 			zio_space_count(space, ZIO_EV_PAGES_RECYCLED,
 					zio_frag_pages(frags->page[i]));
-			goto out_use;
+			frags->cur = i;
+			frags->offset = 0;
+			return true;
 		}
 	}
-	if (empty < ZIO_NR_FRAGS) {
-		i = empty;
-	} else {
-		/* All in flight: a new frag in place of the next one. */
-		i = (frags->cur + 1) % ZIO_NR_FRAGS;
-		zio_frag_drop(frags, i);
+	return false;
+}
+
+/*
+ * Make new frag @page the current one: in an empty entry, or in place of
+ * the next one, still in flight. Under frags->lock.
+ */
+static void zio_frag_install(struct zio_frags *frags, struct page *page)
+{
+	unsigned int n, i = (frags->cur + 1) % ZIO_NR_FRAGS;
+
+	for (n = 1; n <= ZIO_NR_FRAGS; n++) {
+		if (!frags->page[(frags->cur + n) % ZIO_NR_FRAGS]) {
+			i = (frags->cur + n) % ZIO_NR_FRAGS;
+			break;
+		}
 	}
-	if (!zio_frag_alloc(space, i))
-		return false;
-out_use:
+	zio_frag_set(frags, i, page);
 	frags->cur = i;
 	frags->offset = 0;
-	return true;
 }
 
 /**
@@ -131,14 +144,16 @@ out_use:
  *	with a reference for the caller (zio_frags_put())
  * @max_segs: room in @seg
  *
- * Return: the segments filled, all of @from copied, or -ENOMEM with no
- * reference taken.
+ * Return: the segments filled, all of @from copied; -ENOMEM when a frag
+ * could not be had, -EFAULT when @from did not give its bytes, with no
+ * reference taken either way.
  */
 int zio_frags_copy(struct zio_space *space, struct iov_iter *from,
 		   struct bio_vec *seg, unsigned int max_segs)
 {
 	struct zio_frags *frags = &space->frags;
 	size_t left = iov_iter_count(from);
+	struct page *fresh = NULL;
 	unsigned int nr = 0, i;
 
 	mutex_lock(&frags->lock);
@@ -147,7 +162,20 @@ int zio_frags_copy(struct zio_space *space, struct iov_iter *from,
 		unsigned int size = page ? page_size(page) : 0, n;
 
 		if (frags->offset >= size) {
-			if (nr == max_segs || !zio_frag_next(space))
+			if (nr == max_segs)
+				break;
+			if (fresh) {
+				zio_frag_install(frags, fresh);
+				fresh = NULL;
+				continue;
+			}
+			if (zio_frag_next(space))
+				continue;
+			/* Allocation may reclaim: not under the lock. */
+			mutex_unlock(&frags->lock);
+			fresh = zio_frag_alloc(space);
+			mutex_lock(&frags->lock);
+			if (!fresh)
 				break;
 			continue;
 		}
@@ -160,6 +188,10 @@ int zio_frags_copy(struct zio_space *space, struct iov_iter *from,
 		left -= n;
 	}
 	mutex_unlock(&frags->lock);
+	if (fresh) {
+		atomic64_sub(zio_frag_pages(fresh), &zio_nr_pooled);
+		put_page(fresh);
+	}
 	if (left) {
 		zio_frags_put(seg, nr);
 		return -ENOMEM;
@@ -199,6 +231,5 @@ void zio_frags_drain(struct zio_space *space)
 	unsigned int i;
 
 	for (i = 0; i < ZIO_NR_FRAGS; i++)
-		if (space->frags.page[i])
-			zio_frag_drop(&space->frags, i);
+		zio_frag_set(&space->frags, i, NULL);
 }

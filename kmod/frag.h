@@ -7,15 +7,20 @@
 #define _ZIO_FRAG_H
 
 #include <linux/bvec.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/sizes.h>
 #include <linux/types.h>
 
 struct iov_iter;
 struct zio_space;
 
-/* 32 KiB frags, as TCP's own (SKB_FRAG_PAGE_ORDER), 32 of them a space. */
-#define ZIO_FRAG_ORDER		3
-#define ZIO_NR_FRAGS		32
+/*
+ * 32 KiB frags, as TCP's own (SKB_FRAG_PAGE_ORDER), at most 128 a space:
+ * 4 MiB, what one TCP socket may have in flight by default (tcp_wmem).
+ */
+#define ZIO_FRAG_ORDER		get_order(SZ_32K)
+#define ZIO_NR_FRAGS		128
 
 /**
  * struct zio_frags - a space's send frags
@@ -24,12 +29,14 @@ struct zio_space;
  *	compound page could be had), each with one reference of the ring's
  * @cur: the frag bytes are taken from
  * @offset: the first byte of @page[@cur] not taken yet
+ * @nr_pages: pages of the frags in the ring
  */
 struct zio_frags {
-	struct mutex lock;	/* serializes taking bytes of the frags */
+	struct mutex lock;	/* never held while allocating */
 	struct page *page[ZIO_NR_FRAGS];
 	unsigned int cur;
 	unsigned int offset;
+	unsigned int nr_pages;
 };
 
 void zio_frags_init(struct zio_frags *frags);

@@ -19,6 +19,7 @@
 #include <linux/mm.h>
 #include <linux/net.h>
 #include <linux/pagemap.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/socket.h>
 #include <linux/uaccess.h>
@@ -224,7 +225,7 @@ static bool zio_io_tcp(struct zio_io_ctx *io, struct socket *sock)
 {
 	return sock && sock->sk && sock->type == SOCK_STREAM &&
 	       sock->sk->sk_protocol == IPPROTO_TCP &&
-	       !(io->args.msg_flags & MSG_OOB);
+	       !(io->args.msg_flags & (MSG_OOB | ZIO_SEND_PAGES_IGNORES));
 }
 
 /* May TCP have the buffer's pages themselves? If so, they are marked lent. */
@@ -261,36 +262,45 @@ static bool zio_io_lend(struct zio_io_ctx *io)
 	return true;
 }
 
-static ssize_t zio_io_send_pages(struct zio_io_ctx *io, struct socket *sock,
-				 struct bio_vec *bvec, unsigned int nr)
+static ssize_t zio_io_send_pages(struct zio_io_ctx *io, struct socket *sock)
 {
 	int flags = io->args.msg_flags;
 
 	if (io->file->f_flags & O_NONBLOCK)
 		flags |= MSG_DONTWAIT;
-	return zio_sock_send_pages(sock, bvec, nr, io->args.len, flags);
+	return zio_sock_send_pages(sock, io->bvec, io->nr_pages, io->args.len,
+				   flags);
+}
+
+/* Send what @iter holds as sendmsg() does: the socket copies it. */
+static int zio_io_send_copy(struct socket *sock, struct iov_iter *iter,
+			    int flags)
+{
+	struct msghdr msg = { .msg_flags = flags };
+
+	msg.msg_iter = *iter;
+	return sock_sendmsg(sock, &msg);
 }
 
 /*
- * How much of the @left bytes to copy into frags for one send: what the
- * socket has room for (more would be copied in vain when a nonblocking
- * send comes back short, and again at the next try), at least
- * ZIO_FRAG_SEND_MIN.
+ * How much of the @left bytes to copy into frags for one part of a send:
+ * what the socket has room for (more would be copied in vain when a
+ * nonblocking send comes back short, and again at the next try), at
+ * least 64 KiB.
  */
-#define ZIO_FRAG_SEND_MIN	(64 * 1024)
-
-static size_t zio_io_frag_chunk(struct socket *sock, size_t left)
+static size_t zio_io_frag_part(struct socket *sock, size_t left)
 {
 	int room = sk_stream_wspace(sock->sk);
 
-	return min_t(size_t, left, max(room, ZIO_FRAG_SEND_MIN));
+	return min_t(size_t, left, max(room, SZ_64K));
 }
 
 /*
- * Send the buffer's bytes to TCP from the space's send frags, a socket's
- * room at a time; *@ret is what send() would return. False when no frag
- * could be had at the start: nothing was sent. A frag missing later makes
- * a short send.
+ * Send the buffer's bytes to TCP from the space's send frags, a part at a
+ * time; *@ret is what send() would return. False when no frag could be
+ * had for the first part: nothing was sent. Where a frag is missing for a
+ * later part, the rest is copied by the socket. A blocking send waits for
+ * room up to the socket's send timeout for each part.
  */
 static bool zio_io_send_frags(struct zio_io_ctx *io, struct socket *sock,
 			      ssize_t *ret)
@@ -302,33 +312,41 @@ static bool zio_io_send_frags(struct zio_io_ctx *io, struct socket *sock,
 	struct iov_iter iter, part;
 	struct bio_vec *seg;
 	ssize_t sent = 0;
-	int nr = 0;
+	int nr;
 
 	if (io->file->f_flags & O_NONBLOCK)
 		flags |= MSG_DONTWAIT;
-	seg = kvmalloc_array(max_segs, sizeof(*seg), GFP_KERNEL);
+	seg = kvmalloc_array(max_segs, sizeof(*seg), GFP_KERNEL_ACCOUNT);
 	if (!seg)
 		return false;
 	iov_iter_bvec(&iter, ITER_SOURCE, io->bvec, io->nr_pages, io->args.len);
 	while (left) {
-		size_t chunk = zio_io_frag_chunk(sock, left);
+		size_t size = zio_io_frag_part(sock, left);
 
 		part = iter;
-		iov_iter_truncate(&part, chunk);
+		iov_iter_truncate(&part, size);
 		nr = zio_frags_copy(io->space, &part, seg, max_segs);
-		if (nr < 0)
+		if (nr < 0) {
+			if (!done)
+				break;
+			/* Bytes went already: the rest as the socket copies it. */
+			sent = zio_io_send_copy(sock, &iter, flags | MSG_NOSIGNAL);
+			done += max_t(ssize_t, sent, 0);
 			break;
-		iov_iter_advance(&iter, chunk);
-		/* More to come after this part: no push, no end of record. */
-		sent = zio_sock_send_pages(sock, seg, nr, chunk, left > chunk ?
-					   (flags & ~MSG_EOR) | MSG_MORE : flags);
+		}
+		iov_iter_advance(&iter, size);
+		/* The end of record is the last part's. */
+		sent = zio_sock_send_pages(sock, seg, nr, size,
+					   left > size ? flags & ~MSG_EOR : flags);
 		zio_frags_put(seg, nr);
 		if (sent <= 0)
 			break;
 		done += sent;
 		left -= sent;
-		if (sent < chunk)
+		if (sent < size)
 			break;
+		/* A later part that fails says nothing of the bytes sent. */
+		flags |= MSG_NOSIGNAL;
 	}
 	kvfree(seg);
 	if (!done && nr < 0)
@@ -351,6 +369,7 @@ long zio_ioctl_write(struct file *zfile, const struct zio_io *args)
 	struct iov_iter iter;
 	unsigned int i, n = 0;
 	ssize_t ret;
+	bool tcp;
 
 	ret = zio_io_start(zfile, args, VM_READ, ZIO_SEND_FLAGS, &io);
 	if (ret || !io.args.len)
@@ -377,9 +396,10 @@ long zio_ioctl_write(struct file *zfile, const struct zio_io *args)
 	}
 
 	sock = sock_from_file(io.file);
-	if (zio_io_tcp(&io, sock) && zio_io_lend(&io)) {
-		ret = zio_io_send_pages(&io, sock, io.bvec, io.nr_pages);
-	} else if (!zio_io_tcp(&io, sock) || !zio_io_send_frags(&io, sock, &ret)) {
+	tcp = zio_io_tcp(&io, sock);
+	if (tcp && zio_io_lend(&io)) {
+		ret = zio_io_send_pages(&io, sock);
+	} else if (!tcp || !zio_io_send_frags(&io, sock, &ret)) {
 		/* Not TCP, or no frag to be had: the file copies. */
 		iov_iter_bvec(&iter, ITER_SOURCE, io.bvec, io.nr_pages,
 			      io.args.len);

@@ -185,7 +185,7 @@ void zio_space_counters(struct zio_space *space, struct zio_counters *c)
 {
 	memset(c, 0, sizeof(*c));
 	zio_space_count_slots(space, c);
-	c->pages_pooled = READ_ONCE(space->nr_pool);
+	c->pages_pooled = READ_ONCE(space->nr_pool) + READ_ONCE(space->frags.nr_pages);
 	zio_add_events(space->events, c);
 }
 

@@ -936,26 +936,32 @@ TEST(tcp_sends_written_pages_from_frags)
 }
 
 /*
- * More in flight than the space's frags hold (32 of 32 KiB): a frag TCP
+ * More in flight than the space's frags hold (128 of 32 KiB): a frag TCP
  * still holds is never written again, new ones come instead, and the peer
  * gets every send as it was.
  */
 TEST_F(io, frags_in_flight_are_never_written)
 {
-	const int rounds = 6, big = 16 << 20;
+	const int rounds = 20, big = 16 << 20;
 	unsigned char *out = malloc(self->len);
+	struct zio_counters c0, c;
 	int l, a, b;
 
 	ASSERT_NE(NULL, out);
 	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
 	ASSERT_EQ(0, setsockopt(a, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)));
 	ASSERT_EQ(0, setsockopt(b, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)));
+	ASSERT_EQ(0, zio_counters(self->fd, false, &c0));
 	for (int r = 0; r < rounds; r++) {
 		fill(self->map, self->len, 40 + r);
 		ASSERT_EQ((long)self->len, zio_io(self->fd, ZIO_IOC_WRITE, a,
 						  self->map, self->len,
 						  ZIO_IO_FILE_POS, MSG_DONTWAIT));
 	}
+	/* The ring filled up with frags, and none was taken again. */
+	ASSERT_EQ(0, zio_counters(self->fd, false, &c));
+	EXPECT_LE(128, c.pages_pooled);
+	EXPECT_EQ(0, c.pages_recycled - c0.pages_recycled);
 	for (int r = 0; r < rounds; r++) {
 		ASSERT_EQ(0, read_all(b, out, self->len));
 		EXPECT_TRUE(check(out, self->len, 40 + r));
@@ -963,6 +969,70 @@ TEST_F(io, frags_in_flight_are_never_written)
 	close(a);
 	close(b);
 	close(l);
+	free(out);
+}
+
+struct tcp_drain {
+	int fd;
+	unsigned char *buf;
+	size_t len;
+	int ret;
+};
+
+static void *tcp_drain_run(void *arg)
+{
+	struct tcp_drain *d = arg;
+
+	d->ret = read_all(d->fd, d->buf, d->len);
+	return NULL;
+}
+
+/*
+ * A blocking send of 2 MiB through a small socket goes to TCP a part at a
+ * time, as the peer reads: all of it arrives, in order. Interrupted with
+ * nobody reading, it is short, and the peer gets exactly those bytes.
+ */
+TEST(tcp_blocking_send_from_frags_in_parts)
+{
+	const size_t len = 2UL << 20;
+	int fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC), l, a, b, small = 16384;
+	unsigned char *map, *out = malloc(len);
+	struct tcp_drain d;
+	pthread_t reader;
+	long n;
+
+	ASSERT_LE(0, fd);
+	ASSERT_NE(NULL, out);
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
+	ASSERT_EQ(0, setsockopt(a, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)));
+	ASSERT_EQ(0, setsockopt(b, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)));
+	fill(map, len, 60);
+
+	d = (struct tcp_drain){ .fd = b, .buf = out, .len = len };
+	ASSERT_EQ(0, pthread_create(&reader, NULL, tcp_drain_run, &d));
+	EXPECT_EQ((long)len, zio_io(fd, ZIO_IOC_WRITE, a, map, len,
+				    ZIO_IO_FILE_POS, 0));
+	ASSERT_EQ(0, pthread_join(reader, NULL));
+	EXPECT_EQ(0, d.ret);
+	EXPECT_TRUE(check(out, len, 60));
+
+	alarm_soon(false);
+	n = zio_io(fd, ZIO_IOC_WRITE, a, map, len, ZIO_IO_FILE_POS, 0);
+	signal(SIGALRM, SIG_DFL);
+	ASSERT_LT(0, n);
+	ASSERT_GT((long)len, n);
+	ASSERT_EQ(0, read_all(b, out, n));
+	EXPECT_TRUE(check(out, n, 60));
+	EXPECT_EQ(-1, recv(b, out, 1, MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+
+	close(a);
+	close(b);
+	close(l);
+	munmap(map, len);
+	close(fd);
 	free(out);
 }
 
