@@ -9,7 +9,7 @@
  * Now and then (every ZIO_EVAL_COPIES module copies, and on a sample of the
  * discards of freed blocks that follow copies, before the discard drops
  * their records) the library reads the records and sums them per site: a
- * site whose pages were (nearly) all materialized is switched off. A
+ * site whose pages were half or more materialized is switched off. A
  * switched-off site still sends one copy in `interval` to the module as a
  * probe, each judged on its own (whatever its pages), with the interval
  * doubling while the probes confirm the decision, and is switched on again
@@ -59,6 +59,7 @@ struct zio_site {
 	unsigned int probe_pages;	/* pages of the probes not judged yet */
 	unsigned long long off_since;	/* CLOCK_MONOTONIC ns when switched off */
 	unsigned long long judged;	/* the newest record judged */
+	unsigned long long on_since;	/* the newest record judged when switched on again */
 	unsigned long overwritten;	/* source pages read over, not judged yet */
 	/* Under zio_policy_lock: the window the overwritten pages are judged in. */
 	unsigned long long seen;	/* the newest record summed into it */
@@ -274,8 +275,11 @@ static void evaluate(bool skip_newest, bool probe)
 			if (t > fresh_newest[s - sites])
 				fresh_newest[s - sites] = t;
 		}
-		/* A site switched off is judged by its probes, each once. */
-		if (s->off && (t <= s->off_since || t <= s->judged))
+		/*
+		 * A site switched off is judged by its probes, each once; one
+		 * switched on again by its copies since.
+		 */
+		if (s->off ? t <= s->off_since || t <= s->judged : t <= s->on_since)
 			continue;
 		deferred[s - sites] += records[i].pages_deferred;
 		materialized[s - sites] += records[i].pages_materialized;
@@ -316,7 +320,7 @@ static void evaluate(bool skip_newest, bool probe)
 		if (mat > def)
 			mat = def;
 		if (!s->off) {
-			if (mat * 8 >= def * 7) {
+			if (mat * 2 >= def) {
 				s->off_since = now_ns();
 				s->judged = 0;
 				__atomic_store_n(&s->interval, ZIO_PROBE_FIRST, __ATOMIC_RELAXED);
@@ -335,6 +339,7 @@ static void evaluate(bool skip_newest, bool probe)
 		__atomic_store_n(&s->probe_pages, 0, __ATOMIC_RELAXED);
 		if (mat * 4 < def) {
 			window_reset(s);
+			s->on_since = newest[i];
 			__atomic_store_n(&s->off, 0, __ATOMIC_RELAXED);
 			zio_debug("policy: site %#lx on again (%llu of %llu pages materialized)",
 				  (unsigned long)s->tag, mat, def);

@@ -366,6 +366,51 @@ TEST_F_TIMEOUT(check, policy_probes, CHECK_TIMEOUT)
 }
 
 /*
+ * A site whose copies get five pages in eight written (in flight when the
+ * policy looks, as pipelined replies are before their send) loses: it is
+ * switched off. One whose copies get one page in eight written stays on.
+ */
+TEST_F_TIMEOUT(check, policy_partly_written, CHECK_TIMEOUT)
+{
+	const size_t n = 128 << 10;
+	unsigned char *src = malloc(n), *dst = malloc(n);
+	struct zio_lib_stats st;
+
+	ASSERT_TRUE(src && dst);
+	fill(src, n, 7);
+	for (int r = 0; r < 200; r++) {
+		site_copy(dst, src, n);
+		for (size_t i = 0; i < n; i += 8 * 4096)
+			memset(dst + i, r, 5 * 4096);
+	}
+	st = stats(_metadata);
+	printf("# policy_partly_written: five in eight: %llu sites off\n", st.sites_disabled);
+	ASSERT_TRUE(st.sites_disabled == 1);
+	free(src);
+	free(dst);
+}
+
+TEST_F_TIMEOUT(check, policy_rarely_written, CHECK_TIMEOUT)
+{
+	const size_t n = 128 << 10;
+	unsigned char *src = malloc(n), *dst = malloc(n);
+	struct zio_lib_stats st;
+
+	ASSERT_TRUE(src && dst);
+	fill(src, n, 7);
+	for (int r = 0; r < 200; r++) {
+		site_copy(dst, src, n);
+		for (size_t i = 0; i < n; i += 8 * 4096)
+			dst[i] = (unsigned char)r;
+	}
+	st = stats(_metadata);
+	printf("# policy_rarely_written: one in eight: %llu sites off\n", st.sites_disabled);
+	ASSERT_TRUE(st.sites_disabled == 0);
+	free(src);
+	free(dst);
+}
+
+/*
  * Run with ZIO_THRESHOLD=4096: a site whose copies are one page is switched
  * off after 32 copies, and each of its probes is judged as that of a larger
  * copy would be: the interval doubles after each probe that confirms (calls
