@@ -366,48 +366,45 @@ TEST_F_TIMEOUT(check, policy_probes, CHECK_TIMEOUT)
 }
 
 /*
+ * 200 copies of 128 KiB by one site, @written pages in every eight of each
+ * destination written after it: how many sites are off then.
+ */
+static unsigned long long sites_off_after_writes(struct __test_metadata *_metadata,
+						 size_t written)
+{
+	const size_t n = 128 << 10;
+	unsigned char *src = malloc(n), *dst = malloc(n);
+	struct zio_lib_stats st;
+
+	EXPECT_TRUE(src && dst);
+	if (!src || !dst)
+		return ~0ULL;
+	fill(src, n, 7);
+	for (int r = 0; r < 200; r++) {
+		site_copy(dst, src, n);
+		for (size_t i = 0; i < n; i += 8 * 4096)
+			memset(dst + i, r, written * 4096);
+	}
+	st = stats(_metadata);
+	printf("# %zu pages in 8 written: %llu sites off\n", written, st.sites_disabled);
+	free(src);
+	free(dst);
+	return st.sites_disabled;
+}
+
+/*
  * A site whose copies get five pages in eight written (in flight when the
  * policy looks, as pipelined replies are before their send) loses: it is
  * switched off. One whose copies get one page in eight written stays on.
  */
 TEST_F_TIMEOUT(check, policy_partly_written, CHECK_TIMEOUT)
 {
-	const size_t n = 128 << 10;
-	unsigned char *src = malloc(n), *dst = malloc(n);
-	struct zio_lib_stats st;
-
-	ASSERT_TRUE(src && dst);
-	fill(src, n, 7);
-	for (int r = 0; r < 200; r++) {
-		site_copy(dst, src, n);
-		for (size_t i = 0; i < n; i += 8 * 4096)
-			memset(dst + i, r, 5 * 4096);
-	}
-	st = stats(_metadata);
-	printf("# policy_partly_written: five in eight: %llu sites off\n", st.sites_disabled);
-	ASSERT_TRUE(st.sites_disabled == 1);
-	free(src);
-	free(dst);
+	ASSERT_TRUE(sites_off_after_writes(_metadata, 5) == 1);
 }
 
 TEST_F_TIMEOUT(check, policy_rarely_written, CHECK_TIMEOUT)
 {
-	const size_t n = 128 << 10;
-	unsigned char *src = malloc(n), *dst = malloc(n);
-	struct zio_lib_stats st;
-
-	ASSERT_TRUE(src && dst);
-	fill(src, n, 7);
-	for (int r = 0; r < 200; r++) {
-		site_copy(dst, src, n);
-		for (size_t i = 0; i < n; i += 8 * 4096)
-			dst[i] = (unsigned char)r;
-	}
-	st = stats(_metadata);
-	printf("# policy_rarely_written: one in eight: %llu sites off\n", st.sites_disabled);
-	ASSERT_TRUE(st.sites_disabled == 0);
-	free(src);
-	free(dst);
+	ASSERT_TRUE(sites_off_after_writes(_metadata, 1) == 0);
 }
 
 /*
