@@ -636,6 +636,10 @@ void zio_arena_free(void *ptr, bool keep)
 
 		if (!old)
 			return;
+		if (old == idx + 1) {
+			zio_debug("free(%p): freed twice, ignored", ptr);
+			return;
+		}
 		idx = old - 1;
 		npg = __atomic_load_n(&a->blocks[idx], __ATOMIC_RELAXED);
 	}

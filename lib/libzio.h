@@ -48,7 +48,7 @@ int zio_owns(const void *ptr);
  * @arena_used: bytes of arena blocks allocated now (not counting freed
  *	blocks kept for reuse)
  * @arena_allocs: buffers served from the arena
- * @arena_frees: arena buffers freed (their pages discarded)
+ * @arena_frees: arena buffers freed (their pages discarded, or kept for reuse)
  * @arena_fallbacks: large requests the arena could not serve (next allocator)
  * @arena_recycled: of @arena_allocs, blocks made of blocks freed before,
  *	reused without a discard (whole, cut from a larger one, or grown
@@ -59,7 +59,9 @@ int zio_owns(const void *ptr);
  * @copies_short: of those, copies the module did only in part
  * @copies_failed: copies the module refused (done by libc)
  * @copies_policy: large arena copies done by libc because the policy said so,
- *	or because their ranges overlap
+ *	or because their ranges overlap; and every large copy of a call site
+ *	switched off, in the arena or not (a thread's last ones, 64 at most,
+ *	count at its next call to the policy)
  * @bytes_deferred: bytes the module shared or made pending
  * @bytes_kernel: bytes the module copied itself
  * @discards_failed: discards the module refused

@@ -182,9 +182,12 @@ bool zio_policy_allow(uintptr_t tag, size_t len)
 		ahead = next - n - 1;
 		if (ahead > ZIO_HINT_CALLS)
 			ahead = ZIO_HINT_CALLS;
+		/* In this order for a signal handler's copy in between. */
 		h->left = 0;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		h->tag = tag;
 		h->ahead = ahead;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		h->left = ahead;
 		return false;
 	}
@@ -256,8 +259,10 @@ static void evaluate(bool skip_newest, bool probe)
 	if (st.records_count && records[0].time_ns > eval_newest)
 		eval_newest = records[0].time_ns;
 	zio_count(evaluations, 1);
-	eval_mark = __atomic_load_n(&copies, __ATOMIC_RELAXED) -
-		    __atomic_load_n(&probes, __ATOMIC_RELAXED);
+	/* A probe's judgement looks at no site that is on. */
+	if (!probe)
+		eval_mark = __atomic_load_n(&copies, __ATOMIC_RELAXED) -
+			    __atomic_load_n(&probes, __ATOMIC_RELAXED);
 	memset(deferred, 0, sizeof(deferred));
 	memset(materialized, 0, sizeof(materialized));
 	memset(newest, 0, sizeof(newest));

@@ -17,9 +17,11 @@ ZIO_EXPORT int zio_lib_stats(struct zio_lib_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->arena_bytes = __atomic_load_n(&zio_arena.len, __ATOMIC_ACQUIRE);
 	if (st->arena_bytes) {
-		size_t stash = __atomic_load_n(&zio_arena.stash, __ATOMIC_ACQUIRE);
+		size_t stash;
 
+		/* Under the lock: a block leaving the stash for the cache takes it. */
 		pthread_mutex_lock(&zio_arena.lock);
+		stash = __atomic_load_n(&zio_arena.stash, __ATOMIC_ACQUIRE);
 		st->arena_used = (unsigned long long)(zio_arena.pages_used - zio_arena.cached_pages -
 						      (stash ? zio_arena.blocks[stash - 1] : 0))
 				 << zio_arena.page_shift;
