@@ -47,6 +47,13 @@ static unsigned int zio_frag_pages(struct page *page)
 	return 1U << compound_order(page);
 }
 
+/* zio lets go of a frag from zio_frag_alloc(): whoever still holds it frees it. */
+static void zio_frag_release(struct page *page)
+{
+	atomic64_sub(zio_frag_pages(page), &zio_nr_pooled);
+	put_page(page);
+}
+
 /* Put @page in ring entry @i, or take it out (NULL). Under frags->lock. */
 static void zio_frag_set(struct zio_frags *frags, unsigned int i,
 			 struct page *page)
@@ -54,10 +61,8 @@ static void zio_frag_set(struct zio_frags *frags, unsigned int i,
 	struct page *old = frags->page[i];
 
 	if (old) {
-		/* Whoever still holds it frees it: it is theirs now. */
-		atomic64_sub(zio_frag_pages(old), &zio_nr_pooled);
 		WRITE_ONCE(frags->nr_pages, frags->nr_pages - zio_frag_pages(old));
-		put_page(old);
+		zio_frag_release(old);
 	}
 	frags->page[i] = page;
 	if (page)
@@ -123,14 +128,15 @@ static bool zio_frag_next(struct zio_space *space)
  */
 static void zio_frag_install(struct zio_frags *frags, struct page *page)
 {
-	unsigned int n, i = (frags->cur + 1) % ZIO_NR_FRAGS;
+	unsigned int n, i = 0;
 
 	for (n = 1; n <= ZIO_NR_FRAGS; n++) {
-		if (!frags->page[(frags->cur + n) % ZIO_NR_FRAGS]) {
-			i = (frags->cur + n) % ZIO_NR_FRAGS;
+		i = (frags->cur + n) % ZIO_NR_FRAGS;
+		if (!frags->page[i])
 			break;
-		}
 	}
+	if (n > ZIO_NR_FRAGS)
+		i = (frags->cur + 1) % ZIO_NR_FRAGS;
 	zio_frag_set(frags, i, page);
 	frags->cur = i;
 	frags->offset = 0;
@@ -188,10 +194,8 @@ int zio_frags_copy(struct zio_space *space, struct iov_iter *from,
 		left -= n;
 	}
 	mutex_unlock(&frags->lock);
-	if (fresh) {
-		atomic64_sub(zio_frag_pages(fresh), &zio_nr_pooled);
-		put_page(fresh);
-	}
+	if (fresh)
+		zio_frag_release(fresh);
 	if (left) {
 		zio_frags_put(seg, nr);
 		return -ENOMEM;

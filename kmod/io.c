@@ -139,6 +139,32 @@ static void zio_io_page_part(struct zio_io_ctx *io, unsigned int i,
 	*len = end - *addr;
 }
 
+/* The socket flags of the call: its msg_flags, and O_NONBLOCK's. */
+static int zio_io_sock_flags(struct zio_io_ctx *io)
+{
+	int flags = io->args.msg_flags;
+
+	if (io->file->f_flags & O_NONBLOCK)
+		flags |= MSG_DONTWAIT;
+	return flags;
+}
+
+/* sendmsg() or recvmsg() of @iter, which then says how far it got. */
+static ssize_t zio_io_sock_transfer(struct socket *sock, struct iov_iter *iter,
+				    int flags, bool write)
+{
+	struct msghdr msg = { .msg_flags = flags };
+	ssize_t ret;
+
+	msg.msg_iter = *iter;
+	if (write)
+		ret = sock_sendmsg(sock, &msg);
+	else
+		ret = sock_recvmsg(sock, &msg, flags);
+	*iter = msg.msg_iter;
+	return ret;
+}
+
 /*
  * Move @iter through the file or socket as write()/read(), send()/recv()
  * or pwrite()/pread() would.
@@ -151,19 +177,9 @@ static ssize_t zio_io_transfer(struct zio_io_ctx *io, struct iov_iter *iter,
 	bool pos_locked = false;
 	ssize_t ret;
 
-	if (io->sock) {
-		struct msghdr msg = { .msg_flags = io->args.msg_flags };
-
-		if (file->f_flags & O_NONBLOCK)
-			msg.msg_flags |= MSG_DONTWAIT;
-		msg.msg_iter = *iter;
-		if (write)
-			ret = sock_sendmsg(io->sock, &msg);
-		else
-			ret = sock_recvmsg(io->sock, &msg, msg.msg_flags);
-		*iter = msg.msg_iter;	/* how far it got */
-		return ret;
-	}
+	if (io->sock)
+		return zio_io_sock_transfer(io->sock, iter, zio_io_sock_flags(io),
+					    write);
 
 	if (io->args.offset == ZIO_IO_FILE_POS) {
 		if (file->f_mode & FMODE_ATOMIC_POS) {
@@ -264,22 +280,8 @@ static bool zio_io_lend(struct zio_io_ctx *io)
 
 static ssize_t zio_io_send_pages(struct zio_io_ctx *io, struct socket *sock)
 {
-	int flags = io->args.msg_flags;
-
-	if (io->file->f_flags & O_NONBLOCK)
-		flags |= MSG_DONTWAIT;
 	return zio_sock_send_pages(sock, io->bvec, io->nr_pages, io->args.len,
-				   flags);
-}
-
-/* Send what @iter holds as sendmsg() does: the socket copies it. */
-static int zio_io_send_copy(struct socket *sock, struct iov_iter *iter,
-			    int flags)
-{
-	struct msghdr msg = { .msg_flags = flags };
-
-	msg.msg_iter = *iter;
-	return sock_sendmsg(sock, &msg);
+				   zio_io_sock_flags(io));
 }
 
 /*
@@ -307,15 +309,13 @@ static bool zio_io_send_frags(struct zio_io_ctx *io, struct socket *sock,
 {
 	/* A frag of a single page where no compound one could be had. */
 	unsigned int max_segs = io->nr_pages + 2;
-	int flags = io->args.msg_flags;
+	int flags = zio_io_sock_flags(io);
 	size_t left = io->args.len, done = 0;
 	struct iov_iter iter, part;
 	struct bio_vec *seg;
 	ssize_t sent = 0;
 	int nr;
 
-	if (io->file->f_flags & O_NONBLOCK)
-		flags |= MSG_DONTWAIT;
 	seg = kvmalloc_array(max_segs, sizeof(*seg), GFP_KERNEL_ACCOUNT);
 	if (!seg)
 		return false;
@@ -330,7 +330,8 @@ static bool zio_io_send_frags(struct zio_io_ctx *io, struct socket *sock,
 			if (!done)
 				break;
 			/* Bytes went already: the rest as the socket copies it. */
-			sent = zio_io_send_copy(sock, &iter, flags | MSG_NOSIGNAL);
+			sent = zio_io_sock_transfer(sock, &iter, flags | MSG_NOSIGNAL,
+						    true);
 			done += max_t(ssize_t, sent, 0);
 			break;
 		}
