@@ -551,14 +551,15 @@ void *zio_arena_alloc(size_t size, size_t align, bool zero)
 		size_t s = __atomic_exchange_n(&a->stash, 0, __ATOMIC_ACQ_REL);
 
 		if (s) {
+			size_t have = __atomic_load_n(&a->blocks[s - 1], __ATOMIC_RELAXED);
+
 			idx = s - 1;
-			if (__atomic_load_n(&a->blocks[idx], __ATOMIC_RELAXED) == npg &&
-			    !(idx & (align_pg - 1))) {
+			if (have == npg && !(idx & (align_pg - 1))) {
 				zio_count(arena_allocs, 1);
 				zio_count(arena_recycled, 1);
 				return (void *)(a->base + (idx << a->page_shift));
 			}
-			put_block(idx, __atomic_load_n(&a->blocks[idx], __ATOMIC_RELAXED), true);
+			put_block(idx, have, true);
 		}
 	}
 
