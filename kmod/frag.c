@@ -227,6 +227,37 @@ void zio_frags_put(struct bio_vec *seg, unsigned int nr_segs)
 }
 
 /**
+ * zio_frags_shrink() - free frags of a space that nobody else holds
+ * @space: the space
+ * @nr: free at most this many pages
+ *
+ * Frags in flight stay: the sockets holding them would only free them
+ * later. Gives up at once if a send is taking bytes of the frags.
+ *
+ * Return: the pages freed.
+ */
+unsigned long zio_frags_shrink(struct zio_space *space, unsigned long nr)
+{
+	struct zio_frags *frags = &space->frags;
+	unsigned long n = 0;
+	unsigned int i;
+
+	if (!mutex_trylock(&frags->lock))
+		return 0;
+	for (i = 0; i < ZIO_NR_FRAGS && n < nr; i++) {
+		struct page *page = frags->page[i];
+
+		/* Under the lock nobody takes a reference: see zio_frag_next(). */
+		if (page && page_ref_count(page) == 1) {
+			n += zio_frag_pages(page);
+			zio_frag_set(frags, i, NULL);
+		}
+	}
+	mutex_unlock(&frags->lock);
+	return n;
+}
+
+/**
  * zio_frags_drain() - the ring lets go of a space's frags
  * @space: the space, on its way out
  */

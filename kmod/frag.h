@@ -41,6 +41,7 @@ struct zio_frags {
 
 void zio_frags_init(struct zio_frags *frags);
 void zio_frags_drain(struct zio_space *space);
+unsigned long zio_frags_shrink(struct zio_space *space, unsigned long nr);
 int zio_frags_copy(struct zio_space *space, struct iov_iter *from,
 		   struct bio_vec *seg, unsigned int max_segs);
 void zio_frags_put(struct bio_vec *seg, unsigned int nr_segs);

@@ -11,6 +11,7 @@
 #include "device.h"
 #include "netlink.h"
 #include "params.h"
+#include "reclaim.h"
 
 static int __init zio_init(void)
 {
@@ -23,11 +24,16 @@ static int __init zio_init(void)
 	ret = zio_netlink_register();
 	if (ret)
 		return ret;
-	ret = zio_device_register();
+	ret = zio_reclaim_register();
 	if (ret)
 		goto out_unregister_netlink;
+	ret = zio_device_register();
+	if (ret)
+		goto out_unregister_reclaim;
 	return 0;
 
+out_unregister_reclaim:
+	zio_reclaim_unregister();
 out_unregister_netlink:
 	zio_netlink_unregister();
 	return ret;
@@ -36,6 +42,7 @@ out_unregister_netlink:
 static void __exit zio_exit(void)
 {
 	zio_device_unregister();
+	zio_reclaim_unregister();
 	zio_netlink_unregister();
 }
 

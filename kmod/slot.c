@@ -145,6 +145,37 @@ void zio_pool_drain(struct zio_space *space)
 }
 
 /**
+ * zio_pool_shrink() - free some of the pages a space keeps
+ * @space: the space
+ * @nr: free at most this many
+ *
+ * Return: the pages freed.
+ */
+unsigned long zio_pool_shrink(struct zio_space *space, unsigned long nr)
+{
+	struct page *page, *next;
+	unsigned long n = 0;
+	LIST_HEAD(freed);
+
+	spin_lock(&space->pool_lock);
+	list_for_each_entry_safe(page, next, &space->pool, lru) {
+		if (n == nr)
+			break;
+		list_move(&page->lru, &freed);
+		n++;
+	}
+	WRITE_ONCE(space->nr_pool, space->nr_pool - n);
+	atomic64_sub(n, &zio_nr_pooled);
+	spin_unlock(&space->pool_lock);
+
+	list_for_each_entry_safe(page, next, &freed, lru) {
+		list_del(&page->lru);
+		put_page(page);
+	}
+	return n;
+}
+
+/**
  * zio_page_alloc() - allocate a page for a slot, charged to the space's memcg
  * @space: the space the page is for
  * @gfp: GFP_HIGHUSER, plus __GFP_ZERO when the page is not filled at once

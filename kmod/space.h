@@ -23,7 +23,9 @@
  *             PTL
  *   zio_spaces_lock (stats.c)  the list of all spaces: taken under
  *                     zio_file.lock when a space is created; the netlink
- *                     walk takes xa_lock and records_lock under it
+ *                     walk takes xa_lock and records_lock under it; memory
+ *                     reclaim (reclaim.c) only trylocks it, and a space's
+ *                     frags.lock, and takes pool_lock under them
  *   The xa_lock of a space's slots, its records_lock, its pool_lock and
  *   its frags.lock are leaves; a page may be trylocked under xa_lock.
  *

@@ -935,6 +935,82 @@ TEST(tcp_sends_written_pages_from_frags)
 	free(out);
 }
 
+/* What memory reclaim does when the system runs short. */
+static int drop_kernel_caches(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	int ret = fd < 0 || write(fd, "2", 1) != 1 ? -1 : 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/*
+ * Memory reclaim takes the pages a space keeps: its pool of free pages and
+ * the send frags no socket holds. A frag in flight stays, and the peer gets
+ * what was sent; the next read and send work as before, with new pages.
+ */
+TEST(kept_pages_go_back_under_reclaim)
+{
+	int fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC), l, a, b;
+	const size_t len = 16 * PG;
+	unsigned char *map, *out = malloc(len);
+	struct zio_counters c;
+
+	ASSERT_LE(0, fd);
+	ASSERT_NE(NULL, out);
+	ASSERT_EQ(0, stay_on_one_cpu());
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
+
+	/* 17 pages in the pool (see read_recycles_pages), 16 in frags in flight. */
+	ASSERT_EQ(16 * PG, pipe_read(fd, map, len, 1));
+	ASSERT_EQ(16 * PG, pipe_read(fd, map, len, 2));
+	fill(map, len, 3);
+	ASSERT_EQ((long)len, zio_io(fd, ZIO_IOC_WRITE, a, map, len,
+				    ZIO_IO_FILE_POS, 0));
+	ASSERT_EQ(0, zio_counters(fd, false, &c));
+	ASSERT_EQ(33, c.pages_pooled);
+
+	/* The pool goes, the frags in flight stay and keep their bytes. */
+	ASSERT_EQ(0, drop_kernel_caches());
+	ASSERT_EQ(0, zio_counters(fd, false, &c));
+	EXPECT_EQ(16, c.pages_pooled);
+	memset(map, 0xee, len);
+	ASSERT_EQ(0, read_all(b, out, len));
+	EXPECT_TRUE(check(out, len, 3));
+
+	/* Once TCP let go of them, the frags go too. */
+	ASSERT_EQ(0, tcp_wait_acked(a));
+	ASSERT_EQ(0, drop_kernel_caches());
+	ASSERT_EQ(0, zio_counters(fd, false, &c));
+	EXPECT_EQ(0, c.pages_pooled);
+	ASSERT_EQ(0, zio_global_counters(&c));
+	EXPECT_EQ(0, c.pages_pooled);
+
+	/* Reads and sends go on, with new pages. */
+	ASSERT_EQ(16 * PG, pipe_read(fd, map, len, 4));
+	EXPECT_TRUE(check(map, len, 4));
+	fill(map, len, 5);
+	ASSERT_EQ((long)len, zio_io(fd, ZIO_IOC_WRITE, a, map, len,
+				    ZIO_IO_FILE_POS, 0));
+	memset(map, 0xee, len);
+	ASSERT_EQ(0, read_all(b, out, len));
+	EXPECT_TRUE(check(out, len, 5));
+
+	close(a);
+	close(b);
+	close(l);
+	munmap(map, len);
+	close(fd);
+	ASSERT_EQ(0, zio_global_counters(&c));
+	EXPECT_EQ(0, c.pages_pooled);
+	EXPECT_EQ(0, c.pages_live);
+	free(out);
+}
+
 /*
  * More in flight than the space's frags hold (128 of 32 KiB): a frag TCP
  * still holds is never written again, new ones come instead, and the peer
