@@ -219,9 +219,18 @@ void zio_arena_mark(uintptr_t addr, size_t len, uint16_t mark)
 
 	if (!pages_touched(addr, len, &i, &last))
 		return;
-	for (; i <= last; i++)
-		if (__atomic_load_n(&zio_arena.marks[i], __ATOMIC_RELAXED) != mark)
-			__atomic_store_n(&zio_arena.marks[i], mark, __ATOMIC_RELAXED);
+	for (; i <= last; i++) {
+		if (__atomic_load_n(&zio_arena.marks[i], __ATOMIC_RELAXED) == mark)
+			continue;
+		if (!__atomic_exchange_n(&zio_arena.marks[i], mark, __ATOMIC_RELAXED))
+			__atomic_add_fetch(&zio_arena.nr_marked, 1, __ATOMIC_RELAXED);
+	}
+}
+
+/* Is there no mark to look for? Most programs copy nothing through zio. */
+static bool no_marks(void)
+{
+	return !__atomic_load_n(&zio_arena.nr_marked, __ATOMIC_RELAXED);
 }
 
 /** zio_arena_marked() - does a page of the range carry a mark? */
@@ -229,7 +238,7 @@ bool zio_arena_marked(uintptr_t addr, size_t len)
 {
 	size_t i, last;
 
-	if (!pages_touched(addr, len, &i, &last))
+	if (no_marks() || !pages_touched(addr, len, &i, &last))
 		return false;
 	for (; i <= last; i++)
 		if (__atomic_load_n(&zio_arena.marks[i], __ATOMIC_RELAXED))
@@ -247,7 +256,7 @@ void zio_arena_unmark(uintptr_t addr, size_t len, void (*fn)(uint16_t mark))
 {
 	size_t i, last;
 
-	if (!pages_touched(addr, len, &i, &last))
+	if (no_marks() || !pages_touched(addr, len, &i, &last))
 		return;
 	for (; i <= last; i++) {
 		uint16_t mark;
@@ -255,7 +264,10 @@ void zio_arena_unmark(uintptr_t addr, size_t len, void (*fn)(uint16_t mark))
 		if (!__atomic_load_n(&zio_arena.marks[i], __ATOMIC_RELAXED))
 			continue;
 		mark = __atomic_exchange_n(&zio_arena.marks[i], 0, __ATOMIC_RELAXED);
-		if (mark && fn)
+		if (!mark)
+			continue;
+		__atomic_sub_fetch(&zio_arena.nr_marked, 1, __ATOMIC_RELAXED);
+		if (fn)
 			fn(mark);
 	}
 }
@@ -263,11 +275,16 @@ void zio_arena_unmark(uintptr_t addr, size_t len, void (*fn)(uint16_t mark))
 /* Source marks of pages [@idx, @idx + @npg) lose their site. */
 static void forget_sites(size_t idx, size_t npg)
 {
+	if (no_marks())
+		return;
 	for (size_t i = idx; i < idx + npg; i++) {
 		uint16_t mark = __atomic_load_n(&zio_arena.marks[i], __ATOMIC_RELAXED);
 
+		/* Only over that mark: a page unmarked since stays unmarked. */
 		if (mark && mark != ZIO_MARK_DEST && mark != ZIO_MARK_SOURCE)
-			__atomic_store_n(&zio_arena.marks[i], ZIO_MARK_SOURCE, __ATOMIC_RELAXED);
+			__atomic_compare_exchange_n(&zio_arena.marks[i], &mark,
+						    ZIO_MARK_SOURCE, false,
+						    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 	}
 }
 

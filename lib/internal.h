@@ -94,6 +94,7 @@ struct zio_arena {
 	 * without the lock: a stale mark costs speed only, never data.
 	 */
 	uint16_t *marks;
+	size_t nr_marked;	/* pages with a mark: none, no page to look at */
 	size_t hint;		/* no free page below this word of used[] */
 	size_t pages_used;
 	/*
