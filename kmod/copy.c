@@ -123,16 +123,25 @@ static int zio_copy_store(struct zio_copy_ctx *c, pgoff_t dpg, void *entry)
 	return 0;
 }
 
+/* Destination pages [@dpg, @dpg + @n) were deferred. */
+static void zio_copy_note_deferred_run(struct zio_copy_ctx *c, pgoff_t dpg,
+				       unsigned int n)
+{
+	if (!n)
+		return;
+	c->deferred += (u64)n << PAGE_SHIFT;
+	if (!c->rec_pages) {
+		c->rec_first = dpg;
+		c->rec_last = dpg + n - 1;
+	}
+	c->rec_pages += n;
+	c->rec_first = min(c->rec_first, dpg);
+	c->rec_last = max(c->rec_last, dpg + n - 1);
+}
+
 static void zio_copy_note_deferred(struct zio_copy_ctx *c, pgoff_t dpg)
 {
-	c->deferred += PAGE_SIZE;
-	c->rec_pages++;
-	if (c->rec_pages == 1) {
-		c->rec_first = dpg;
-		c->rec_last = dpg;
-	}
-	c->rec_first = min(c->rec_first, dpg);
-	c->rec_last = max(c->rec_last, dpg);
+	zio_copy_note_deferred_run(c, dpg, 1);
 }
 
 /*
@@ -240,13 +249,13 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
 				break;
 			slots += !!c->batch[i] - !!old;
 			c->old[c->nr_old++] = old;
-			zio_copy_note_deferred(c, dpg + i);
 			if (++i < got)
 				xas_next(&xas);
 		}
 		xas_unlock(&xas);
 	} while (xas_nomem(&xas, GFP_KERNEL));
 	zio_space_note_slots(c->space, slots);
+	zio_copy_note_deferred_run(c, dpg, i);
 
 	if (got)
 		zio_note_range(&c->dzap, &c->dzap_first, &c->dzap_last, dpg);

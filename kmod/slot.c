@@ -242,18 +242,6 @@ void zio_page_free_new(struct zio_space *space, struct page *page)
 		put_page(page);
 }
 
-/**
- * zio_page_take_share_locked() - count one more share of a locked page
- * @page: the page, locked, with at least one share already and no writable
- *	mapping (ZIO_PAGE_WRITABLE clear, see zio_page_unmap_writable())
- *
- * A page with more than one share never gets a writable PTE.
- */
-void zio_page_take_share_locked(struct page *page)
-{
-	set_page_private(page, page_private(page) + 1);
-}
-
 /*
  * Drop one share of a locked page. Return: true if it was the last one:
  * the caller puts zio's reference, once the page is unlocked.
@@ -280,25 +268,6 @@ void zio_page_unshare(struct page *page)
 	unlock_page(page);
 	if (last)
 		put_page(page);
-}
-
-/**
- * zio_page_foreign_refs() - does somebody zio cannot see hold the page?
- * @page: the page, locked
- * @own_refs: references the caller holds beyond the shares and mappings
- *
- * O_DIRECT, vmsplice, pins and in-flight sends hold plain references. A
- * page with such a holder is never shared: the holder may still write it,
- * and the other slot would see that. Nobody outside zio maps zio's pages
- * (see page->mapping above), so the mappings counted are zio's own.
- *
- * Return: true if the page has references beyond its shares, its mappings
- * and @own_refs.
- */
-bool zio_page_foreign_refs(struct page *page, int own_refs)
-{
-	return page_ref_count(page) >
-		!!zio_page_shares(page) + zio_page_mapcount(page) + own_refs;
 }
 
 /**

@@ -28,6 +28,8 @@
 #include <linux/types.h>
 #include <linux/xarray.h>
 
+#include "compat.h"
+
 struct zio_space;
 
 #define ZIO_PAGE_WRITABLE	BIT(BITS_PER_LONG - 1)
@@ -72,6 +74,37 @@ static inline void *zio_pending_entry(struct zio_pending *pending)
 	return xa_tag_pointer(pending, ZIO_PENDING_TAG);
 }
 
+/**
+ * zio_page_take_share_locked() - count one more share of a locked page
+ * @page: the page, locked, with at least one share already and no writable
+ *	mapping (ZIO_PAGE_WRITABLE clear, see zio_page_unmap_writable())
+ *
+ * A page with more than one share never gets a writable PTE.
+ */
+static inline void zio_page_take_share_locked(struct page *page)
+{
+	set_page_private(page, page_private(page) + 1);
+}
+
+/**
+ * zio_page_foreign_refs() - does somebody zio cannot see hold the page?
+ * @page: the page, locked
+ * @own_refs: references the caller holds beyond the shares and mappings
+ *
+ * O_DIRECT, vmsplice, pins and in-flight sends hold plain references. A
+ * page with such a holder is never shared: the holder may still write it,
+ * and the other slot would see that. Nobody outside zio maps zio's pages
+ * (see page->mapping above), so the mappings counted are zio's own.
+ *
+ * Return: true if the page has references beyond its shares, its mappings
+ * and @own_refs.
+ */
+static inline bool zio_page_foreign_refs(struct page *page, int own_refs)
+{
+	return page_ref_count(page) >
+		!!zio_page_shares(page) + zio_page_mapcount(page) + own_refs;
+}
+
 void zio_space_zap(struct zio_space *space, pgoff_t first, pgoff_t last);
 void zio_space_zap_released(struct zio_space *space, pgoff_t first,
 			    pgoff_t last, bool mapped);
@@ -82,7 +115,6 @@ unsigned long zio_pool_shrink(struct zio_space *space, unsigned long nr);
 void zio_page_unshare(struct page *page);
 bool zio_pages_at_limit(void);
 bool zio_page_exclusive(struct page *page);
-bool zio_page_foreign_refs(struct page *page, int own_refs);
 void zio_page_unmap_writable(struct zio_space *space, pgoff_t pgoff,
 			     struct page *page);
 struct zio_pending *zio_pending_create(struct page *src0, struct page *src1,
@@ -103,7 +135,6 @@ int zio_slot_cow(struct zio_space *space, pgoff_t pgoff, struct page *page,
 		 struct page **newp);
 int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
 			struct page **pagep, bool *fallback);
-void zio_page_take_share_locked(struct page *page);
 void *zio_slot_snapshot(struct zio_space *child, struct zio_space *parent,
 			pgoff_t pgoff);
 void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last);
