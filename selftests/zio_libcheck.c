@@ -11,6 +11,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -118,12 +120,6 @@ TEST_F_TIMEOUT(check, calloc, CHECK_TIMEOUT)
 }
 
 /*
- * Freed blocks are reused whatever the next size, as jemalloc reuses pages:
- * a smaller request takes the head of a larger cached block, a larger one
- * grows a cached block over the cached blocks after it, and neither faults
- * a page in again.
- */
-/*
  * A small block freed (the stash) comes back at the next malloc() of its
  * size, counted as recycled and not as used in between; calloc() of that
  * size gets zeros all the same.
@@ -158,6 +154,179 @@ TEST_F_TIMEOUT(check, arena_stash, CHECK_TIMEOUT)
 	free(c);
 }
 
+/*
+ * The stash under threads (run with ZIO_THRESHOLD=4096): four threads
+ * malloc(), calloc() and realloc() blocks of 1 to 16 pages, half of them
+ * of one size (they contend for the stash), and free them. Each block is
+ * filled with a pattern of its thread and round, with the owner's tag in
+ * its first and last words, checked after a sched_yield() and before the
+ * free: a block handed to two owners at once, or whose pages were given
+ * away under it, shows. calloc() reads zero, whatever another thread just
+ * freed; and when all is freed, no block is left in use. Each thread does
+ * STASH_ROUNDS rounds, or what STASH_SECONDS allow on a slow kernel.
+ */
+#define STASH_THREADS	4
+#define STASH_ROUNDS	20000
+#define STASH_SECONDS	20
+#define STASH_ROUNDS_MIN	500
+
+struct stash_thread {
+	unsigned int id;
+	double end;
+	unsigned long rounds, not_arena;
+	char error[160];	/* empty: no error */
+};
+
+static uint64_t stash_word(uint64_t tag, size_t k)
+{
+	return tag ^ (k * 0x9e3779b97f4a7c15ULL);
+}
+
+/*
+ * Fill @p's @n bytes for @tag: a word of stash_word() in every 64 bytes,
+ * the tag in the first and last words.
+ */
+static void stash_fill(uint64_t *p, size_t n, uint64_t tag)
+{
+	for (size_t k = 0; k < n / 8; k += 8)
+		p[k] = stash_word(tag, k);
+	p[n / 8 - 1] = tag;
+}
+
+/*
+ * The first word of the first @n bytes of @p that stash_fill() of @filled
+ * bytes for @tag did not leave, or n / 8.
+ */
+static size_t stash_bad(const uint64_t *p, size_t n, size_t filled, uint64_t tag)
+{
+	if (n == filled && p[n / 8 - 1] != tag)
+		return n / 8 - 1;
+	for (size_t k = 0; k < n / 8; k += 8)
+		if (p[k] != (k == filled / 8 - 1 ? tag : stash_word(tag, k)))
+			return k;
+	return n / 8;
+}
+
+static void *stash_worker(void *arg)
+{
+	struct stash_thread *t = arg;
+	const size_t page = 4096, shared = 16 * page;
+	uint64_t x = 0x2545f4914f6cdd1dULL * (t->id + 1);
+
+	for (unsigned long r = 0; r < STASH_ROUNDS && (r % 64 || now() < t->end); r++) {
+		uint64_t tag = (uint64_t)(t->id + 1) << 32 | r, *p, *q;
+		size_t n, n2, bad;
+		unsigned int op;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* Half the rounds 16 pages; the rest 1 to 16, some a bit less. */
+		n = x & 1 ? shared : ((x >> 1) % 16 + 1) * page;
+		if (n > page && (x >> 8) & 1)
+			n -= 8 * ((x >> 9) % 64);
+		op = (x >> 20) % 8;
+		if (op == 0) {
+			p = calloc(1, n);
+			if (!p) {
+				snprintf(t->error, sizeof(t->error), "calloc(%zu) failed", n);
+				return NULL;
+			}
+			for (size_t k = 0; k < n / 8; k++)
+				if (p[k]) {
+					snprintf(t->error, sizeof(t->error),
+						 "calloc(%zu) round %lu: word %zu is %#llx",
+						 n, r, k, (unsigned long long)p[k]);
+					return NULL;
+				}
+		} else {
+			p = malloc(n);
+			if (!p) {
+				snprintf(t->error, sizeof(t->error), "malloc(%zu) failed", n);
+				return NULL;
+			}
+		}
+		t->not_arena += !zio_owns(p);
+		stash_fill(p, n, tag);
+		if (op == 1) {
+			/* realloc() to another size of the stash: the data moves with it. */
+			n2 = ((x >> 24) % 16 + 1) * page;
+			q = realloc(p, n2);
+			if (!q) {
+				snprintf(t->error, sizeof(t->error), "realloc(%zu) failed", n2);
+				free(p);
+				return NULL;
+			}
+			bad = stash_bad(q, n < n2 ? n : n2, n, tag);
+			if (bad < (n < n2 ? n : n2) / 8) {
+				snprintf(t->error, sizeof(t->error),
+					 "realloc(%zu -> %zu) round %lu: word %zu is %#llx",
+					 n, n2, r, bad, (unsigned long long)q[bad]);
+				return NULL;
+			}
+			p = q;
+			n = n2;
+			stash_fill(p, n, tag);
+		}
+		sched_yield();
+		bad = stash_bad(p, n, n, tag);
+		if (bad < n / 8) {
+			snprintf(t->error, sizeof(t->error),
+				 "%zu bytes at %p, round %lu: word %zu is %#llx, not of tag %#llx",
+				 n, (void *)p, r, bad, (unsigned long long)p[bad],
+				 (unsigned long long)tag);
+			return NULL;
+		}
+		free(p);
+		t->rounds++;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(check, arena_stash_threads, CHECK_TIMEOUT)
+{
+	struct stash_thread t[STASH_THREADS];
+	pthread_t tid[STASH_THREADS];
+	struct zio_lib_stats before, st;
+	unsigned long rounds = 0;
+	double start = now();
+
+	before = stats(_metadata);
+	for (unsigned int i = 0; i < STASH_THREADS; i++) {
+		memset(&t[i], 0, sizeof(t[i]));
+		t[i].id = i;
+		t[i].end = start + STASH_SECONDS;
+		ASSERT_EQ(0, pthread_create(&tid[i], NULL, stash_worker, &t[i]));
+	}
+	for (unsigned int i = 0; i < STASH_THREADS; i++)
+		ASSERT_EQ(0, pthread_join(tid[i], NULL));
+	st = stats(_metadata);
+	printf("# arena_stash_threads: %llu allocs, %llu reused, %llu KiB in use after, %llu before; %.2f s\n",
+	       st.arena_allocs - before.arena_allocs, st.arena_recycled - before.arena_recycled,
+	       st.arena_used >> 10, before.arena_used >> 10, now() - start);
+	for (unsigned int i = 0; i < STASH_THREADS; i++) {
+		printf("# thread %u: %lu rounds, %lu blocks not in the arena; %s\n", i,
+		       t[i].rounds, t[i].not_arena, t[i].error[0] ? t[i].error : "no error");
+		rounds += t[i].rounds;
+	}
+	fflush(stdout);
+	for (unsigned int i = 0; i < STASH_THREADS; i++) {
+		EXPECT_TRUE(!t[i].error[0]);
+		EXPECT_TRUE(t[i].rounds >= STASH_ROUNDS_MIN);
+		EXPECT_TRUE(t[i].not_arena == 0);
+	}
+	/* Every round allocates once or twice, and most reuse a freed block. */
+	ASSERT_TRUE(st.arena_allocs - before.arena_allocs >= rounds);
+	ASSERT_TRUE(st.arena_recycled - before.arena_recycled >= rounds / 4);
+	ASSERT_TRUE(st.arena_used == before.arena_used);
+}
+
+/*
+ * Freed blocks are reused whatever the next size, as jemalloc reuses pages:
+ * a smaller request takes the head of a larger cached block, a larger one
+ * grows a cached block over the cached blocks after it, and neither faults
+ * a page in again.
+ */
 TEST_F_TIMEOUT(check, arena_reuse, CHECK_TIMEOUT)
 {
 	enum { N = 4 };
@@ -683,7 +852,8 @@ TEST_F_TIMEOUT(check, limits, CHECK_TIMEOUT)
 int main(int argc, char **argv)
 {
 	static const char *const need_arena[] = {
-		"defer", "realloc", "realloc_over_kept", "arena_reuse", "policy", "policy_probes", "policy_probes_small", "arena_stash", "policy_read_over", "policy_read_over_small",
+		"defer", "realloc", "realloc_over_kept", "arena_reuse", "policy", "policy_probes", "policy_probes_small", "arena_stash",
+		"arena_stash_threads", "policy_read_over", "policy_read_over_small",
 		"policy_read_over_late", "policy_source_kept", "move_within",
 		"exec", "limits", NULL
 	};
