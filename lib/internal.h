@@ -236,15 +236,17 @@ void zio_arena_atfork_release(void) ZIO_HIDDEN;
  * calls go to libc before zio_policy_allow() is asked again (left, of
  * ahead): the thread's next zio_policy_allow() counts the calls that did
  * in the site's calls, so that its probes come on schedule, and in
- * copies_policy. A site switched on again meanwhile keeps its next few
- * calls in libc, at most ZIO_HINT_CALLS. The memcpy() family looks at the
- * hint first, before the arena and anything else: the calls of a site
- * switched off cost a compare and a decrement.
+ * copies_policy; so does the thread's exit (a pthread key's destructor,
+ * registered at its first hint). A site switched on again meanwhile keeps
+ * its next few calls in libc, at most ZIO_HINT_CALLS. The memcpy() family
+ * looks at the hint first, before the arena and anything else: the calls
+ * of a site switched off cost a compare and a decrement.
  */
 struct zio_policy_hint {
 	uintptr_t tag;
 	unsigned int left;
 	unsigned int ahead;
+	bool registered;	/* the thread's exit counts its calls */
 };
 
 extern __thread struct zio_policy_hint zio_policy_hint
@@ -263,6 +265,7 @@ static inline bool zio_policy_hinted_off(uintptr_t tag)
 	return true;
 }
 
+void zio_policy_init(void) ZIO_HIDDEN;
 bool zio_policy_allow(uintptr_t tag, size_t n) ZIO_HIDDEN;
 uint16_t zio_policy_site_mark(uintptr_t tag) ZIO_HIDDEN;
 void zio_policy_overwritten(uint16_t mark) ZIO_HIDDEN;

@@ -70,6 +70,9 @@ struct zio_site {
 
 static struct zio_site sites[ZIO_SITES];
 __thread struct zio_policy_hint zio_policy_hint __attribute__((tls_model("initial-exec")));
+/* Its destructor counts the calls of an exiting thread's hint. */
+static pthread_key_t hint_key;
+static bool hint_key_ok;
 static pthread_mutex_t zio_policy_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long copies;	/* module copies, ever */
 static unsigned long probes;	/* probes, ever */
@@ -140,6 +143,43 @@ unsigned int zio_policy_hinted_calls(void)
 	return left < ahead ? ahead - left : 0;
 }
 
+/* Count the calls this thread's hint sent to libc, and drop the hint. */
+static void hint_count(void)
+{
+	struct zio_policy_hint *h = &zio_policy_hint;
+	unsigned int used = zio_policy_hinted_calls();
+	struct zio_site *s;
+
+	h->left = 0;
+	h->ahead = 0;
+	if (used) {
+		s = lookup(h->tag, false);
+		if (s)
+			__atomic_add_fetch(&s->calls, used, __ATOMIC_RELAXED);
+		zio_count(copies_policy, used);
+	}
+}
+
+/*
+ * The thread exits: count its hint's last calls. A copy made after this
+ * (by a later destructor) registers the hint again, and glibc calls this
+ * again, up to PTHREAD_DESTRUCTOR_ITERATIONS times.
+ */
+static void hint_exit(void *arg)
+{
+	(void)arg;
+	zio_policy_hint.registered = false;
+	hint_count();
+}
+
+/** zio_policy_init() - set up the policy, once, at start-up */
+void zio_policy_init(void)
+{
+	hint_key_ok = !pthread_key_create(&hint_key, hint_exit);
+	if (!hint_key_ok)
+		zio_debug("pthread_key_create failed: the hinted calls of threads that exit are lost");
+}
+
 /**
  * zio_policy_allow() - may this call site send its copy to the module?
  * @tag: the call site
@@ -149,19 +189,11 @@ bool zio_policy_allow(uintptr_t tag, size_t len)
 {
 	struct zio_policy_hint *h = &zio_policy_hint;
 	struct zio_site *s;
-	unsigned int n, next, ahead, interval, used;
+	unsigned int n, next, ahead, interval;
 
 	if (!policy_on())
 		return true;
-	used = zio_policy_hinted_calls();
-	h->left = 0;
-	h->ahead = 0;
-	if (used) {
-		s = lookup(h->tag, false);
-		if (s)
-			__atomic_add_fetch(&s->calls, used, __ATOMIC_RELAXED);
-		zio_count(copies_policy, used);
-	}
+	hint_count();
 	s = lookup(tag, true);
 	if (!s || !__atomic_load_n(&s->off, __ATOMIC_RELAXED))
 		return true;
@@ -189,6 +221,15 @@ bool zio_policy_allow(uintptr_t tag, size_t len)
 		h->ahead = ahead;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		h->left = ahead;
+		/*
+		 * The thread's first hint: have its calls counted at the
+		 * thread's exit. A key below PTHREAD_KEY_2NDLEVEL_SIZE (one
+		 * made at start-up) costs glibc no allocation.
+		 */
+		if (!h->registered && hint_key_ok) {
+			h->registered = true;
+			pthread_setspecific(hint_key, h);
+		}
 		return false;
 	}
 	interval = __atomic_load_n(&s->interval, __ATOMIC_RELAXED);

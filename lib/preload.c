@@ -340,6 +340,7 @@ __attribute__((constructor)) static void zio_init(void)
 	zio_arena_init();
 	if (!zio_arena.len)
 		return;
+	zio_policy_init();
 	if (!zio_settings.threshold)
 		zio_settings.threshold = zio_arena.copy_threshold;
 	if (!zio_settings.threshold)

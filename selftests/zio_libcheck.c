@@ -535,6 +535,57 @@ TEST_F_TIMEOUT(check, policy_probes, CHECK_TIMEOUT)
 }
 
 /*
+ * A thread's last calls that its hint sent to memcpy (64 at most) count
+ * when it exits: a thread that makes 100 calls of a site switched off
+ * and exits leaves exactly 100 in copies_policy, and none goes to the
+ * module (no probe is due before call 512).
+ */
+#define EXIT_CALLS	100
+
+static void *hinted_exit_worker(void *arg)
+{
+	size_t n = 64 << 10;
+	unsigned char *src = malloc(n), *dst = malloc(n);
+	bool *ok = arg;
+
+	*ok = src && dst;
+	if (*ok) {
+		fill(src, n, 4);
+		/* The cast: as in defer. */
+		*ok = zio_owns(src) && zio_owns((void *)(uintptr_t)dst);
+	}
+	if (*ok) {
+		for (int r = 0; r < EXIT_CALLS; r++)
+			site_copy(dst, src, n);
+		*ok = same(dst, n, 4);
+	}
+	free(src);
+	free(dst);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(check, policy_hinted_exit, CHECK_TIMEOUT)
+{
+	struct zio_lib_stats before, st;
+	bool ok = false;
+	pthread_t tid;
+
+	copy_write_loop(_metadata, 64, 64 << 10);
+	before = stats(_metadata);
+	ASSERT_TRUE(before.sites_disabled == 1);
+	ASSERT_EQ(0, pthread_create(&tid, NULL, hinted_exit_worker, &ok));
+	ASSERT_EQ(0, pthread_join(tid, NULL));
+	ASSERT_TRUE(ok);
+	st = stats(_metadata);
+	printf("# policy_hinted_exit: %llu copies by memcpy for the policy, %llu by the module\n",
+	       st.copies_policy - before.copies_policy, st.copies_module - before.copies_module);
+	fflush(stdout);
+	ASSERT_TRUE(st.sites_disabled == 1);
+	ASSERT_TRUE(st.copies_module == before.copies_module);
+	ASSERT_TRUE(st.copies_policy == before.copies_policy + EXIT_CALLS);
+}
+
+/*
  * 200 copies of 128 KiB by one site, @written pages in every eight of each
  * destination written after it: how many sites are off then.
  */
@@ -853,7 +904,7 @@ int main(int argc, char **argv)
 {
 	static const char *const need_arena[] = {
 		"defer", "realloc", "realloc_over_kept", "arena_reuse", "policy", "policy_probes", "policy_probes_small", "arena_stash",
-		"arena_stash_threads", "policy_read_over", "policy_read_over_small",
+		"arena_stash_threads", "policy_hinted_exit", "policy_read_over", "policy_read_over_small",
 		"policy_read_over_late", "policy_source_kept", "move_within",
 		"exec", "limits", NULL
 	};
