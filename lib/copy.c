@@ -48,7 +48,7 @@ static size_t module_copy(uintptr_t dst, uintptr_t src, size_t len, uintptr_t ta
 	zio_count(bytes_kernel, c.bytes_copied);
 	if (done < len)
 		zio_count(copies_short, 1);
-	zio_policy_copied();
+	zio_policy_copied(tag);
 	return done;
 }
 

@@ -269,7 +269,7 @@ void zio_policy_init(void) ZIO_HIDDEN;
 bool zio_policy_allow(uintptr_t tag, size_t n) ZIO_HIDDEN;
 uint16_t zio_policy_site_mark(uintptr_t tag) ZIO_HIDDEN;
 void zio_policy_overwritten(uint16_t mark) ZIO_HIDDEN;
-void zio_policy_copied(void) ZIO_HIDDEN;
+void zio_policy_copied(uintptr_t tag) ZIO_HIDDEN;
 void zio_policy_before_free(void) ZIO_HIDDEN;
 void zio_policy_sites(unsigned int *sites, unsigned int *disabled) ZIO_HIDDEN;
 unsigned int zio_policy_hinted_calls(void) ZIO_HIDDEN;

@@ -73,9 +73,15 @@ __thread struct zio_policy_hint zio_policy_hint __attribute__((tls_model("initia
 /* Its destructor counts the calls of an exiting thread's hint. */
 static pthread_key_t hint_key;
 static bool hint_key_ok;
+/*
+ * The site whose probe this thread's copy is, and the probe's pages: a
+ * probe counts once the module has done it, zio_policy_copied().
+ */
+static __thread struct zio_site *probe_site __attribute__((tls_model("initial-exec")));
+static __thread unsigned int probe_site_pages __attribute__((tls_model("initial-exec")));
 static pthread_mutex_t zio_policy_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long copies;	/* module copies, ever */
-static unsigned long probes;	/* probes, ever */
+static unsigned long probes;	/* of those, probes */
 static unsigned long eval_mark;	/* copies - probes at the last evaluation */
 static unsigned long frees;
 
@@ -194,6 +200,8 @@ bool zio_policy_allow(uintptr_t tag, size_t len)
 	if (!policy_on())
 		return true;
 	hint_count();
+	/* A probe before that the module did not do is none. */
+	probe_site = NULL;
 	s = lookup(tag, true);
 	if (!s || !__atomic_load_n(&s->off, __ATOMIC_RELAXED))
 		return true;
@@ -232,11 +240,14 @@ bool zio_policy_allow(uintptr_t tag, size_t len)
 		}
 		return false;
 	}
+	/*
+	 * A probe: the next comes after the interval, whether or not the
+	 * module does this one.
+	 */
 	interval = __atomic_load_n(&s->interval, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&probes, 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->next_probe, n + interval, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&s->probe_pages, len / zio_arena.page_size, __ATOMIC_RELAXED);
-	__atomic_store_n(&s->probed, 1, __ATOMIC_RELAXED);
+	probe_site_pages = len / zio_arena.page_size;
+	probe_site = s;
 	return true;
 }
 
@@ -397,13 +408,28 @@ out_unlock:
 	pthread_mutex_unlock(&zio_policy_lock);
 }
 
-/** zio_policy_copied() - the module did a copy */
-void zio_policy_copied(void)
+/**
+ * zio_policy_copied() - the module did a copy
+ * @tag: its call site
+ *
+ * When it is the probe zio_policy_allow() let through for @tag, the probe
+ * counts now: judged at the site's next call. A probe the module refused
+ * (or the split left no whole page for) is none; a copy from a signal
+ * handler in between makes it none too.
+ */
+void zio_policy_copied(uintptr_t tag)
 {
+	struct zio_site *s = probe_site;
 	unsigned long n;
 
 	if (!policy_on())
 		return;
+	if (s && s->tag == tag) {
+		probe_site = NULL;
+		__atomic_add_fetch(&probes, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->probe_pages, probe_site_pages, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->probed, 1, __ATOMIC_RELAXED);
+	}
 	n = __atomic_add_fetch(&copies, 1, __ATOMIC_RELAXED);
 	/* Learn fast at first (copies 8, 16, 32), then every 64 copies. */
 	if (n % ZIO_EVAL_COPIES == 0 || (n < ZIO_EVAL_COPIES && n >= 8 && !(n & (n - 1))))

@@ -14,18 +14,41 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "libzio_check.h"
+
+/*
+ * libzio's ioctls go through this one (the program's definition comes
+ * first), which counts the evaluations of the policy: the ZIO_IOC_STATS
+ * calls that read copy records.
+ */
+static unsigned long record_reads;
+
+int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (req == ZIO_IOC_STATS && ((struct zio_stats *)arg)->records_cap)
+		__atomic_add_fetch(&record_reads, 1, __ATOMIC_RELAXED);
+	return syscall(SYS_ioctl, fd, req, arg);
+}
 
 static void *(*volatile p_memcpy)(void *, const void *, size_t) = memcpy;
 static void *(*volatile p_memmove)(void *, const void *, size_t) = memmove;
@@ -535,6 +558,56 @@ TEST_F_TIMEOUT(check, policy_probes, CHECK_TIMEOUT)
 }
 
 /*
+ * A probe that the module refuses (its destination is no longer the
+ * module's mapping: ZIO_IOC_COPY fails with EFAULT, and libc copies) is
+ * no probe: there is nothing to judge at the site's next call, and the
+ * frees that follow, with no copy by the module since the last
+ * evaluation, do not evaluate either.
+ */
+TEST_F_TIMEOUT(check, policy_probe_refused, CHECK_TIMEOUT)
+{
+	size_t n = 64 << 10;
+	unsigned char *src = malloc(n), *dst = malloc(n);
+	struct zio_lib_stats before, st;
+	unsigned long reads;
+
+	ASSERT_TRUE(src && dst);
+	fill(src, n, 8);
+	ASSERT_TRUE(zio_owns(src) && zio_owns((void *)(uintptr_t)dst));
+	/* Anonymous memory where dst was, in the arena's range; never freed. */
+	ASSERT_TRUE(mmap(dst, n, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == dst);
+	copy_write_loop(_metadata, 64, n);
+	before = stats(_metadata);
+	ASSERT_TRUE(before.sites_disabled == 1);
+	reads = __atomic_load_n(&record_reads, __ATOMIC_RELAXED);
+	/* The probe is the site's call 512 since the switch, within these. */
+	for (int r = 0; r < 512; r++)
+		site_copy(dst, src, n);
+	/* Blocks over 8 MiB are discarded when freed, after the policy's look. */
+	for (int i = 0; i < 16; i++) {
+		unsigned char *p = malloc(9 * MiB);
+
+		ASSERT_TRUE(p && zio_owns(p));
+		p[0] = 1;
+		free(p);
+	}
+	st = stats(_metadata);
+	reads = __atomic_load_n(&record_reads, __ATOMIC_RELAXED) - reads;
+	printf("# policy_probe_refused: %llu copies refused, %llu by the module, %llu by memcpy for the policy; %lu evaluations\n",
+	       st.copies_failed - before.copies_failed, st.copies_module - before.copies_module,
+	       st.copies_policy - before.copies_policy, reads);
+	fflush(stdout);
+	ASSERT_TRUE(same(dst, n, 8));
+	ASSERT_TRUE(st.copies_failed == before.copies_failed + 1);
+	ASSERT_TRUE(st.copies_module == before.copies_module);
+	ASSERT_TRUE(st.copies_policy == before.copies_policy + 511);
+	ASSERT_TRUE(st.sites_disabled == 1);
+	ASSERT_TRUE(reads == 0);
+	free(src);
+}
+
+/*
  * A thread's last calls that its hint sent to memcpy (64 at most) count
  * when it exits: a thread that makes 100 calls of a site switched off
  * and exits leaves exactly 100 in copies_policy, and none goes to the
@@ -904,7 +977,8 @@ int main(int argc, char **argv)
 {
 	static const char *const need_arena[] = {
 		"defer", "realloc", "realloc_over_kept", "arena_reuse", "policy", "policy_probes", "policy_probes_small", "arena_stash",
-		"arena_stash_threads", "policy_hinted_exit", "policy_read_over", "policy_read_over_small",
+		"arena_stash_threads", "policy_hinted_exit", "policy_probe_refused",
+		"policy_read_over", "policy_read_over_small",
 		"policy_read_over_late", "policy_source_kept", "move_within",
 		"exec", "limits", NULL
 	};
