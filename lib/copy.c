@@ -118,7 +118,8 @@ void *zio_move(void *dst, const void *src, size_t n, uintptr_t tag, bool policy)
 	 * copies of a site the policy switched off.
 	 */
 	if (policy && ((uintptr_t)dst - (uintptr_t)src < n ||
-		       (uintptr_t)src - (uintptr_t)dst < n || !zio_policy_allow(tag, n))) {
+		       (uintptr_t)src - (uintptr_t)dst < n ||
+		       !zio_policy_allow(tag, (uintptr_t)dst, n))) {
 		zio_count(copies_policy, 1);
 		return zio_next.memmove(dst, src, n);
 	}

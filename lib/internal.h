@@ -266,7 +266,7 @@ static inline bool zio_policy_hinted_off(uintptr_t tag)
 }
 
 void zio_policy_init(void) ZIO_HIDDEN;
-bool zio_policy_allow(uintptr_t tag, size_t n) ZIO_HIDDEN;
+bool zio_policy_allow(uintptr_t tag, uintptr_t dst, size_t n) ZIO_HIDDEN;
 uint16_t zio_policy_site_mark(uintptr_t tag) ZIO_HIDDEN;
 void zio_policy_overwritten(uint16_t mark) ZIO_HIDDEN;
 void zio_policy_copied(uintptr_t tag) ZIO_HIDDEN;

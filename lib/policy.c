@@ -11,9 +11,12 @@
  * their records) the library reads the records and sums them per site: a
  * site whose pages were half or more materialized is switched off. A
  * switched-off site still sends one copy in `interval` to the module as a
- * probe, each judged on its own (whatever its pages), with the interval
- * doubling while the probes confirm the decision, and is switched on again
- * when a probe shows that most of its pages stay shared.
+ * probe, each judged on its own (whatever its pages) once the site copies
+ * over the probe's destination or has made ZIO_PROBE_SETTLE more calls (a
+ * pipelined server copies the next replies before it sends one: judged at
+ * once, the probe's pages would look shared), with the interval doubling
+ * while the probes confirm the decision, and is switched on again when a
+ * probe shows that most of its pages stay shared.
  *
  * A deferred copy also loses when its source is overwritten while the copy
  * is pending: ZIO_IOC_READ must then give the source fresh pages (and the
@@ -47,6 +50,7 @@
 #define ZIO_WINDOW_RECORDS	4
 #define ZIO_PROBE_FIRST		512
 #define ZIO_PROBE_MAX		65536
+#define ZIO_PROBE_SETTLE	64	/* site calls between a probe and its judgement */
 #define ZIO_HINT_CALLS		64
 
 struct zio_site {
@@ -56,6 +60,9 @@ struct zio_site {
 	unsigned int interval;	/* calls between probes */
 	unsigned int next_probe;	/* calls at which the next probe goes */
 	unsigned int probed;	/* a probe went out, not judged yet */
+	unsigned int judge_at;	/* calls at which it is judged at the latest */
+	uintptr_t probe_dst;	/* its destination: judged before a copy over it */
+	size_t probe_len;
 	unsigned int probe_pages;	/* pages of the probes not judged yet */
 	unsigned long long off_since;	/* CLOCK_MONOTONIC ns when switched off */
 	unsigned long long judged;	/* the newest record judged */
@@ -79,6 +86,9 @@ static bool hint_key_ok;
  */
 static __thread struct zio_site *probe_site __attribute__((tls_model("initial-exec")));
 static __thread unsigned int probe_site_pages __attribute__((tls_model("initial-exec")));
+static __thread unsigned int probe_site_call __attribute__((tls_model("initial-exec")));
+static __thread uintptr_t probe_site_dst __attribute__((tls_model("initial-exec")));
+static __thread size_t probe_site_len __attribute__((tls_model("initial-exec")));
 static pthread_mutex_t zio_policy_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long copies;	/* module copies, ever */
 static unsigned long probes;	/* of those, probes */
@@ -178,6 +188,38 @@ static void hint_exit(void *arg)
 	hint_count();
 }
 
+/*
+ * Has @s's last probe had its chance to be materialized, at the site's
+ * call @n? True when there is none.
+ */
+static bool probe_settled(struct zio_site *s, unsigned int n)
+{
+	if (!__atomic_load_n(&s->probed, __ATOMIC_ACQUIRE))
+		return true;
+	return n >= __atomic_load_n(&s->judge_at, __ATOMIC_RELAXED);
+}
+
+/*
+ * Does the site's call @n, a copy to [@dst, @dst + @len), settle its last
+ * probe? It does once the site made ZIO_PROBE_SETTLE calls since, or when
+ * it copies over the probe's destination: the program is done with that
+ * copy, and memcpy() would now write its pages, which would look as if
+ * the program had.
+ */
+static bool probe_due(struct zio_site *s, unsigned int n, uintptr_t dst, size_t len)
+{
+	uintptr_t pdst = __atomic_load_n(&s->probe_dst, __ATOMIC_RELAXED);
+	size_t plen = __atomic_load_n(&s->probe_len, __ATOMIC_RELAXED);
+
+	if (probe_settled(s, n))
+		return true;
+	if (dst < pdst + plen && pdst < dst + len) {
+		__atomic_store_n(&s->judge_at, n, __ATOMIC_RELAXED);
+		return true;
+	}
+	return false;
+}
+
 /** zio_policy_init() - set up the policy, once, at start-up */
 void zio_policy_init(void)
 {
@@ -189,9 +231,10 @@ void zio_policy_init(void)
 /**
  * zio_policy_allow() - may this call site send its copy to the module?
  * @tag: the call site
+ * @dst: the copy's destination
  * @len: the copy's length
  */
-bool zio_policy_allow(uintptr_t tag, size_t len)
+bool zio_policy_allow(uintptr_t tag, uintptr_t dst, size_t len)
 {
 	struct zio_policy_hint *h = &zio_policy_hint;
 	struct zio_site *s;
@@ -209,9 +252,10 @@ bool zio_policy_allow(uintptr_t tag, size_t len)
 	/*
 	 * The last probe has been used by now: judge it, whatever its size
 	 * (a probe of one page as one of 16: the interval of small copies
-	 * doubles as fast).
+	 * doubles as fast). Not at the next call: a pipelined server copies
+	 * the next replies before it sends that one.
 	 */
-	if (__atomic_exchange_n(&s->probed, 0, __ATOMIC_RELAXED) &&
+	if (probe_due(s, n, dst, len) && __atomic_exchange_n(&s->probed, 0, __ATOMIC_RELAXED) &&
 	    __atomic_load_n(&s->probe_pages, __ATOMIC_RELAXED)) {
 		evaluate(false, true);
 		if (!__atomic_load_n(&s->off, __ATOMIC_RELAXED))
@@ -219,6 +263,9 @@ bool zio_policy_allow(uintptr_t tag, size_t len)
 	}
 	next = __atomic_load_n(&s->next_probe, __ATOMIC_RELAXED);
 	if (n < next) {
+		/* Until the last probe is judged, each call comes back here. */
+		if (!probe_settled(s, n))
+			return false;
 		ahead = next - n - 1;
 		if (ahead > ZIO_HINT_CALLS)
 			ahead = ZIO_HINT_CALLS;
@@ -247,6 +294,9 @@ bool zio_policy_allow(uintptr_t tag, size_t len)
 	interval = __atomic_load_n(&s->interval, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->next_probe, n + interval, __ATOMIC_RELAXED);
 	probe_site_pages = len / zio_arena.page_size;
+	probe_site_call = n;
+	probe_site_dst = dst;
+	probe_site_len = len;
 	probe_site = s;
 	return true;
 }
@@ -358,6 +408,8 @@ static void evaluate(bool skip_newest, bool probe)
 		/* A site on is judged by enough pages, one off by each probe. */
 		if (def < (s->off ? 1 : ZIO_MIN_PAGES))
 			continue;
+		if (s->off && !probe_settled(s, __atomic_load_n(&s->calls, __ATOMIC_RELAXED)))
+			continue;
 		/*
 		 * The loss, as a share of def: mat / def, plus wover / wdef
 		 * once the window is long enough to judge: a few copies, or
@@ -393,6 +445,7 @@ static void evaluate(bool skip_newest, bool probe)
 			continue;
 		}
 		s->judged = newest[i];
+		__atomic_store_n(&s->probed, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->probe_pages, 0, __ATOMIC_RELAXED);
 		if (mat * 4 < def) {
 			window_reset(s);
@@ -413,7 +466,7 @@ out_unlock:
  * @tag: its call site
  *
  * When it is the probe zio_policy_allow() let through for @tag, the probe
- * counts now: judged at the site's next call. A probe the module refused
+ * counts now: judged later, see probe_due(). A probe the module refused
  * (or the split left no whole page for) is none; a copy from a signal
  * handler in between makes it none too.
  */
@@ -428,7 +481,11 @@ void zio_policy_copied(uintptr_t tag)
 		probe_site = NULL;
 		__atomic_add_fetch(&probes, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&s->probe_pages, probe_site_pages, __ATOMIC_RELAXED);
-		__atomic_store_n(&s->probed, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->judge_at, probe_site_call + ZIO_PROBE_SETTLE,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&s->probe_dst, probe_site_dst, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->probe_len, probe_site_len, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->probed, 1, __ATOMIC_RELEASE);
 	}
 	n = __atomic_add_fetch(&copies, 1, __ATOMIC_RELAXED);
 	/* Learn fast at first (copies 8, 16, 32), then every 64 copies. */

@@ -608,6 +608,50 @@ TEST_F_TIMEOUT(check, policy_probe_refused, CHECK_TIMEOUT)
 }
 
 /*
+ * A switched-off site whose copies are each written 15 calls later (as the
+ * replies to 16 pipelined requests are sent after the next ones are
+ * copied) stays off: its probes (calls 512 and 1024) are judged once their
+ * pages had their chance. Judged at the site's next call, the first probe
+ * looked shared and switched the site on again, and some 64 copies went to
+ * the module before it was off again.
+ */
+TEST_F_TIMEOUT(check, policy_probe_pipelined, CHECK_TIMEOUT)
+{
+	enum { QUEUE = 16 };
+	const size_t n = 64 << 10;
+	unsigned char *src = malloc(n), *q[QUEUE];
+	struct zio_lib_stats before, st;
+	int r;
+
+	ASSERT_TRUE(src != NULL);
+	for (int i = 0; i < QUEUE; i++) {
+		q[i] = malloc(n);
+		ASSERT_TRUE(q[i] != NULL);
+	}
+	fill(src, n, 5);
+	copy_write_loop(_metadata, 300, n);
+	before = stats(_metadata);
+	ASSERT_TRUE(before.sites_disabled == 1);
+	for (r = 0; r < 1100; r++) {
+		unsigned char *sent = q[(r + 1) % QUEUE];
+
+		site_copy(q[r % QUEUE], src, n);
+		/* The copy of 15 calls ago goes out. */
+		for (size_t i = 0; r >= QUEUE - 1 && i < n; i += 4096)
+			sent[i] ^= 1;
+	}
+	ASSERT_TRUE(same(q[(r - 1) % QUEUE], n, 5));
+	st = stats(_metadata);
+	printf("# policy_probe_pipelined: %llu sites off, %llu more copies by the module\n",
+	       st.sites_disabled, st.copies_module - before.copies_module);
+	ASSERT_TRUE(st.sites_disabled == 1);
+	ASSERT_TRUE(st.copies_module - before.copies_module == 2);
+	for (int i = 0; i < QUEUE; i++)
+		free(q[i]);
+	free(src);
+}
+
+/*
  * A thread's last calls that its hint sent to memcpy (64 at most) count
  * when it exits: a thread that makes 100 calls of a site switched off
  * and exits leaves exactly 100 in copies_policy, and none goes to the
@@ -978,6 +1022,7 @@ int main(int argc, char **argv)
 	static const char *const need_arena[] = {
 		"defer", "realloc", "realloc_over_kept", "arena_reuse", "policy", "policy_probes", "policy_probes_small", "arena_stash",
 		"arena_stash_threads", "policy_hinted_exit", "policy_probe_refused",
+		"policy_probe_pipelined",
 		"policy_read_over", "policy_read_over_small",
 		"policy_read_over_late", "policy_source_kept", "move_within",
 		"exec", "limits", NULL
