@@ -194,30 +194,34 @@ static int zio_nl_get_space_dumpit(struct sk_buff *msg,
 	return msg->len;
 }
 
-static int zio_nl_set_doit(struct sk_buff *skb, struct genl_info *info)
+/* Every setting of @tb fits; else -EINVAL with the reason in @extack. */
+static int zio_nl_set_check(struct nlattr **tb, struct netlink_ext_ack *extack)
 {
-	struct nlattr **tb = info->attrs;
 	struct nlattr *attr;
 
 	attr = tb[ZIO_ATTR_SPACE_LIMIT];
 	if (attr && !PAGE_ALIGNED(nla_get_u64(attr))) {
-		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+		NL_SET_ERR_MSG_ATTR(extack, attr,
 				    "space_limit must be a multiple of the page size");
 		return -EINVAL;
 	}
 	attr = tb[ZIO_ATTR_COPY_THRESHOLD];
 	if (attr && nla_get_u64(attr) > MAX_LFS_FILESIZE) {
-		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+		NL_SET_ERR_MSG_ATTR(extack, attr,
 				    "copy_threshold is beyond any mapping");
 		return -EINVAL;
 	}
 	if (!tb[ZIO_ATTR_SPACE_LIMIT] && !tb[ZIO_ATTR_ENABLED] &&
 	    !tb[ZIO_ATTR_COPY_THRESHOLD] && !tb[ZIO_ATTR_MAX_RECORDS]) {
-		NL_SET_ERR_MSG(info->extack, "no setting to change");
+		NL_SET_ERR_MSG(extack, "no setting to change");
 		return -EINVAL;
 	}
+	return 0;
+}
 
-	/* All checked: change them. Set commands are serialized by genl. */
+/* Change the settings of @tb, all checked. */
+static void zio_nl_set_apply(struct nlattr **tb)
+{
 	if (tb[ZIO_ATTR_SPACE_LIMIT])
 		WRITE_ONCE(zio_space_limit, nla_get_u64(tb[ZIO_ATTR_SPACE_LIMIT]));
 	if (tb[ZIO_ATTR_ENABLED])
@@ -228,6 +232,17 @@ static int zio_nl_set_doit(struct sk_buff *skb, struct genl_info *info)
 	if (tb[ZIO_ATTR_MAX_RECORDS])
 		WRITE_ONCE(zio_max_records,
 			   nla_get_u32(tb[ZIO_ATTR_MAX_RECORDS]));
+}
+
+/* All checked before any changes. Set commands are serialized by genl. */
+static int zio_nl_set_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	int ret;
+
+	ret = zio_nl_set_check(info->attrs, info->extack);
+	if (ret)
+		return ret;
+	zio_nl_set_apply(info->attrs);
 	return 0;
 }
 
