@@ -56,6 +56,7 @@ static const struct nla_policy zio_policy[ZIO_ATTR_MAX + 1] = {
 	[ZIO_ATTR_UID]			= ZIO_OUTPUT_ONLY("uid"),
 	[ZIO_ATTR_PARENT_PID]		= ZIO_OUTPUT_ONLY("parent_pid"),
 	[ZIO_ATTR_MMAP_END]		= ZIO_OUTPUT_ONLY("mmap_end"),
+	[ZIO_ATTR_MAX_PAGES]		= NLA_POLICY_MIN(NLA_U64, 1),
 };
 
 static struct genl_family zio_nl_family;
@@ -104,6 +105,8 @@ static int zio_stats_fill(struct sk_buff *msg, u32 portid, u32 seq)
 	    nla_put_u64_64bit(msg, ZIO_ATTR_COPY_THRESHOLD,
 			      READ_ONCE(zio_copy_threshold), ZIO_ATTR_PAD) ||
 	    nla_put_u32(msg, ZIO_ATTR_MAX_RECORDS, READ_ONCE(zio_max_records)) ||
+	    nla_put_u64_64bit(msg, ZIO_ATTR_MAX_PAGES,
+			      READ_ONCE(zio_max_pages), ZIO_ATTR_PAD) ||
 	    nla_put_u32(msg, ZIO_ATTR_PAGE_SIZE, PAGE_SIZE) ||
 	    nla_put_u32(msg, ZIO_ATTR_NR_SPACES, zio_spaces_nr()) ||
 	    zio_put_counters(msg, &c, NULL)) {
@@ -211,8 +214,16 @@ static int zio_nl_set_check(struct nlattr **tb, struct netlink_ext_ack *extack)
 				    "copy_threshold is beyond any mapping");
 		return -EINVAL;
 	}
+	/* max_pages is an unsigned long: 32 bits on 32-bit kernels. */
+	attr = tb[ZIO_ATTR_MAX_PAGES];
+	if (attr && (unsigned long)nla_get_u64(attr) != nla_get_u64(attr)) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "max_pages is beyond an unsigned long");
+		return -EINVAL;
+	}
 	if (!tb[ZIO_ATTR_SPACE_LIMIT] && !tb[ZIO_ATTR_ENABLED] &&
-	    !tb[ZIO_ATTR_COPY_THRESHOLD] && !tb[ZIO_ATTR_MAX_RECORDS]) {
+	    !tb[ZIO_ATTR_COPY_THRESHOLD] && !tb[ZIO_ATTR_MAX_RECORDS] &&
+	    !tb[ZIO_ATTR_MAX_PAGES]) {
 		NL_SET_ERR_MSG(extack, "no setting to change");
 		return -EINVAL;
 	}
@@ -232,6 +243,8 @@ static void zio_nl_set_apply(struct nlattr **tb)
 	if (tb[ZIO_ATTR_MAX_RECORDS])
 		WRITE_ONCE(zio_max_records,
 			   nla_get_u32(tb[ZIO_ATTR_MAX_RECORDS]));
+	if (tb[ZIO_ATTR_MAX_PAGES])
+		WRITE_ONCE(zio_max_pages, nla_get_u64(tb[ZIO_ATTR_MAX_PAGES]));
 }
 
 /* All checked before any changes. Set commands are serialized by genl. */

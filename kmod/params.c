@@ -5,7 +5,9 @@
  *
  * A setting written through /sys/module/zio/parameters/ is checked against
  * the bounds the netlink family's ZIO_CMD_SET enforces (netlink.c): a value
- * out of them fails with EINVAL and changes nothing.
+ * out of them fails with EINVAL and changes nothing. max_pages alone takes
+ * any unsigned long there, 0 too (at load: half of RAM, see main.c), where
+ * ZIO_CMD_SET wants at least 1.
  */
 #include <linux/fs.h>
 #include <linux/kernel.h>

@@ -243,8 +243,9 @@ struct zio_io {
  *	ZIO_ATTR_PID, ZIO_ATTR_UID and ZIO_ATTR_COUNTERS. Without
  *	CAP_NET_ADMIN, only the spaces of the caller's own uid.
  * ZIO_CMD_SET (do, CAP_NET_ADMIN): change the settings present among
- *	ZIO_ATTR_SPACE_LIMIT, ZIO_ATTR_ENABLED, ZIO_ATTR_COPY_THRESHOLD and
- *	ZIO_ATTR_MAX_RECORDS; all are checked before any is changed.
+ *	ZIO_ATTR_SPACE_LIMIT, ZIO_ATTR_ENABLED, ZIO_ATTR_COPY_THRESHOLD,
+ *	ZIO_ATTR_MAX_RECORDS and ZIO_ATTR_MAX_PAGES; all are checked before
+ *	any is changed.
  * ZIO_CMD_SPACE_NEW, ZIO_CMD_SPACE_DEL, ZIO_CMD_LIMIT (events, on the
  *	multicast group ZIO_GENL_MCGRP_EVENTS, which needs CAP_NET_ADMIN):
  *	a space was created or freed; an mmap() was refused by space_limit.
@@ -293,6 +294,8 @@ enum zio_cmd {
  *	when the space is a fork child's snapshot
  * @ZIO_ATTR_MMAP_END: u64, out (ZIO_CMD_LIMIT): the offset + length the
  *	refused mmap() asked for, in bytes
+ * @ZIO_ATTR_MAX_PAGES: u64, pages: max_pages, the pages zio may hold over
+ *	all processes, at least 1 and at most the largest unsigned long
  * @__ZIO_ATTR_MAX: internal
  * @ZIO_ATTR_MAX: highest attribute number
  */
@@ -311,6 +314,7 @@ enum zio_attr {
 	ZIO_ATTR_UID,
 	ZIO_ATTR_PARENT_PID,
 	ZIO_ATTR_MMAP_END,
+	ZIO_ATTR_MAX_PAGES,
 
 	__ZIO_ATTR_MAX,
 	ZIO_ATTR_MAX = __ZIO_ATTR_MAX - 1
