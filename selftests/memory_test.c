@@ -6,7 +6,6 @@
  * the module parameter max_pages bounds them all: past it an ioctl fails
  * with ENOMEM and a fault gets SIGBUS.
  */
-#include <setjmp.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -134,54 +133,6 @@ TEST(rss_of_a_fork_child)
 	close(fd);
 }
 
-static sigjmp_buf fault_jmp;
-
-static void on_sigbus(int sig)
-{
-	siglongjmp(fault_jmp, sig);
-}
-
-/*
- * In a child: with max_pages at @limit, touch the pages of a fresh mapping
- * until a fault fails, then try a read into the rest. Exit status: 0 when
- * exactly @room pages could be touched, the touch after them got SIGBUS
- * and ZIO_IOC_READ failed with ENOMEM; 1-4 otherwise.
- */
-static int fill_to_the_limit(unsigned int room)
-{
-	const size_t page = zio_page_size();
-	volatile unsigned int touched = 0;
-	struct sigaction sa = { .sa_handler = on_sigbus };
-	struct zio_io io = { .offset = ZIO_IO_FILE_POS };
-	char *buf, data[64] = "past the limit";
-	int fd, pipefd[2];
-	long ret;
-
-	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return 1;
-	buf = zio_map(fd, 4 * room * page, 0);
-	if (buf == MAP_FAILED || sigaction(SIGBUS, &sa, NULL))
-		return 1;
-	if (!sigsetjmp(fault_jmp, 1)) {
-		for (; touched < 4 * room; touched++)
-			buf[touched * page] = 1;
-		return 2;		/* no SIGBUS */
-	}
-	if (touched != room)
-		return 3;
-
-	if (pipe(pipefd) || write(pipefd[1], data, sizeof(data)) != sizeof(data))
-		return 1;
-	io.fd = pipefd[0];
-	io.addr = (uintptr_t)buf + 2 * room * page;
-	io.len = page;
-	ret = zio_ioctl(fd, ZIO_IOC_READ, &io);
-	if (ret != -ENOMEM)
-		return 4;
-	return 0;
-}
-
 TEST(max_pages_bounds_faults_and_ioctls)
 {
 	const unsigned int room = 8;
@@ -198,12 +149,12 @@ TEST(max_pages_bounds_faults_and_ioctls)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid)
-		_exit(fill_to_the_limit(room));
+		_exit(zio_fill_to_the_limit(room));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_EQ(0, zio_param_set("max_pages", saved));
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status)) {
-		TH_LOG("1: setup failed, 2: no SIGBUS, 3: SIGBUS after the wrong page, 4: the read did not fail with ENOMEM");
+		TH_LOG(ZIO_FILL_FAILURES);
 	}
 	ASSERT_EQ(0, zio_global_counters(&c));
 	EXPECT_EQ(0, c.pages_live);

@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -400,6 +402,64 @@ static inline int zio_param_set(const char *name, long long value)
 	snprintf(path, sizeof(path), ZIO_PARAM_DIR "%s", name);
 	snprintf(buf, sizeof(buf), "%lld", value);
 	return zio_write_file(path, buf);
+}
+
+/* Where zio_fill_to_the_limit()'s SIGBUS handler jumps to. */
+static inline sigjmp_buf *zio_sigbus_jmp(void)
+{
+	static sigjmp_buf jmp;
+
+	return &jmp;
+}
+
+static inline void zio_on_sigbus(int sig)
+{
+	siglongjmp(*zio_sigbus_jmp(), sig);
+}
+
+/*
+ * In a child, once max_pages is set to the pages zio holds + @room: touch
+ * the pages of a fresh mapping until a fault fails, then try a read into
+ * the rest. Exit status: 0 when exactly @room pages could be touched, the
+ * touch after them got SIGBUS and ZIO_IOC_READ failed with ENOMEM; 1-4
+ * otherwise (ZIO_FILL_FAILURES says which).
+ */
+#define ZIO_FILL_FAILURES "1: setup failed, 2: no SIGBUS, " \
+	"3: SIGBUS after the wrong page, 4: the read did not fail with ENOMEM"
+
+static inline int zio_fill_to_the_limit(unsigned int room)
+{
+	const size_t page = zio_page_size();
+	volatile unsigned int touched = 0;
+	struct sigaction sa = { .sa_handler = zio_on_sigbus };
+	struct zio_io io = { .offset = ZIO_IO_FILE_POS };
+	char *buf, data[64] = "past the limit";
+	int fd, pipefd[2];
+	long ret;
+
+	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	buf = zio_map(fd, 4 * room * page, 0);
+	if (buf == MAP_FAILED || sigaction(SIGBUS, &sa, NULL))
+		return 1;
+	if (!sigsetjmp(*zio_sigbus_jmp(), 1)) {
+		for (; touched < 4 * room; touched++)
+			buf[touched * page] = 1;
+		return 2;		/* no SIGBUS */
+	}
+	if (touched != room)
+		return 3;
+
+	if (pipe(pipefd) || write(pipefd[1], data, sizeof(data)) != sizeof(data))
+		return 1;
+	io.fd = pipefd[0];
+	io.addr = (uintptr_t)buf + 2 * room * page;
+	io.len = page;
+	ret = zio_ioctl(fd, ZIO_IOC_READ, &io);
+	if (ret != -ENOMEM)
+		return 4;
+	return 0;
 }
 
 /*
