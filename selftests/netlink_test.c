@@ -37,6 +37,7 @@ struct space {
 
 struct stats {
 	uint64_t space_limit, copy_threshold;
+	uint64_t max_pages;		/* 0: not in the reply */
 	uint32_t max_records, nr_spaces, page_size;
 	uint8_t enabled;
 	uint64_t c[ZIO_COUNTER_MAX + 1];
@@ -78,6 +79,8 @@ static int req_parse(struct nlattr **tb, uint8_t cmd, void *arg)
 		st->space_limit = nla_get_u64(tb[ZIO_ATTR_SPACE_LIMIT]);
 		st->copy_threshold = nla_get_u64(tb[ZIO_ATTR_COPY_THRESHOLD]);
 		st->max_records = nla_get_u32(tb[ZIO_ATTR_MAX_RECORDS]);
+		st->max_pages = tb[ZIO_ATTR_MAX_PAGES] ?
+				nla_get_u64(tb[ZIO_ATTR_MAX_PAGES]) : 0;
 		st->nr_spaces = nla_get_u32(tb[ZIO_ATTR_NR_SPACES]);
 		st->page_size = nla_get_u32(tb[ZIO_ATTR_PAGE_SIZE]);
 		st->enabled = nla_get_u8(tb[ZIO_ATTR_ENABLED]);
@@ -359,6 +362,67 @@ TEST_F(nl, set_settings)
 	EXPECT_EQ(1, now.enabled);
 }
 
+/* SET with max_pages alone. */
+static int set_max_pages(struct zio_genl *nl, uint64_t pages, char *msgbuf)
+{
+	return set_attr(nl, ZIO_ATTR_MAX_PAGES, 8, pages, msgbuf);
+}
+
+/*
+ * max_pages: GET shows the module parameter, SET changes it and bounds
+ * allocations at once, and large values are taken whole.
+ */
+TEST_F(nl, max_pages)
+{
+	const unsigned int room = 8;
+	struct zio_counters c = {};
+	struct stats st, now;
+	long long saved;
+	int status, ret;
+	pid_t pid;
+
+	saved = zio_param_get("max_pages");
+	ASSERT_LT(0, saved);
+	ASSERT_EQ(0, get_stats(&self->nl, &st));
+	ASSERT_EQ(saved, st.max_pages) {
+		TH_LOG("GET_STATS has no max_pages, or not sysfs's");
+	}
+
+	/* Room for 8 more pages: the 9th fault gets SIGBUS, a read ENOMEM. */
+	ASSERT_EQ(0, zio_global_counters(&c));
+	ret = set_max_pages(&self->nl, c.pages_live + room, NULL);
+	EXPECT_EQ(0, ret);
+	EXPECT_EQ(c.pages_live + room, zio_param_get("max_pages"));
+	status = -1;
+	pid = ret ? -1 : fork();
+	if (!pid)
+		_exit(zio_fill_to_the_limit(room));
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	ASSERT_EQ(0, set_max_pages(&self->nl, saved, NULL));
+	EXPECT_EQ(saved, zio_param_get("max_pages"));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) {
+		TH_LOG(ZIO_FILL_FAILURES);
+	}
+
+	/* Beyond 32 bits: kept whole by a 64-bit kernel. */
+	ret = set_max_pages(&self->nl, 1ULL << 40, NULL);
+	if (sizeof(long) == 8) {
+		EXPECT_EQ(0, ret);
+		EXPECT_EQ(1LL << 40, zio_param_get("max_pages"));
+		EXPECT_EQ(0, set_max_pages(&self->nl, UINT64_MAX, NULL));
+		ASSERT_EQ(0, get_stats(&self->nl, &now));
+		EXPECT_EQ(UINT64_MAX, now.max_pages);
+	} else {
+		EXPECT_EQ(-EINVAL, ret);
+	}
+	ASSERT_EQ(0, set_max_pages(&self->nl, saved, NULL));
+	ASSERT_EQ(0, get_stats(&self->nl, &now));
+	EXPECT_EQ(saved, now.max_pages);
+	EXPECT_EQ(saved, zio_param_get("max_pages"));
+}
+
 /* Malformed attributes are rejected with their extack message. */
 TEST_F(nl, bad_attributes)
 {
@@ -380,6 +444,12 @@ TEST_F(nl, bad_attributes)
 	EXPECT_EQ(-ERANGE, set_attr(&self->nl, ZIO_ATTR_MAX_RECORDS, 4,
 				    ZIO_MAX_RECORDS_MAX + 1, text));
 	EXPECT_STREQ("integer out of range", text);
+	EXPECT_EQ(-ERANGE, set_max_pages(&self->nl, 0, text));
+	EXPECT_STREQ("integer out of range", text);
+	if (sizeof(long) == 4) {
+		EXPECT_EQ(-EINVAL, set_max_pages(&self->nl, 1ULL << 32, text));
+		EXPECT_STREQ("max_pages is beyond an unsigned long", text);
+	}
 	EXPECT_EQ(-EINVAL, set_attr(&self->nl, ZIO_ATTR_NR_SPACES, 4, 1, text));
 	EXPECT_STREQ("nr_spaces is output only", text);
 	EXPECT_EQ(-EINVAL, set_attr(&self->nl, ZIO_ATTR_MAX + 1, 4, 1, text));
@@ -404,6 +474,23 @@ TEST_F(nl, bad_attributes)
 	EXPECT_EQ(st.copy_threshold, now.copy_threshold);
 	EXPECT_EQ(st.enabled, now.enabled);
 	EXPECT_EQ(st.max_records, now.max_records);
+	EXPECT_EQ(st.max_pages, now.max_pages);
+
+	/* Nor a valid max_pages with a bad setting, nor a bad max_pages. */
+	msg = zio_genl_msg(&self->nl, ZIO_CMD_SET, 0);
+	nla_put_u64(msg, ZIO_ATTR_MAX_PAGES, st.max_pages + 1);
+	nla_put_u64(msg, ZIO_ATTR_SPACE_LIMIT, PAGE + 1);
+	memset(&req, 0, sizeof(req));
+	EXPECT_EQ(-EINVAL, nl_run(&self->nl, msg, &req));
+	msg = zio_genl_msg(&self->nl, ZIO_CMD_SET, 0);
+	nla_put_u64(msg, ZIO_ATTR_COPY_THRESHOLD, 1 << 20);
+	nla_put_u64(msg, ZIO_ATTR_MAX_PAGES, 0);
+	memset(&req, 0, sizeof(req));
+	EXPECT_EQ(-ERANGE, nl_run(&self->nl, msg, &req));
+	ASSERT_EQ(0, get_stats(&self->nl, &now));
+	EXPECT_EQ(st.max_pages, now.max_pages);
+	EXPECT_EQ(st.max_pages, zio_param_get("max_pages"));
+	EXPECT_EQ(st.copy_threshold, now.copy_threshold);
 }
 
 /*
@@ -412,6 +499,7 @@ TEST_F(nl, bad_attributes)
  */
 TEST_F(nl, unprivileged)
 {
+	long long max_pages = zio_param_get("max_pages");
 	char *mine;
 	pid_t pid;
 	int status;
@@ -436,6 +524,8 @@ TEST_F(nl, unprivileged)
 			_exit(10);
 		if (set_attr(&nl, ZIO_ATTR_ENABLED, 1, 1, text) != -EPERM)
 			_exit(11);
+		if (set_max_pages(&nl, max_pages + 1, text) != -EPERM)
+			_exit(16);
 		if (get_stats(&nl, &st))
 			_exit(12);
 		fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
@@ -454,9 +544,10 @@ TEST_F(nl, unprivileged)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status)) {
-		TH_LOG("child step %d failed (11: set not refused, 14/15: dump, 17: events)",
+		TH_LOG("child step %d failed (11, 16: set not refused, 14/15: dump, 17: events)",
 		       WEXITSTATUS(status));
 	}
+	EXPECT_EQ(max_pages, zio_param_get("max_pages"));
 }
 
 static int event_parse(struct nlattr **tb, uint8_t cmd, void *arg)
