@@ -762,6 +762,49 @@ TEST_F(nl, zioctl)
 	EXPECT_EQ(1, zioctl("monitor", true, out, sizeof(out)));
 	EXPECT_NE(NULL, strstr(out, "permission denied"));
 	EXPECT_EQ(2, zioctl("set nonsense 1", false, out, sizeof(out)));
+	EXPECT_EQ(2, zioctl("set max_pages lots", false, out, sizeof(out)));
+}
+
+/* zioctl shows max_pages, sets it, and says why the module refuses 0. */
+TEST_F(nl, zioctl_max_pages)
+{
+	static char out[1 << 16];
+	long long saved = zio_param_get("max_pages");
+	char args[64], want[64];
+
+	if (system("command -v zioctl >/dev/null 2>&1"))
+		SKIP(return, "zioctl is not installed in this system");
+	ASSERT_LT(0, saved);
+
+	snprintf(args, sizeof(args), "set max_pages %lld", saved + 1);
+	EXPECT_EQ(0, zioctl(args, false, out, sizeof(out))) {
+		TH_LOG("%s", out);
+	}
+	EXPECT_EQ(saved + 1, zio_param_get("max_pages"));
+	EXPECT_EQ(0, zioctl("stats", false, out, sizeof(out)));
+	snprintf(want, sizeof(want), "  max_pages            %lld (", saved + 1);
+	EXPECT_NE(NULL, strstr(out, want)) {
+		TH_LOG("%s not in: %s", want, out);
+	}
+	EXPECT_EQ(0, zioctl("stats --json", false, out, sizeof(out)));
+	snprintf(want, sizeof(want), "\"max_pages\": %lld,", saved + 1);
+	EXPECT_NE(NULL, strstr(out, want)) {
+		TH_LOG("%s not in: %s", want, out);
+	}
+
+	EXPECT_EQ(1, zioctl("set max_pages 0", false, out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "integer out of range")) {
+		TH_LOG("%s", out);
+	}
+	EXPECT_EQ(1, zioctl("set max_pages 1", true, out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "permission denied")) {
+		TH_LOG("%s", out);
+	}
+	EXPECT_EQ(saved + 1, zio_param_get("max_pages"));
+
+	snprintf(args, sizeof(args), "set max_pages %lld", saved);
+	EXPECT_EQ(0, zioctl(args, false, out, sizeof(out)));
+	EXPECT_EQ(saved, zio_param_get("max_pages"));
 }
 
 TEST_HARNESS_MAIN

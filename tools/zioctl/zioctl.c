@@ -31,7 +31,8 @@ static void usage(FILE *out)
 		"                     without CAP_NET_ADMIN, only your own processes'\n"
 		"  set KEY VALUE      change a setting (needs CAP_NET_ADMIN); KEY is one of\n"
 		"                     space_limit, copy_threshold (bytes, K/M/G/T suffixes),\n"
-		"                     enabled (0/1, yes/no, on/off), max_records (0-%d)\n"
+		"                     enabled (0/1, yes/no, on/off), max_records (0-%d),\n"
+		"                     max_pages (pages zio may hold over all processes, at least 1)\n"
 		"  monitor            print events as they happen (needs CAP_NET_ADMIN):\n"
 		"                     spaces created and freed, mmap refused by space_limit\n"
 		"  info               the module's API version, page size and settings\n"
@@ -186,6 +187,18 @@ static uint32_t get_u32(struct nlattr *a)
 
 /* ---- stats ---- */
 
+/* A number of pages, and what they come to when that fits 64 bits. */
+static void print_pages(const char *name, uint64_t pages, uint32_t page_size)
+{
+	char buf[32];
+
+	if (page_size && pages <= UINT64_MAX / page_size)
+		printf("  %-20s %" PRIu64 " (%s)\n", name, pages,
+		       human(pages * page_size, buf, sizeof(buf)));
+	else
+		printf("  %-20s %" PRIu64 "\n", name, pages);
+}
+
 static int stats_parse(struct nlattr **tb, uint8_t cmd, void *arg)
 {
 	uint64_t c[ZIO_COUNTER_MAX + 1];
@@ -200,12 +213,14 @@ static int stats_parse(struct nlattr **tb, uint8_t cmd, void *arg)
 	parse_counters(tb[ZIO_ATTR_COUNTERS], c, present);
 	if (json) {
 		printf("{\"settings\": {\"enabled\": %s, \"space_limit\": %" PRIu64
-		       ", \"copy_threshold\": %" PRIu64 ", \"max_records\": %u, \"page_size\": %u}",
+		       ", \"copy_threshold\": %" PRIu64 ", \"max_records\": %u",
 		       tb[ZIO_ATTR_ENABLED] && nla_get_u8(tb[ZIO_ATTR_ENABLED]) ? "true" : "false",
 		       get_u64(tb[ZIO_ATTR_SPACE_LIMIT]),
 		       get_u64(tb[ZIO_ATTR_COPY_THRESHOLD]),
-		       get_u32(tb[ZIO_ATTR_MAX_RECORDS]),
-		       get_u32(tb[ZIO_ATTR_PAGE_SIZE]));
+		       get_u32(tb[ZIO_ATTR_MAX_RECORDS]));
+		if (tb[ZIO_ATTR_MAX_PAGES])
+			printf(", \"max_pages\": %" PRIu64, nla_get_u64(tb[ZIO_ATTR_MAX_PAGES]));
+		printf(", \"page_size\": %u}", get_u32(tb[ZIO_ATTR_PAGE_SIZE]));
 		printf(", \"spaces\": %u, \"counters\": {", get_u32(tb[ZIO_ATTR_NR_SPACES]));
 		for (i = 0; i < NR_COUNTERS; i++) {
 			if (!present[counters[i].attr])
@@ -226,6 +241,9 @@ static int stats_parse(struct nlattr **tb, uint8_t cmd, void *arg)
 	       get_u64(tb[ZIO_ATTR_COPY_THRESHOLD]),
 	       human(get_u64(tb[ZIO_ATTR_COPY_THRESHOLD]), b2, sizeof(b2)));
 	printf("  %-20s %u\n", "max_records", get_u32(tb[ZIO_ATTR_MAX_RECORDS]));
+	if (tb[ZIO_ATTR_MAX_PAGES])
+		print_pages("max_pages", nla_get_u64(tb[ZIO_ATTR_MAX_PAGES]),
+			    get_u32(tb[ZIO_ATTR_PAGE_SIZE]));
 	printf("  %-20s %u\n", "page_size", get_u32(tb[ZIO_ATTR_PAGE_SIZE]));
 	printf("spaces                 %u\n", get_u32(tb[ZIO_ATTR_NR_SPACES]));
 	printf("counters\n");
@@ -391,8 +409,13 @@ static int cmd_set(const char *key, const char *value)
 			fprintf(stderr, "zioctl: set max_records: '%s' is not a number\n", value);
 			return 2;
 		}
+	} else if (!strcmp(key, "max_pages")) {
+		if (parse_size(value, &v64)) {
+			fprintf(stderr, "zioctl: set max_pages: '%s' is not a number of pages\n", value);
+			return 2;
+		}
 	} else {
-		fprintf(stderr, "zioctl: set: unknown setting '%s' (space_limit, enabled, copy_threshold, max_records)\n",
+		fprintf(stderr, "zioctl: set: unknown setting '%s' (space_limit, enabled, copy_threshold, max_records, max_pages)\n",
 			key);
 		return 2;
 	}
@@ -405,6 +428,8 @@ static int cmd_set(const char *key, const char *value)
 		nla_put_u64(msg, ZIO_ATTR_COPY_THRESHOLD, v64);
 	else if (!strcmp(key, "enabled"))
 		nla_put_u8(msg, ZIO_ATTR_ENABLED, v8);
+	else if (!strcmp(key, "max_pages"))
+		nla_put_u64(msg, ZIO_ATTR_MAX_PAGES, v64);
 	else
 		nla_put_u32(msg, ZIO_ATTR_MAX_RECORDS, (uint32_t)v64);
 	if (zreq_run(msg, &req)) {
