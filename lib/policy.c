@@ -488,8 +488,8 @@ void zio_policy_copied(uintptr_t tag)
 		__atomic_store_n(&s->probed, 1, __ATOMIC_RELEASE);
 	}
 	n = __atomic_add_fetch(&copies, 1, __ATOMIC_RELAXED);
-	/* Learn fast at first (copies 8, 16, 32), then every 64 copies. */
-	if (n % ZIO_EVAL_COPIES == 0 || (n < ZIO_EVAL_COPIES && n >= 8 && !(n & (n - 1))))
+	/* Learn fast at first (copies 4, 8, 16, 32), then every 64 copies. */
+	if (n % ZIO_EVAL_COPIES == 0 || (n < ZIO_EVAL_COPIES && n >= 4 && !(n & (n - 1))))
 		evaluate(true, false);
 }
 
