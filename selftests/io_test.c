@@ -869,6 +869,22 @@ static int stay_on_one_cpu(void)
 }
 
 /*
+ * Fill @map with @seed's pattern, send it from @a, write over it at once,
+ * and receive it on @b into @out: 0 when the peer got what was sent.
+ */
+static int send_then_overwrite(int fd, int a, int b, unsigned char *map,
+			       unsigned char *out, size_t len, unsigned int seed)
+{
+	fill(map, len, seed);
+	if (zio_io(fd, ZIO_IOC_WRITE, a, map, len, ZIO_IO_FILE_POS, 0) != (long)len)
+		return -1;
+	memset(map, 0xee, len);
+	if (read_all(b, out, len))
+		return -1;
+	return check(out, len, seed) ? 0 : -1;
+}
+
+/*
  * A send of pages the program wrote copies them into the space's 32 KiB
  * send frags, which TCP takes by reference: the peer gets what was sent
  * however the buffer changes next, and once TCP lets go of the frags, the
@@ -891,12 +907,7 @@ TEST(tcp_sends_written_pages_from_frags)
 	ASSERT_EQ(0, zio_counters(fd, false, &c0));
 
 	/* Two new frags; written over at once, the peer gets what was sent. */
-	fill(map, len, 31);
-	ASSERT_EQ((long)len, zio_io(fd, ZIO_IOC_WRITE, a, map, len,
-				    ZIO_IO_FILE_POS, 0));
-	memset(map, 0xee, len);
-	ASSERT_EQ(0, read_all(b, out, len));
-	EXPECT_TRUE(check(out, len, 31));
+	ASSERT_EQ(0, send_then_overwrite(fd, a, b, map, out, len, 31));
 	ASSERT_EQ(0, tcp_wait_acked(a));
 	ASSERT_EQ(0, zio_counters(fd, false, &c));
 	EXPECT_EQ(0, c.pages_recycled - c0.pages_recycled);
@@ -993,12 +1004,7 @@ TEST(kept_pages_go_back_under_reclaim)
 	/* Reads and sends go on, with new pages. */
 	ASSERT_EQ(16 * PG, pipe_read(fd, map, len, 4));
 	EXPECT_TRUE(check(map, len, 4));
-	fill(map, len, 5);
-	ASSERT_EQ((long)len, zio_io(fd, ZIO_IOC_WRITE, a, map, len,
-				    ZIO_IO_FILE_POS, 0));
-	memset(map, 0xee, len);
-	ASSERT_EQ(0, read_all(b, out, len));
-	EXPECT_TRUE(check(out, len, 5));
+	ASSERT_EQ(0, send_then_overwrite(fd, a, b, map, out, len, 5));
 
 	close(a);
 	close(b);

@@ -198,6 +198,13 @@ static void drop_privileges(void)
 		_exit(90);
 }
 
+
+/* @out, a command's output, holds @text; else both go to the log. */
+#define EXPECT_OUTPUT_HAS(out, text)					\
+	EXPECT_NE(NULL, strstr(out, text)) {				\
+		TH_LOG("%s not in: %s", text, out);			\
+	}
+
 FIXTURE(nl) {
 	struct zio_genl nl;
 	int fd;
@@ -746,19 +753,13 @@ TEST_F(nl, zioctl)
 	EXPECT_NE(NULL, strstr(out, "space_limit"));
 	ASSERT_EQ(0, zioctl("spaces --json", false, out, sizeof(out)));
 	snprintf(want, sizeof(want), "\"pid\": %d, \"uid\": 0", getpid());
-	EXPECT_NE(NULL, strstr(out, want)) {
-		TH_LOG("%s not in: %s", want, out);
-	}
+	EXPECT_OUTPUT_HAS(out, want);
 	EXPECT_NE(NULL, strstr(out, "\"bytes_deferred\": 8192"));
 
 	EXPECT_EQ(1, zioctl("set enabled 1", true, out, sizeof(out)));
-	EXPECT_NE(NULL, strstr(out, "permission denied")) {
-		TH_LOG("%s", out);
-	}
+	EXPECT_OUTPUT_HAS(out, "permission denied");
 	EXPECT_EQ(1, zioctl("set space_limit 5000", false, out, sizeof(out)));
-	EXPECT_NE(NULL, strstr(out, "space_limit must be a multiple of the page size")) {
-		TH_LOG("%s", out);
-	}
+	EXPECT_OUTPUT_HAS(out, "space_limit must be a multiple of the page size");
 	EXPECT_EQ(1, zioctl("monitor", true, out, sizeof(out)));
 	EXPECT_NE(NULL, strstr(out, "permission denied"));
 	EXPECT_EQ(2, zioctl("set nonsense 1", false, out, sizeof(out)));
@@ -783,23 +784,15 @@ TEST_F(nl, zioctl_max_pages)
 	EXPECT_EQ(saved + 1, zio_param_get("max_pages"));
 	EXPECT_EQ(0, zioctl("stats", false, out, sizeof(out)));
 	snprintf(want, sizeof(want), "  max_pages            %lld (", saved + 1);
-	EXPECT_NE(NULL, strstr(out, want)) {
-		TH_LOG("%s not in: %s", want, out);
-	}
+	EXPECT_OUTPUT_HAS(out, want);
 	EXPECT_EQ(0, zioctl("stats --json", false, out, sizeof(out)));
 	snprintf(want, sizeof(want), "\"max_pages\": %lld,", saved + 1);
-	EXPECT_NE(NULL, strstr(out, want)) {
-		TH_LOG("%s not in: %s", want, out);
-	}
+	EXPECT_OUTPUT_HAS(out, want);
 
 	EXPECT_EQ(1, zioctl("set max_pages 0", false, out, sizeof(out)));
-	EXPECT_NE(NULL, strstr(out, "integer out of range")) {
-		TH_LOG("%s", out);
-	}
+	EXPECT_OUTPUT_HAS(out, "integer out of range");
 	EXPECT_EQ(1, zioctl("set max_pages 1", true, out, sizeof(out)));
-	EXPECT_NE(NULL, strstr(out, "permission denied")) {
-		TH_LOG("%s", out);
-	}
+	EXPECT_OUTPUT_HAS(out, "permission denied");
 	EXPECT_EQ(saved + 1, zio_param_get("max_pages"));
 
 	snprintf(args, sizeof(args), "set max_pages %lld", saved);
