@@ -196,7 +196,8 @@ static bool probe_settled(struct zio_site *s, unsigned int n)
 {
 	if (!__atomic_load_n(&s->probed, __ATOMIC_ACQUIRE))
 		return true;
-	return n >= __atomic_load_n(&s->judge_at, __ATOMIC_RELAXED);
+	/* Past it, the counter wrapped or not. */
+	return (int)(n - __atomic_load_n(&s->judge_at, __ATOMIC_RELAXED)) >= 0;
 }
 
 /*
