@@ -3,7 +3,9 @@
  * Memory reclaim: the pages spaces keep for later (the pool of free pages,
  * send frags that no socket holds) go back to the system when it runs
  * short, through a shrinker. Nothing a program can see changes: the next
- * read or send that wanted a kept page allocates one.
+ * read or send that wanted a kept page allocates one. The shrinker is not
+ * memcg-aware: a memory cgroup at its limit does not get the pages back
+ * (at most 5 MiB a space: the pool and the frags).
  */
 #include <linux/mm.h>
 #include <linux/shrinker.h>
@@ -48,7 +50,11 @@ static unsigned long zio_reclaim_scan(struct shrinker *shrinker,
 {
 	struct zio_reclaim_scan scan = { .left = sc->nr_to_scan };
 
-	if (!zio_spaces_try_each(zio_reclaim_space, &scan))
+	/*
+	 * Nothing freed: every frag left is in flight, or zio_spaces_lock is
+	 * busy. Walking the spaces again would free nothing either.
+	 */
+	if (!zio_spaces_try_each(zio_reclaim_space, &scan) || !scan.freed)
 		return SHRINK_STOP;
 	return scan.freed;
 }

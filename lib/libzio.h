@@ -61,7 +61,8 @@ int zio_owns(const void *ptr);
  * @copies_policy: large arena copies done by libc because the policy said so,
  *	or because their ranges overlap; and every large copy of a call site
  *	switched off, in the arena or not (a thread's last ones, 64 at most,
- *	count at its next call to the policy, or when it exits)
+ *	count at its next call to the policy, or when it exits, unless it
+ *	is the main thread: exit() runs no thread-specific destructor)
  * @bytes_deferred: bytes the module shared or made pending
  * @bytes_kernel: bytes the module copied itself
  * @discards_failed: discards the module refused

@@ -84,11 +84,15 @@ static bool hint_key_ok;
  * The site whose probe this thread's copy is, and the probe's pages: a
  * probe counts once the module has done it, zio_policy_copied().
  */
-static __thread struct zio_site *probe_site __attribute__((tls_model("initial-exec")));
-static __thread unsigned int probe_site_pages __attribute__((tls_model("initial-exec")));
-static __thread unsigned int probe_site_call __attribute__((tls_model("initial-exec")));
-static __thread uintptr_t probe_site_dst __attribute__((tls_model("initial-exec")));
-static __thread size_t probe_site_len __attribute__((tls_model("initial-exec")));
+struct zio_probe {
+	struct zio_site *site;
+	unsigned int pages;
+	unsigned int call;	/* the site's call that it is */
+	uintptr_t dst;
+	size_t len;
+};
+
+static __thread struct zio_probe probe_sent __attribute__((tls_model("initial-exec")));
 static pthread_mutex_t zio_policy_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long copies;	/* module copies, ever */
 static unsigned long probes;	/* of those, probes */
@@ -209,11 +213,14 @@ static bool probe_settled(struct zio_site *s, unsigned int n)
  */
 static bool probe_due(struct zio_site *s, unsigned int n, uintptr_t dst, size_t len)
 {
-	uintptr_t pdst = __atomic_load_n(&s->probe_dst, __ATOMIC_RELAXED);
-	size_t plen = __atomic_load_n(&s->probe_len, __ATOMIC_RELAXED);
+	uintptr_t pdst;
+	size_t plen;
 
+	/* Its acquire of probed comes first: the destination is that probe's. */
 	if (probe_settled(s, n))
 		return true;
+	pdst = __atomic_load_n(&s->probe_dst, __ATOMIC_RELAXED);
+	plen = __atomic_load_n(&s->probe_len, __ATOMIC_RELAXED);
 	if (dst < pdst + plen && pdst < dst + len) {
 		__atomic_store_n(&s->judge_at, n, __ATOMIC_RELAXED);
 		return true;
@@ -245,7 +252,7 @@ bool zio_policy_allow(uintptr_t tag, uintptr_t dst, size_t len)
 		return true;
 	hint_count();
 	/* A probe before that the module did not do is none. */
-	probe_site = NULL;
+	probe_sent.site = NULL;
 	s = lookup(tag, true);
 	if (!s || !__atomic_load_n(&s->off, __ATOMIC_RELAXED))
 		return true;
@@ -263,7 +270,7 @@ bool zio_policy_allow(uintptr_t tag, uintptr_t dst, size_t len)
 			return true;
 	}
 	next = __atomic_load_n(&s->next_probe, __ATOMIC_RELAXED);
-	if (n < next) {
+	if ((int)(n - next) < 0) {
 		/* Until the last probe is judged, each call comes back here. */
 		if (!probe_settled(s, n))
 			return false;
@@ -294,11 +301,12 @@ bool zio_policy_allow(uintptr_t tag, uintptr_t dst, size_t len)
 	 */
 	interval = __atomic_load_n(&s->interval, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->next_probe, n + interval, __ATOMIC_RELAXED);
-	probe_site_pages = len / zio_arena.page_size;
-	probe_site_call = n;
-	probe_site_dst = dst;
-	probe_site_len = len;
-	probe_site = s;
+	probe_sent.pages = len / zio_arena.page_size;
+	probe_sent.call = n;
+	probe_sent.dst = dst;
+	probe_sent.len = len;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	probe_sent.site = s;
 	return true;
 }
 
@@ -469,23 +477,27 @@ out_unlock:
  * When it is the probe zio_policy_allow() let through for @tag, the probe
  * counts now: judged later, see probe_due(). A probe the module refused
  * (or the split left no whole page for) is none; a copy from a signal
- * handler in between makes it none too.
+ * handler in between makes it none too, and so does a switch of the site
+ * meanwhile (its calls count from 0 again): its call would be a future one.
  */
 void zio_policy_copied(uintptr_t tag)
 {
-	struct zio_site *s = probe_site;
+	struct zio_probe p;
 	unsigned long n;
 
 	if (!policy_on())
 		return;
-	if (s && s->tag == tag) {
-		probe_site = NULL;
+	p = probe_sent;
+	probe_sent.site = NULL;
+	if (p.site && p.site->tag == tag &&
+	    __atomic_load_n(&p.site->calls, __ATOMIC_RELAXED) - p.call < ZIO_PROBE_SETTLE) {
+		struct zio_site *s = p.site;
+
 		__atomic_add_fetch(&probes, 1, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&s->probe_pages, probe_site_pages, __ATOMIC_RELAXED);
-		__atomic_store_n(&s->judge_at, probe_site_call + ZIO_PROBE_SETTLE,
-				 __ATOMIC_RELAXED);
-		__atomic_store_n(&s->probe_dst, probe_site_dst, __ATOMIC_RELAXED);
-		__atomic_store_n(&s->probe_len, probe_site_len, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&s->probe_pages, p.pages, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->judge_at, p.call + ZIO_PROBE_SETTLE, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->probe_dst, p.dst, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->probe_len, p.len, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->probed, 1, __ATOMIC_RELEASE);
 	}
 	n = __atomic_add_fetch(&copies, 1, __ATOMIC_RELAXED);
