@@ -129,25 +129,9 @@ static bool zio_pool_keep(struct zio_space *space, struct page *page)
 }
 
 /**
- * zio_pool_drain() - free the pages a space keeps
- * @space: the space, on its way out
- */
-void zio_pool_drain(struct zio_space *space)
-{
-	struct page *page, *next;
-
-	list_for_each_entry_safe(page, next, &space->pool, lru) {
-		list_del(&page->lru);
-		put_page(page);
-		atomic64_dec(&zio_nr_pooled);
-	}
-	WRITE_ONCE(space->nr_pool, 0);
-}
-
-/**
  * zio_pool_shrink() - free some of the pages a space keeps
  * @space: the space
- * @nr: free at most this many
+ * @nr: free at most this many (ULONG_MAX: all, for a space on its way out)
  *
  * Return: the pages freed.
  */

@@ -110,7 +110,6 @@ void zio_space_zap_released(struct zio_space *space, pgoff_t first,
 			    pgoff_t last, bool mapped);
 struct page *zio_page_alloc(struct zio_space *space, gfp_t gfp);
 void zio_page_free_new(struct zio_space *space, struct page *page);
-void zio_pool_drain(struct zio_space *space);
 unsigned long zio_pool_shrink(struct zio_space *space, unsigned long nr);
 void zio_page_unshare(struct page *page);
 bool zio_pages_at_limit(void);

@@ -95,7 +95,7 @@ static void zio_space_release(struct kref *ref)
 			cond_resched();
 	}
 	xa_destroy(&space->slots);
-	zio_pool_drain(space);
+	zio_pool_shrink(space, ULONG_MAX);
 	zio_frags_drain(space);
 	/* The mm outlives its spaces: check_mm() finds the RSS balanced. */
 	zio_mm_add_rss(space->mm, -atomic_long_read(&space->nr_slots));
