@@ -247,6 +247,7 @@ bool zio_policy_allow(uintptr_t tag, uintptr_t dst, size_t len)
 	struct zio_policy_hint *h = &zio_policy_hint;
 	struct zio_site *s;
 	unsigned int n, next, ahead, interval;
+	bool due;
 
 	if (!policy_on())
 		return true;
@@ -263,7 +264,8 @@ bool zio_policy_allow(uintptr_t tag, uintptr_t dst, size_t len)
 	 * doubles as fast). Not at the next call: a pipelined server copies
 	 * the next replies before it sends that one.
 	 */
-	if (probe_due(s, n, dst, len) && __atomic_exchange_n(&s->probed, 0, __ATOMIC_RELAXED) &&
+	due = probe_due(s, n, dst, len);
+	if (due && __atomic_exchange_n(&s->probed, 0, __ATOMIC_RELAXED) &&
 	    __atomic_load_n(&s->probe_pages, __ATOMIC_RELAXED)) {
 		evaluate(false, true);
 		if (!__atomic_load_n(&s->off, __ATOMIC_RELAXED))
@@ -272,7 +274,7 @@ bool zio_policy_allow(uintptr_t tag, uintptr_t dst, size_t len)
 	next = __atomic_load_n(&s->next_probe, __ATOMIC_RELAXED);
 	if ((int)(n - next) < 0) {
 		/* Until the last probe is judged, each call comes back here. */
-		if (!probe_settled(s, n))
+		if (!due)
 			return false;
 		ahead = next - n - 1;
 		if (ahead > ZIO_HINT_CALLS)
