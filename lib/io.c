@@ -18,11 +18,13 @@
  *
  * Vectors (readv, writev, sendmsg...) whose large arena parts sit next to
  * other parts are done piece by piece only where that is invisible: stream
- * sockets, regular files and block devices, and for writes, pipes. A
- * piece that ends short ends the call, as a short vector call would; a
- * socket read does not wait for the pieces after the first.
+ * sockets, regular files and block devices at an offset (preadv(), and
+ * pwritev() without O_APPEND), and for writes, pipes. A piece that ends
+ * short ends the call, as a short vector call would; a socket read does
+ * not wait for the pieces after the first.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
@@ -176,6 +178,13 @@ static enum zio_split split_kind(int fd)
 	return ZIO_SPLIT_NO;
 }
 
+static bool appends(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 || (fl & O_APPEND);
+}
+
 /* One piece of a split vector call: libc's part. */
 static ssize_t libc_piece(bool write, bool sock, int fd, const struct iovec *iov,
 			  int cnt, off_t offset, int flags)
@@ -211,7 +220,13 @@ static ssize_t vector_io(bool write, bool sock, int fd, const struct iovec *iov,
 	kind = split_kind(fd);
 	switch (kind) {
 	case ZIO_SPLIT_FILE:
-		if (sock)
+		/*
+		 * The kernel does a vector call on a file at once: the file
+		 * position moves by the whole call, and an O_APPEND write
+		 * (pwritev()'s too) lands in one piece. Pieces would let
+		 * another reader or appender in between.
+		 */
+		if (sock || offset < 0 || (write && appends(fd)))
 			return ZIO_IO_LIBC;
 		break;
 	case ZIO_SPLIT_STREAM:

@@ -257,6 +257,7 @@ IOCHECK(files, "files", "65536")
 IOCHECK(errors, "errors", "65536")
 IOCHECK(overwrite, "overwrite", "65536")
 IOCHECK(plain_read, "plain_read", "65536")
+IOCHECK(file_vectors_atomic, "file_vectors_atomic", "65536")
 
 /* Without LD_PRELOAD, linked with -lzio: the explicit API works too. */
 TEST_F(lib, api_linked)

@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "libzio_check.h"
@@ -395,6 +396,146 @@ TEST_F_TIMEOUT(check, files, CHECK_TIMEOUT)
 		printf("# files: no /mnt/ext4, tmpfs only\n");
 }
 
+/*
+ * A vector call on a file is one call for the file, as it is in libc:
+ * records appended by two processes with writev() and pwritev() through
+ * O_APPEND never mix, and two threads that readv() through one file
+ * position each get whole records. Each record is a head that is not in
+ * the arena and a body that is, so that a call split in two pieces (one
+ * for libc, one for the module) lets the other writer or reader in
+ * between.
+ */
+#define REC_HEAD	(64 * 1024)
+#define REC_BODY	(256 * 1024)
+#define REC_LEN		(REC_HEAD + REC_BODY)
+#define RECORDS		48
+
+static bool uniform(const unsigned char *p, size_t n, unsigned char tag)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != tag)
+			return false;
+	return true;
+}
+
+/* Append RECORDS records tagged @base + k; 0 or an errno. */
+static int append_records(const char *path, unsigned char base, bool positional)
+{
+	static unsigned char head[REC_HEAD];
+	unsigned char *body = calloc(1, REC_BODY);
+	int fd = open(path, O_WRONLY | O_APPEND);
+	int ret = 0;
+
+	if (!body || fd < 0 || !zio_owns(body))
+		return EINVAL;
+	for (int k = 0; k < RECORDS && !ret; k++) {
+		struct iovec iov[2] = { { head, REC_HEAD }, { body, REC_BODY } };
+		ssize_t n;
+
+		memset(head, base + k, REC_HEAD);
+		memset(body, base + k, REC_BODY);
+		/* Linux appends a pwritev() to an O_APPEND file, offset or not. */
+		n = positional ? pwritev(fd, iov, 2, 0) : writev(fd, iov, 2);
+		if (n != REC_LEN)
+			ret = n < 0 ? errno : EIO;
+	}
+	close(fd);
+	free(body);
+	return ret;
+}
+
+struct reader {
+	int fd;
+	const unsigned char *src;	/* what a module copy puts in the body */
+	unsigned int got[2 * RECORDS];
+	int bad;
+};
+
+/* readv() whole records through the shared position until the end. */
+static void *read_records(void *arg)
+{
+	struct reader *r = arg;
+	unsigned char *head = mmap(NULL, REC_HEAD, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *body = calloc(1, REC_BODY);
+
+	if (head == MAP_FAILED || !body || !zio_owns(body)) {
+		r->bad++;
+		return NULL;
+	}
+	for (;;) {
+		struct iovec iov[2] = { { head, REC_HEAD }, { body, REC_BODY } };
+		ssize_t n;
+
+		/* Pending pages: the module takes the body's read. */
+		zio_copy(body, r->src, REC_BODY);
+		n = readv(r->fd, iov, 2);
+		if (n == 0)
+			break;
+		if (n != REC_LEN || head[0] >= 2 * RECORDS ||
+		    !uniform(head, REC_HEAD, head[0]) || !uniform(body, REC_BODY, head[0])) {
+			r->bad++;
+			break;
+		}
+		r->got[head[0]]++;
+	}
+	munmap(head, REC_HEAD);
+	free(body);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(check, file_vectors_atomic, CHECK_TIMEOUT)
+{
+	char path[] = "/tmp/zio_iocheck.XXXXXX";
+	unsigned char *plain, *src = buffer(_metadata, REC_BODY, 1);
+	struct reader r[2] = {};
+	int fd, status, mixed = 0;
+	pthread_t t[2];
+	pid_t pid;
+
+	fd = mkstemp(path);
+	ASSERT_TRUE(fd >= 0);
+	plain = mmap(NULL, REC_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(plain != MAP_FAILED);
+
+	pid = fork();
+	ASSERT_TRUE(pid >= 0);
+	if (!pid)
+		_exit(append_records(path, RECORDS, true));
+	ASSERT_EQ(0, append_records(path, 0, false));
+	ASSERT_TRUE(waitpid(pid, &status, 0) == pid);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_TRUE(lseek(fd, 0, SEEK_END) == 2 * RECORDS * REC_LEN);
+	for (int k = 0; k < 2 * RECORDS; k++) {
+		ASSERT_TRUE(pread(fd, plain, REC_LEN, (off_t)k * REC_LEN) == REC_LEN);
+		if (!uniform(plain, REC_LEN, plain[0]) && !mixed++)
+			TH_LOG("record %d mixes appends of %u and another", k, plain[0]);
+	}
+	EXPECT_EQ(0, mixed);
+
+	/* Records k, written by libc, read back through one position. */
+	for (int k = 0; k < 2 * RECORDS; k++) {
+		memset(plain, k, REC_LEN);
+		ASSERT_TRUE(pwrite(fd, plain, REC_LEN, (off_t)k * REC_LEN) == REC_LEN);
+	}
+	ASSERT_TRUE(lseek(fd, 0, SEEK_SET) == 0);
+	for (int i = 0; i < 2; i++) {
+		r[i].fd = fd;
+		r[i].src = src;
+		ASSERT_TRUE(pthread_create(&t[i], NULL, read_records, &r[i]) == 0);
+	}
+	for (int i = 0; i < 2; i++)
+		ASSERT_TRUE(pthread_join(t[i], NULL) == 0);
+	EXPECT_EQ(0, r[0].bad + r[1].bad);
+	for (int k = 0; k < 2 * RECORDS; k++)
+		EXPECT_EQ(1, r[0].got[k] + r[1].got[k]);
+
+	unlink(path);
+	close(fd);
+	munmap(plain, REC_LEN);
+	free(src);
+}
+
 static volatile sig_atomic_t sigpipes;
 
 static void on_sigpipe(int sig)
@@ -530,7 +671,8 @@ TEST_F_TIMEOUT(check, overwrite, CHECK_TIMEOUT)
 int main(int argc, char **argv)
 {
 	static const char *const need_arena[] = {
-		"pipe", "tcp", "readv_stream", "unix_stream", "udp", "files", "errors", "overwrite", "plain_read", NULL
+		"pipe", "tcp", "readv_stream", "unix_stream", "udp", "files", "errors", "overwrite", "plain_read",
+		"file_vectors_atomic", NULL
 	};
 	const char *io = getenv("ZIO_IO");
 
