@@ -5,9 +5,7 @@
  *
  * A setting written through /sys/module/zio/parameters/ is checked against
  * the bounds the netlink family's ZIO_CMD_SET enforces (netlink.c): a value
- * out of them fails with EINVAL and changes nothing. max_pages alone takes
- * any unsigned long there, 0 too (at load: half of RAM, see main.c), where
- * ZIO_CMD_SET wants at least 1.
+ * out of them fails with EINVAL and changes nothing.
  */
 #include <linux/fs.h>
 #include <linux/kernel.h>
@@ -77,13 +75,35 @@ static const struct kernel_param_ops zio_max_records_ops = {
 	.get = param_get_uint,
 };
 
+/* At least one page: 0 would fail every allocation (at load: see main.c). */
+static int zio_param_set_max_pages(const char *val,
+				   const struct kernel_param *kp)
+{
+	unsigned long pages;
+	int ret;
+
+	ret = kstrtoul(val, 0, &pages);
+	if (ret)
+		return ret;
+	if (!pages)
+		return -EINVAL;
+	WRITE_ONCE(*(unsigned long *)kp->arg, pages);
+	return 0;
+}
+
+static const struct kernel_param_ops zio_max_pages_ops = {
+	.set = zio_param_set_max_pages,
+	.get = param_get_ulong,
+};
+
 unsigned long zio_space_limit = 1UL << 30;
 module_param_cb(space_limit, &zio_space_limit_ops, &zio_space_limit, 0644);
 __MODULE_PARM_TYPE(space_limit, "ulong");
 MODULE_PARM_DESC(space_limit, "Highest mmap offset + length of /dev/zio, in bytes: what one process may hold in one open; a multiple of the page size (default 1 GiB)");
 
 unsigned long zio_max_pages;
-module_param_named(max_pages, zio_max_pages, ulong, 0644);
+module_param_cb(max_pages, &zio_max_pages_ops, &zio_max_pages, 0644);
+__MODULE_PARM_TYPE(max_pages, "ulong");
 MODULE_PARM_DESC(max_pages, "Pages zio may hold over all processes; past it allocations fail (ENOMEM, SIGBUS in a fault) (default: half of RAM)");
 
 bool zio_enabled = true;

@@ -161,6 +161,9 @@ TEST(parameters_checked_as_netlink_checks_them)
 		{ "max_records", records_more, false },
 		{ "max_records", records_max, true },
 		{ "max_records", "0", true },
+		{ "max_pages", "0", false },
+		{ "max_pages", "-1", false },
+		{ "max_pages", "1", true },
 	};
 	unsigned int i;
 
