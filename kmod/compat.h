@@ -159,4 +159,31 @@ static inline int zio_sock_send_pages(struct socket *sock, struct bio_vec *bvec,
 }
 #endif
 
+/*
+ * Putting a slab object on a memcg-aware list_lru, in the list of the
+ * cgroup its memory is charged to: list_lru_add() until 6.8, which gave
+ * list_lru_add() a node and a cgroup and named this list_lru_add_obj().
+ */
+#include <linux/list_lru.h>
+
+static inline bool zio_list_lru_add_obj(struct list_lru *lru,
+					struct list_head *item)
+{
+#ifdef ZIO_HAVE_LIST_LRU_ADD_OBJ
+	return list_lru_add_obj(lru, item);
+#else
+	return list_lru_add(lru, item);
+#endif
+}
+
+static inline bool zio_list_lru_del_obj(struct list_lru *lru,
+					struct list_head *item)
+{
+#ifdef ZIO_HAVE_LIST_LRU_ADD_OBJ
+	return list_lru_del_obj(lru, item);
+#else
+	return list_lru_del(lru, item);
+#endif
+}
+
 #endif /* _ZIO_COMPAT_H */

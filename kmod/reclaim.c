@@ -3,29 +3,76 @@
  * Memory reclaim: the pages spaces keep for later (the pool of free pages,
  * send frags that no socket holds) go back to the system when it runs
  * short, through a shrinker. Nothing a program can see changes: the next
- * read or send that wanted a kept page allocates one. The shrinker is not
- * memcg-aware: a memory cgroup at its limit does not get the pages back
- * (at most 5 MiB a space: the pool and the frags).
+ * read or send that wanted a kept page allocates one.
+ *
+ * The kept pages are charged to the space's memory cgroup, so the shrinker
+ * is memcg-aware: a cgroup that reclaims (at its limit, or through
+ * memory.reclaim) gets back the pages of its own spaces. It finds them
+ * through a memcg-aware list_lru that holds every space, from its creation
+ * to its release, in the list of the cgroup its struct is charged to: the
+ * creating task's, as are its pages (space.c). A space's struct comes from
+ * a slab cache of its own because only an allocation that names the
+ * list_lru makes the list of the cgroup exist (zio_reclaim_space_alloc()).
+ *
+ * The walks hold the list's spinlock: they take a space's pool_lock and
+ * only trylock its frags lock, so reclaim never waits for a zio lock that
+ * an allocating task holds. A space leaves the list before its release
+ * frees what it keeps, so a walk never sees a space on its way out.
  */
+#include <linux/list_lru.h>
 #include <linux/mm.h>
 #include <linux/shrinker.h>
+#include <linux/slab.h>
 
+#include "compat.h"
 #include "frag.h"
 #include "reclaim.h"
 #include "slot.h"
 #include "space.h"
-#include "stats.h"
+
+static struct kmem_cache *zio_space_cache;
+static struct list_lru zio_reclaim_lru;
+/* 6.1 can register its shrinker only before the list exists. */
+static bool zio_reclaim_ready;
+
+static bool zio_reclaim_list_ready(void)
+{
+	/* Pairs with zio_shrinker_start(): the list is initialized. */
+	return smp_load_acquire(&zio_reclaim_ready);
+}
 
 struct zio_reclaim_scan {
 	unsigned long left;
 	unsigned long freed;
 };
 
-static bool zio_reclaim_space(struct zio_space *space, void *arg)
+static struct zio_space *zio_reclaim_entry(struct list_head *item)
 {
+	return container_of(item, struct zio_space, reclaim_node);
+}
+
+static enum lru_status zio_reclaim_count_space(struct list_head *item,
+					       struct list_lru_one *list,
+					       spinlock_t *lock, void *arg)
+{
+	struct zio_space *space = zio_reclaim_entry(item);
+	unsigned long *count = arg;
+
+	*count += READ_ONCE(space->nr_pool) + READ_ONCE(space->frags.nr_pages);
+	return LRU_SKIP;
+}
+
+/* The next scan starts with the space after this one. */
+static enum lru_status zio_reclaim_scan_space(struct list_head *item,
+					      struct list_lru_one *list,
+					      spinlock_t *lock, void *arg)
+{
+	struct zio_space *space = zio_reclaim_entry(item);
 	struct zio_reclaim_scan *scan = arg;
 	unsigned long n;
 
+	if (!scan->left)
+		return LRU_SKIP;
 	n = zio_pool_shrink(space, scan->left);
 	scan->left -= n;
 	scan->freed += n;
@@ -34,30 +81,40 @@ static bool zio_reclaim_space(struct zio_space *space, void *arg)
 		scan->left -= min(n, scan->left);
 		scan->freed += n;
 	}
-	return !scan->left;
+	return LRU_ROTATE;
 }
 
 static unsigned long zio_reclaim_count(struct shrinker *shrinker,
 				       struct shrink_control *sc)
 {
-	unsigned long pooled = atomic64_read(&zio_nr_pooled);
+	unsigned long count = 0, nr;
 
-	return pooled ? pooled : SHRINK_EMPTY;
+	if (!zio_reclaim_list_ready())
+		return SHRINK_EMPTY;
+	nr = list_lru_shrink_count(&zio_reclaim_lru, sc);
+	list_lru_walk_one(&zio_reclaim_lru, sc->nid, sc->memcg,
+			  zio_reclaim_count_space, &count, &nr);
+	return count ? count : SHRINK_EMPTY;
 }
 
 static unsigned long zio_reclaim_scan(struct shrinker *shrinker,
 				      struct shrink_control *sc)
 {
 	struct zio_reclaim_scan scan = { .left = sc->nr_to_scan };
+	unsigned long nr;
 
-	/*
-	 * Nothing freed: every frag left is in flight, or zio_spaces_lock is
-	 * busy. Walking the spaces again would free nothing either.
-	 */
-	if (!zio_spaces_try_each(zio_reclaim_space, &scan) || !scan.freed)
+	if (!zio_reclaim_list_ready())
 		return SHRINK_STOP;
-	return scan.freed;
+	/* Each space once: one rotated to the tail would come round again. */
+	nr = list_lru_shrink_count(&zio_reclaim_lru, sc);
+	list_lru_walk_one(&zio_reclaim_lru, sc->nid, sc->memcg,
+			  zio_reclaim_scan_space, &scan, &nr);
+	/* Every frag left is in flight: walking again would free nothing. */
+	return scan.freed ? scan.freed : SHRINK_STOP;
 }
+
+#define ZIO_SHRINKER_FLAGS \
+	(SHRINKER_NUMA_AWARE | SHRINKER_MEMCG_AWARE | SHRINKER_NONSLAB)
 
 /* 6.7 replaced register_shrinker() by shrinker_alloc() and shrinker_register(). */
 #ifdef ZIO_HAVE_SHRINKER_ALLOC
@@ -65,11 +122,20 @@ static struct shrinker *zio_shrinker;
 
 static int zio_shrinker_start(void)
 {
-	zio_shrinker = shrinker_alloc(0, "zio-pooled");
+	int ret;
+
+	zio_shrinker = shrinker_alloc(ZIO_SHRINKER_FLAGS, "zio-pooled");
 	if (!zio_shrinker)
 		return -ENOMEM;
 	zio_shrinker->count_objects = zio_reclaim_count;
 	zio_shrinker->scan_objects = zio_reclaim_scan;
+	ret = list_lru_init_memcg(&zio_reclaim_lru, zio_shrinker);
+	if (ret) {
+		shrinker_free(zio_shrinker);
+		return ret;
+	}
+	/* Pairs with zio_reclaim_list_ready(). */
+	smp_store_release(&zio_reclaim_ready, true);
 	shrinker_register(zio_shrinker);
 	return 0;
 }
@@ -83,11 +149,25 @@ static struct shrinker zio_shrinker = {
 	.count_objects = zio_reclaim_count,
 	.scan_objects = zio_reclaim_scan,
 	.seeks = DEFAULT_SEEKS,
+	.flags = ZIO_SHRINKER_FLAGS,
 };
 
+/* The list takes the shrinker's id, which registering gives it. */
 static int zio_shrinker_start(void)
 {
-	return register_shrinker(&zio_shrinker, "zio-pooled");
+	int ret;
+
+	ret = register_shrinker(&zio_shrinker, "zio-pooled");
+	if (ret)
+		return ret;
+	ret = list_lru_init_memcg(&zio_reclaim_lru, &zio_shrinker);
+	if (ret) {
+		unregister_shrinker(&zio_shrinker);
+		return ret;
+	}
+	/* Pairs with zio_reclaim_list_ready(). */
+	smp_store_release(&zio_reclaim_ready, true);
+	return 0;
 }
 
 static void zio_shrinker_stop(void)
@@ -97,19 +177,70 @@ static void zio_shrinker_stop(void)
 #endif
 
 /**
+ * zio_reclaim_space_alloc() - allocate a zeroed space, charged to the
+ *	caller's memory cgroup
+ *
+ * Return: the space, or NULL.
+ */
+struct zio_space *zio_reclaim_space_alloc(void)
+{
+	return kmem_cache_alloc_lru(zio_space_cache, &zio_reclaim_lru,
+				    GFP_KERNEL | __GFP_ZERO);
+}
+
+/**
+ * zio_reclaim_space_free() - free a space of zio_reclaim_space_alloc()
+ * @space: the space, off the list (zio_reclaim_del())
+ */
+void zio_reclaim_space_free(struct zio_space *space)
+{
+	kmem_cache_free(zio_space_cache, space);
+}
+
+/**
+ * zio_reclaim_add() - let reclaim take what a space keeps
+ * @space: the space, its pool and frags initialized
+ */
+void zio_reclaim_add(struct zio_space *space)
+{
+	INIT_LIST_HEAD(&space->reclaim_node);
+	zio_list_lru_add_obj(&zio_reclaim_lru, &space->reclaim_node);
+}
+
+/**
+ * zio_reclaim_del() - undo zio_reclaim_add(); no walk sees @space after it
+ * @space: the space
+ */
+void zio_reclaim_del(struct zio_space *space)
+{
+	zio_list_lru_del_obj(&zio_reclaim_lru, &space->reclaim_node);
+}
+
+/**
  * zio_reclaim_register() - let memory reclaim take the pages spaces keep
  *
  * Return: 0 or a negative errno.
  */
 int zio_reclaim_register(void)
 {
-	return zio_shrinker_start();
+	int ret;
+
+	zio_space_cache = KMEM_CACHE(zio_space, SLAB_ACCOUNT);
+	if (!zio_space_cache)
+		return -ENOMEM;
+	ret = zio_shrinker_start();
+	if (ret)
+		kmem_cache_destroy(zio_space_cache);
+	return ret;
 }
 
 /**
- * zio_reclaim_unregister() - undo zio_reclaim_register()
+ * zio_reclaim_unregister() - undo zio_reclaim_register(), once every space
+ *	is gone
  */
 void zio_reclaim_unregister(void)
 {
 	zio_shrinker_stop();
+	list_lru_destroy(&zio_reclaim_lru);
+	kmem_cache_destroy(zio_space_cache);
 }

@@ -14,6 +14,7 @@
 #include "compat.h"
 #include "file.h"
 #include "netlink.h"
+#include "reclaim.h"
 #include "records.h"
 #include "slot.h"
 #include "space.h"
@@ -25,7 +26,7 @@ static struct zio_space *zio_space_create(struct zio_file *zfile,
 {
 	struct zio_space *space;
 
-	space = kzalloc(sizeof(*space), GFP_KERNEL_ACCOUNT);
+	space = zio_reclaim_space_alloc();
 	if (!space)
 		return ERR_PTR(-ENOMEM);
 
@@ -44,6 +45,7 @@ static struct zio_space *zio_space_create(struct zio_file *zfile,
 	spin_lock_init(&space->pool_lock);
 	INIT_LIST_HEAD(&space->pool);
 	zio_frags_init(&space->frags);
+	zio_reclaim_add(space);
 	list_add(&space->file_node, &zfile->spaces);
 
 	zio_spaces_add(space);
@@ -95,6 +97,7 @@ static void zio_space_release(struct kref *ref)
 			cond_resched();
 	}
 	xa_destroy(&space->slots);
+	zio_reclaim_del(space);
 	zio_pool_shrink(space, ULONG_MAX);
 	zio_frags_drain(space);
 	/* The mm outlives its spaces: check_mm() finds the RSS balanced. */
@@ -102,7 +105,7 @@ static void zio_space_release(struct kref *ref)
 	zio_notify_space(space, ZIO_CMD_SPACE_DEL);
 	zio_records_destroy(space);
 	mem_cgroup_put(space->memcg);
-	kfree(space);
+	zio_reclaim_space_free(space);
 }
 
 /**

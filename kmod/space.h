@@ -93,6 +93,7 @@ struct zio_space {
 	struct zio_file *zfile;
 	struct list_head file_node;
 	struct list_head global_node;
+	struct list_head reclaim_node;	/* on zio_reclaim_lru (reclaim.c) */
 	struct mm_struct *mm;
 	struct mem_cgroup *memcg;
 	struct mutex lock;		/* serializes slot changes */

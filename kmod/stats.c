@@ -260,32 +260,6 @@ unsigned int zio_spaces_nr(void)
 }
 
 /**
- * zio_spaces_try_each() - call @fn for every space, unless that would wait
- * @fn: called with zio_spaces_lock held (it must not sleep, nor take a
- *	zio mutex but by trylock); a true return stops the walk
- * @arg: passed to @fn
- *
- * For memory reclaim, which may run under any zio lock that allocates.
- *
- * Return: false if zio_spaces_lock was busy and nothing was called.
- */
-bool zio_spaces_try_each(bool (*fn)(struct zio_space *space, void *arg),
-			 void *arg)
-{
-	struct zio_space *space;
-
-	if (!mutex_trylock(&zio_spaces_lock))
-		return false;
-	list_for_each_entry(space, &zio_spaces, global_node) {
-		/* A space on the list has its pool and frags, see above. */
-		if (fn(space, arg))
-			break;
-	}
-	mutex_unlock(&zio_spaces_lock);
-	return true;
-}
-
-/**
  * zio_spaces_walk() - report every space created after a cursor
  * @after: skip the spaces whose id is at most this (0: none)
  * @ns: the pid namespace to give pids in

@@ -95,8 +95,6 @@ void zio_spaces_del(struct zio_space *space);
 void zio_space_owner(struct zio_space *space, struct pid_namespace *ns,
 		     pid_t *pid, kuid_t *uid);
 unsigned int zio_spaces_nr(void);
-bool zio_spaces_try_each(bool (*fn)(struct zio_space *space, void *arg),
-			 void *arg);
 int zio_spaces_walk(u64 after, struct pid_namespace *ns,
 		    int (*fn)(const struct zio_space_info *info, void *arg),
 		    void *arg);

@@ -5,10 +5,15 @@
  * them with a copy does not, writing the copies does, and munmap + close
  * gives it all back.
  *
+ * The pages a space keeps for later go back when its cgroup reclaims.
+ *
  * The work runs in a child moved into a new cgroup under /sys/fs/cgroup
  * (cgroup2, +memory enabled in the root's subtree_control); the numbers
  * come back to the test through a shared page.
  */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -205,6 +210,125 @@ TEST_F(memcg, charged_and_uncharged)
 	EXPECT_GE(res->before + SLACK, res->freed);
 	/* And once the process is gone, nothing at all is left charged. */
 	EXPECT_GE(SLACK, res->exited);
+	munmap(res, sizeof(*res));
+}
+
+/* ZIO_IOC_READ of @len bytes of @seed from a pipe into @buf. */
+static int read_from_pipe(int zfd, char *buf, size_t len, uint64_t seed)
+{
+	struct zio_io io = {
+		.addr = (uintptr_t)buf, .len = len, .offset = ZIO_IO_FILE_POS,
+	};
+	char *in = malloc(len);
+	int p[2], ret = -1;
+
+	if (!in || pipe(p)) {
+		free(in);
+		return -1;
+	}
+	zio_fill(in, len, seed);
+	io.fd = p[0];
+	if (fcntl(p[1], F_SETPIPE_SZ, len) >= (long)len &&
+	    write(p[1], in, len) == (ssize_t)len &&
+	    ioctl(zfd, ZIO_IOC_READ, &io) == (long)len)
+		ret = 0;
+	close(p[0]);
+	close(p[1]);
+	free(in);
+	return ret;
+}
+
+struct reclaim_result {
+	int step;		/* 0 when the child got through */
+	unsigned long long pooled, left;
+};
+
+/* In cgroup @cg: fill the space's pool, have the cgroup reclaim, read again. */
+static void reclaim_child(const char *cg, struct reclaim_result *res)
+{
+	size_t len = 16 * zio_page_size();
+	char file[192], pid[32];
+	struct zio_counters c;
+	int fd, ret;
+	char *map;
+
+	snprintf(file, sizeof(file), "%s/cgroup.procs", cg);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	res->step = 1;
+	if (zio_write_file(file, pid))
+		return;
+	res->step = 2;
+	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	map = zio_map(fd, len, 0);
+	if (map == MAP_FAILED)
+		return;
+	/* The second read's fresh pages replace the first's: those are kept. */
+	res->step = 3;
+	if (read_from_pipe(fd, map, len, 1) || read_from_pipe(fd, map, len, 2) ||
+	    zio_counters(fd, false, &c))
+		return;
+	res->pooled = c.pages_pooled;
+	/* More than the cgroup has: every reclaim pass runs, then EAGAIN. */
+	snprintf(file, sizeof(file), "%s/memory.reclaim", cg);
+	res->step = 4;
+	ret = zio_write_file(file, "1G");
+	if (ret && ret != -EAGAIN)
+		return;
+	res->step = 5;
+	if (zio_counters(fd, false, &c))
+		return;
+	res->left = c.pages_pooled;
+	res->step = 6;
+	if (read_from_pipe(fd, map, len, 3) || !zio_check(map, len, 3))
+		return;
+	munmap(map, len);
+	close(fd);
+	res->step = 0;
+}
+
+/*
+ * The pages a space keeps for later are charged to its cgroup, and that
+ * cgroup's reclaim takes them back (the shrinker is memcg-aware): a
+ * memory.reclaim of the cgroup empties the pool, and reads go on.
+ */
+TEST(kept_pages_go_back_under_cgroup_reclaim)
+{
+	struct reclaim_result *res;
+	char cg[128], file[192];
+	int status;
+	pid_t pid;
+
+	if (access(CGROOT "/cgroup.subtree_control", W_OK))
+		SKIP(return, "no writable cgroup2 at " CGROOT);
+	if (zio_write_file(CGROOT "/cgroup.subtree_control", "+memory"))
+		SKIP(return, "cannot enable the memory controller");
+	snprintf(cg, sizeof(cg), CGROOT "/zio-reclaim-%d", getpid());
+	ASSERT_EQ(0, mkdir(cg, 0755));
+	snprintf(file, sizeof(file), "%s/memory.reclaim", cg);
+	if (access(file, W_OK)) {
+		rmdir(cg);
+		SKIP(return, "no memory.reclaim");
+	}
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, res);
+	res->step = -1;
+	fflush(NULL);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		reclaim_child(cg, res);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	rmdir(cg);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, res->step);
+	EXPECT_LE(16, res->pooled);
+	EXPECT_EQ(0, res->left) TH_LOG("%llu of %llu kept pages stayed after the cgroup's reclaim",
+				       res->left, res->pooled);
 	munmap(res, sizeof(*res));
 }
 
