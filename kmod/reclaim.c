@@ -9,8 +9,8 @@
  * is memcg-aware: a cgroup that reclaims (at its limit, or through
  * memory.reclaim) gets back the pages of its own spaces. It finds them
  * through a memcg-aware list_lru that holds every space, from its creation
- * to its release, in the list of the cgroup its struct is charged to: the
- * creating task's, as are its pages (space.c). A space's struct comes from
+ * to its release, in the list of the cgroup its struct is charged to,
+ * which is the one its pages are charged to (space.c). A space's struct comes from
  * a slab cache of its own because only an allocation that names the
  * list_lru makes the list of the cgroup exist (zio_reclaim_space_alloc()).
  *
@@ -18,8 +18,15 @@
  * only trylock its frags lock, so reclaim never waits for a zio lock that
  * an allocating task holds. A space leaves the list before its release
  * frees what it keeps, so a walk never sees a space on its way out.
+ *
+ * The lists are per NUMA node too, by the node of the space's struct: the
+ * reclaim of one node (kswapd, a node-bound allocation) takes the pages of
+ * the spaces whose struct is there, whatever node the pages are on. A
+ * cgroup's own reclaim goes over every node.
  */
 #include <linux/list_lru.h>
+#include <linux/memcontrol.h>
+#include <linux/sched/mm.h>
 #include <linux/mm.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
@@ -41,9 +48,13 @@ static bool zio_reclaim_list_ready(void)
 	return smp_load_acquire(&zio_reclaim_ready);
 }
 
+/* A count looks at this many spaces at most, and scales. */
+#define ZIO_RECLAIM_COUNT_SPACES	64UL
+
 struct zio_reclaim_scan {
 	unsigned long left;
 	unsigned long freed;
+	unsigned long *nr_to_walk;
 };
 
 static struct zio_space *zio_reclaim_entry(struct list_head *item)
@@ -71,8 +82,6 @@ static enum lru_status zio_reclaim_scan_space(struct list_head *item,
 	struct zio_reclaim_scan *scan = arg;
 	unsigned long n;
 
-	if (!scan->left)
-		return LRU_SKIP;
 	n = zio_pool_shrink(space, scan->left);
 	scan->left -= n;
 	scan->freed += n;
@@ -81,20 +90,33 @@ static enum lru_status zio_reclaim_scan_space(struct list_head *item,
 		scan->left -= min(n, scan->left);
 		scan->freed += n;
 	}
+	/* Done: the walk stops before the next space. */
+	if (!scan->left)
+		*scan->nr_to_walk = 0;
 	return LRU_ROTATE;
 }
 
 static unsigned long zio_reclaim_count(struct shrinker *shrinker,
 				       struct shrink_control *sc)
 {
-	unsigned long count = 0, nr;
+	unsigned long spaces, walk, nr, count = 0;
 
 	if (!zio_reclaim_list_ready())
 		return SHRINK_EMPTY;
-	nr = list_lru_shrink_count(&zio_reclaim_lru, sc);
+	/*
+	 * SHRINK_EMPTY only without spaces: it takes the cgroup off the
+	 * shrinker's map on this node until a space is added to its list,
+	 * and a pool that fills again adds none.
+	 */
+	spaces = list_lru_shrink_count(&zio_reclaim_lru, sc);
+	if (!spaces)
+		return SHRINK_EMPTY;
+	walk = min(spaces, ZIO_RECLAIM_COUNT_SPACES);
+	nr = walk;
 	list_lru_walk_one(&zio_reclaim_lru, sc->nid, sc->memcg,
 			  zio_reclaim_count_space, &count, &nr);
-	return count ? count : SHRINK_EMPTY;
+	walk -= nr;
+	return walk ? count * spaces / walk : 0;
 }
 
 static unsigned long zio_reclaim_scan(struct shrinker *shrinker,
@@ -107,6 +129,7 @@ static unsigned long zio_reclaim_scan(struct shrinker *shrinker,
 		return SHRINK_STOP;
 	/* Each space once: one rotated to the tail would come round again. */
 	nr = list_lru_shrink_count(&zio_reclaim_lru, sc);
+	scan.nr_to_walk = &nr;
 	list_lru_walk_one(&zio_reclaim_lru, sc->nid, sc->memcg,
 			  zio_reclaim_scan_space, &scan, &nr);
 	/* Every frag left is in flight: walking again would free nothing. */
@@ -177,15 +200,20 @@ static void zio_shrinker_stop(void)
 #endif
 
 /**
- * zio_reclaim_space_alloc() - allocate a zeroed space, charged to the
- *	caller's memory cgroup
+ * zio_reclaim_space_alloc() - allocate a zeroed space
+ * @memcg: the memory cgroup to charge it to, the one its pages go to
  *
  * Return: the space, or NULL.
  */
-struct zio_space *zio_reclaim_space_alloc(void)
+struct zio_space *zio_reclaim_space_alloc(struct mem_cgroup *memcg)
 {
-	return kmem_cache_alloc_lru(zio_space_cache, &zio_reclaim_lru,
-				    GFP_KERNEL | __GFP_ZERO);
+	struct mem_cgroup *old = set_active_memcg(memcg);
+	struct zio_space *space;
+
+	space = kmem_cache_alloc_lru(zio_space_cache, &zio_reclaim_lru,
+				     GFP_KERNEL | __GFP_ZERO);
+	set_active_memcg(old);
+	return space;
 }
 
 /**

@@ -24,21 +24,26 @@
 static struct zio_space *zio_space_create(struct zio_file *zfile,
 					  struct mm_struct *mm)
 {
+	struct mem_cgroup *memcg;
 	struct zio_space *space;
 
-	space = zio_reclaim_space_alloc();
-	if (!space)
+	/*
+	 * The caller's: at mmap it owns @mm; at fork it is the parent, and
+	 * the child is in no cgroup of its own yet (cgroup_post_fork() comes
+	 * after the mm is copied), so its mm would give the root cgroup. The
+	 * struct is charged there too (reclaim.c).
+	 */
+	memcg = get_mem_cgroup_from_mm(current->mm);
+	space = zio_reclaim_space_alloc(memcg);
+	if (!space) {
+		mem_cgroup_put(memcg);
 		return ERR_PTR(-ENOMEM);
+	}
 
 	kref_init(&space->ref);
 	space->zfile = zfile;
 	space->mm = mm;
-	/*
-	 * The caller's: at mmap it owns @mm; at fork it is the parent, and
-	 * the child is in no cgroup of its own yet (cgroup_post_fork() comes
-	 * after the mm is copied), so its mm would give the root cgroup.
-	 */
-	space->memcg = get_mem_cgroup_from_mm(current->mm);
+	space->memcg = memcg;
 	mutex_init(&space->lock);
 	xa_init_flags(&space->slots, XA_FLAGS_ACCOUNT);
 	zio_records_init(space);

@@ -264,6 +264,14 @@ static void reclaim_child(const char *cg, struct reclaim_result *res)
 	map = zio_map(fd, len, 0);
 	if (map == MAP_FAILED)
 		return;
+	/*
+	 * A reclaim while the space keeps nothing must not take the cgroup
+	 * off the shrinker's map for good.
+	 */
+	snprintf(file, sizeof(file), "%s/memory.reclaim", cg);
+	ret = zio_write_file(file, "1G");
+	if (ret && ret != -EAGAIN)
+		return;
 	/* The second read's fresh pages replace the first's: those are kept. */
 	res->step = 3;
 	if (read_from_pipe(fd, map, len, 1) || read_from_pipe(fd, map, len, 2) ||
@@ -271,7 +279,6 @@ static void reclaim_child(const char *cg, struct reclaim_result *res)
 		return;
 	res->pooled = c.pages_pooled;
 	/* More than the cgroup has: every reclaim pass runs, then EAGAIN. */
-	snprintf(file, sizeof(file), "%s/memory.reclaim", cg);
 	res->step = 4;
 	ret = zio_write_file(file, "1G");
 	if (ret && ret != -EAGAIN)
