@@ -75,7 +75,10 @@ static const struct kernel_param_ops zio_max_records_ops = {
 	.get = param_get_uint,
 };
 
-/* At least one page: 0 would fail every allocation (at load: see main.c). */
+/*
+ * At least one page once loaded: 0 would fail every allocation. At load
+ * (max_pages still 0), 0 is the default, which zio_init() then sets.
+ */
 static int zio_param_set_max_pages(const char *val,
 				   const struct kernel_param *kp)
 {
@@ -85,7 +88,7 @@ static int zio_param_set_max_pages(const char *val,
 	ret = kstrtoul(val, 0, &pages);
 	if (ret)
 		return ret;
-	if (!pages)
+	if (!pages && READ_ONCE(*(unsigned long *)kp->arg))
 		return -EINVAL;
 	WRITE_ONCE(*(unsigned long *)kp->arg, pages);
 	return 0;
