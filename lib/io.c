@@ -18,8 +18,8 @@
  *
  * Vectors (readv, writev, sendmsg...) whose large arena parts sit next to
  * other parts are done piece by piece only where that is invisible: stream
- * sockets, regular files and block devices at an offset (preadv(), and
- * pwritev() without O_APPEND), and for writes, pipes. A piece that ends
+ * sockets, and for writes, pipes that are not in packet mode; everywhere
+ * else (files, datagrams) libc does the whole call. A piece that ends
  * short ends the call, as a short vector call would; a socket read does
  * not wait for the pieces after the first.
  */
@@ -158,8 +158,15 @@ static bool vector_takes(bool write, const struct iovec *iov, size_t cnt)
 }
 
 /* What a vector call may be split on. */
-enum zio_split { ZIO_SPLIT_NO, ZIO_SPLIT_FILE, ZIO_SPLIT_STREAM, ZIO_SPLIT_PIPE };
+enum zio_split { ZIO_SPLIT_NO, ZIO_SPLIT_STREAM, ZIO_SPLIT_PIPE };
 
+/*
+ * Files are not: the kernel writes a vector to a file at once (the file
+ * position moves by the whole call, an O_APPEND write lands in one piece,
+ * no other write to the same range comes in between, and only a write
+ * that starts at RLIMIT_FSIZE gets SIGXFSZ). Nor are packet-mode pipes
+ * (O_DIRECT), where each piece would be a packet of its own.
+ */
 static enum zio_split split_kind(int fd)
 {
 	struct stat st;
@@ -168,35 +175,27 @@ static enum zio_split split_kind(int fd)
 
 	if (fstat(fd, &st))
 		return ZIO_SPLIT_NO;
-	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
-		return ZIO_SPLIT_FILE;
-	if (S_ISFIFO(st.st_mode))
-		return ZIO_SPLIT_PIPE;
+	if (S_ISFIFO(st.st_mode)) {
+		int fl = fcntl(fd, F_GETFL);
+
+		return fl < 0 || (fl & O_DIRECT) ? ZIO_SPLIT_NO : ZIO_SPLIT_PIPE;
+	}
 	if (S_ISSOCK(st.st_mode) &&
 	    !getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) && type == SOCK_STREAM)
 		return ZIO_SPLIT_STREAM;
 	return ZIO_SPLIT_NO;
 }
 
-static bool appends(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	return fl < 0 || (fl & O_APPEND);
-}
-
 /* One piece of a split vector call: libc's part. */
 static ssize_t libc_piece(bool write, bool sock, int fd, const struct iovec *iov,
-			  int cnt, off_t offset, int flags)
+			  int cnt, int flags)
 {
 	if (sock) {
 		struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = cnt };
 
 		return write ? zio_next.sendmsg(fd, &msg, flags) : zio_next.recvmsg(fd, &msg, flags);
 	}
-	if (offset < 0)
-		return write ? zio_next.writev(fd, iov, cnt) : zio_next.readv(fd, iov, cnt);
-	return write ? zio_next.pwritev(fd, iov, cnt, offset) : zio_next.preadv(fd, iov, cnt, offset);
+	return write ? zio_next.writev(fd, iov, cnt) : zio_next.readv(fd, iov, cnt);
 }
 
 /*
@@ -207,9 +206,9 @@ static ssize_t libc_piece(bool write, bool sock, int fd, const struct iovec *iov
 static ssize_t vector_io(bool write, bool sock, int fd, const struct iovec *iov,
 			 int cnt, off_t offset, int flags)
 {
+	int saved = errno, i, j;
 	enum zio_split kind;
 	size_t done = 0;
-	int i, j;
 
 	if (!vector_takes(write, iov, cnt))
 		return ZIO_IO_LIBC;
@@ -217,18 +216,9 @@ static ssize_t vector_io(bool write, bool sock, int fd, const struct iovec *iov,
 		return module_io(write, fd, (uintptr_t)iov[0].iov_base, iov[0].iov_len, pos_of(offset),
 				 sock ? socket_flags(flags) : 0);
 
-	kind = split_kind(fd);
+	/* An offset is for files, which are not split. */
+	kind = offset < 0 ? split_kind(fd) : ZIO_SPLIT_NO;
 	switch (kind) {
-	case ZIO_SPLIT_FILE:
-		/*
-		 * The kernel does a vector call on a file at once: the file
-		 * position moves by the whole call, and an O_APPEND write
-		 * (pwritev()'s too) lands in one piece. Pieces would let
-		 * another reader or appender in between.
-		 */
-		if (sock || offset < 0 || (write && appends(fd)))
-			return ZIO_IO_LIBC;
-		break;
 	case ZIO_SPLIT_STREAM:
 		/* A piece at a time cannot peek at what comes later. */
 		if (flags & MSG_PEEK)
@@ -243,24 +233,28 @@ static ssize_t vector_io(bool write, bool sock, int fd, const struct iovec *iov,
 	}
 
 	for (i = 0; i < cnt; i = j) {
-		off_t at = offset < 0 ? -1 : offset + (off_t)done;
 		size_t want = 0;
 		ssize_t ret;
 
 		if (module_takes(write, iov[i].iov_base, iov[i].iov_len)) {
 			j = i + 1;
 			want = iov[i].iov_len;
-			ret = module_io(write, fd, (uintptr_t)iov[i].iov_base, want, pos_of(at),
-					sock ? socket_flags(flags) : 0);
+			ret = module_io(write, fd, (uintptr_t)iov[i].iov_base, want,
+					ZIO_IO_FILE_POS, sock ? socket_flags(flags) : 0);
 			if (ret == ZIO_IO_LIBC)
-				ret = libc_piece(write, sock, fd, &iov[i], 1, at, flags);
+				ret = libc_piece(write, sock, fd, &iov[i], 1, flags);
 		} else {
 			for (j = i; j < cnt && !module_takes(write, iov[j].iov_base, iov[j].iov_len); j++)
 				want += iov[j].iov_len;
-			ret = libc_piece(write, sock, fd, &iov[i], j - i, at, flags);
+			ret = libc_piece(write, sock, fd, &iov[i], j - i, flags);
+		}
+		if (ret < 0 && done) {
+			/* The bytes moved are the answer, as a short call's. */
+			errno = saved;
+			return done;
 		}
 		if (ret < 0)
-			return done ? (ssize_t)done : ret;
+			return ret;
 		done += ret;
 		if ((size_t)ret < want)
 			break;

@@ -258,6 +258,7 @@ IOCHECK(errors, "errors", "65536")
 IOCHECK(overwrite, "overwrite", "65536")
 IOCHECK(plain_read, "plain_read", "65536")
 IOCHECK(file_vectors_atomic, "file_vectors_atomic", "65536")
+IOCHECK(vector_edges, "vector_edges", "65536")
 
 /* Without LD_PRELOAD, linked with -lzio: the explicit API works too. */
 TEST_F(lib, api_linked)

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -536,6 +537,61 @@ TEST_F_TIMEOUT(check, file_vectors_atomic, CHECK_TIMEOUT)
 	free(src);
 }
 
+static volatile sig_atomic_t sigxfsz;
+
+static void on_sigxfsz(int sig)
+{
+	(void)sig;
+	sigxfsz++;
+}
+
+/*
+ * What a vector call does at once that pieces would not: a packet-mode
+ * pipe (O_DIRECT) gets full packets, the first of them part head and part
+ * body; a write that reaches RLIMIT_FSIZE comes back short, without the
+ * SIGXFSZ that only a write starting at the limit gets.
+ */
+TEST_F_TIMEOUT(check, vector_edges, CHECK_TIMEOUT)
+{
+	static unsigned char head[100];
+	size_t n = 64 * 1024, ps = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char *a = buffer(_metadata, n, 13), *b = malloc(ps);
+	struct iovec iov[2] = { { head, sizeof(head) }, { a, n } };
+	char path[] = "/tmp/zio_iocheck.XXXXXX";
+	struct rlimit old, lim;
+	int p[2], fd;
+
+	ASSERT_TRUE(b != NULL);
+	memset(head, 'h', sizeof(head));
+	ASSERT_TRUE(pipe2(p, O_DIRECT) == 0);
+	ASSERT_TRUE(fcntl(p[1], F_SETPIPE_SZ, 2 * (int)n) >= 2 * (int)n);
+	ASSERT_TRUE(writev(p[1], iov, 2) == (ssize_t)(n + sizeof(head)));
+	EXPECT_TRUE(read(p[0], b, ps) == (ssize_t)ps) {
+		TH_LOG("the first packet is not a page: the head went alone");
+	}
+	EXPECT_TRUE(!memcmp(b, head, sizeof(head)) &&
+		    !memcmp(b + sizeof(head), a, ps - sizeof(head)));
+	close(p[0]);
+	close(p[1]);
+
+	fd = mkstemp(path);
+	ASSERT_TRUE(fd >= 0);
+	unlink(path);
+	ASSERT_TRUE(signal(SIGXFSZ, on_sigxfsz) != SIG_ERR);
+	ASSERT_TRUE(getrlimit(RLIMIT_FSIZE, &old) == 0);
+	lim = old;
+	lim.rlim_cur = sizeof(head);
+	ASSERT_TRUE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	EXPECT_TRUE(pwritev(fd, iov, 2, 0) == (ssize_t)sizeof(head));
+	EXPECT_TRUE(writev(fd, iov, 2) == (ssize_t)sizeof(head));
+	ASSERT_TRUE(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	signal(SIGXFSZ, SIG_DFL);
+	EXPECT_EQ(0, sigxfsz);
+	close(fd);
+	free(a);
+	free(b);
+}
+
 static volatile sig_atomic_t sigpipes;
 
 static void on_sigpipe(int sig)
@@ -672,7 +728,7 @@ int main(int argc, char **argv)
 {
 	static const char *const need_arena[] = {
 		"pipe", "tcp", "readv_stream", "unix_stream", "udp", "files", "errors", "overwrite", "plain_read",
-		"file_vectors_atomic", NULL
+		"file_vectors_atomic", "vector_edges", NULL
 	};
 	const char *io = getenv("ZIO_IO");
 
