@@ -66,6 +66,42 @@ static long long memcg_current(const char *cg)
 }
 
 /*
+ * Where a child puts its results for the test: shared with it. Each
+ * result struct starts with the int step the child got to, -1 until it
+ * starts.
+ */
+static void *child_results(size_t size)
+{
+	int *step = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (step != MAP_FAILED)
+		*step = -1;
+	fflush(NULL);
+	return step;
+}
+
+/*
+ * Move the calling process into @cg, open zio and map @len bytes of it:
+ * the mapping and *@fd, or MAP_FAILED with *@step at the step that failed.
+ */
+static char *join_and_map(const char *cg, size_t len, int *fd, int *step)
+{
+	char file[192], pid[32];
+
+	snprintf(file, sizeof(file), "%s/cgroup.procs", cg);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	*step = 1;
+	if (zio_write_file(file, pid))
+		return MAP_FAILED;
+	*step = 2;
+	*fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (*fd < 0)
+		return MAP_FAILED;
+	return zio_map(*fd, len, 0);
+}
+
+/*
  * What the child does: write N source pages (+ @gap), copy them to the N
  * pages after them (shared, or pending when @shift), read the copies, and
  * write them when @write; then munmap + close. The mapping has @tail
@@ -112,20 +148,10 @@ static void child(const char *cg, const FIXTURE_VARIANT(memcg) *v,
 {
 	size_t ps = zio_page_size(), half = NPAGES * ps;
 	size_t slen = half + v->gap * ps, mlen = slen + half + v->tail * ps;
-	char file[192], pid[32];
 	char *map, *dst;
 	int fd;
 
-	snprintf(file, sizeof(file), "%s/cgroup.procs", cg);
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	res->step = 1;
-	if (zio_write_file(file, pid))
-		return;
-	res->step = 2;
-	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	map = zio_map(fd, mlen, 0);
+	map = join_and_map(cg, mlen, &fd, &res->step);
 	if (map == MAP_FAILED)
 		return;
 	dst = map + slen;
@@ -171,11 +197,8 @@ TEST_F(memcg, charged_and_uncharged)
 	int status;
 	pid_t pid;
 
-	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	res = child_results(sizeof(*res));
 	ASSERT_NE(MAP_FAILED, res);
-	res->step = -1;
-	fflush(NULL);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
@@ -247,21 +270,11 @@ struct reclaim_result {
 static void reclaim_child(const char *cg, struct reclaim_result *res)
 {
 	size_t len = 16 * zio_page_size();
-	char file[192], pid[32];
 	struct zio_counters c;
+	char file[192], *map;
 	int fd, ret;
-	char *map;
 
-	snprintf(file, sizeof(file), "%s/cgroup.procs", cg);
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	res->step = 1;
-	if (zio_write_file(file, pid))
-		return;
-	res->step = 2;
-	fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	map = zio_map(fd, len, 0);
+	map = join_and_map(cg, len, &fd, &res->step);
 	if (map == MAP_FAILED)
 		return;
 	/*
@@ -318,11 +331,8 @@ TEST(kept_pages_go_back_under_cgroup_reclaim)
 		rmdir(cg);
 		SKIP(return, "no memory.reclaim");
 	}
-	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	res = child_results(sizeof(*res));
 	ASSERT_NE(MAP_FAILED, res);
-	res->step = -1;
-	fflush(NULL);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
