@@ -10,9 +10,10 @@
  * memory.reclaim) gets back the pages of its own spaces. It finds them
  * through a memcg-aware list_lru that holds every space, from its creation
  * to its release, in the list of the cgroup its struct is charged to,
- * which is the one its pages are charged to (space.c). A space's struct comes from
- * a slab cache of its own because only an allocation that names the
- * list_lru makes the list of the cgroup exist (zio_reclaim_space_alloc()).
+ * which is the one its pages are charged to (space.c). A space's struct
+ * comes from a slab cache of its own because only an allocation that
+ * names the list_lru makes the list of the cgroup exist
+ * (zio_reclaim_space_alloc()).
  *
  * The walks hold the list's spinlock: they take a space's pool_lock and
  * only trylock its frags lock, so reclaim never waits for a zio lock that
@@ -26,8 +27,8 @@
  */
 #include <linux/list_lru.h>
 #include <linux/memcontrol.h>
-#include <linux/sched/mm.h>
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 
