@@ -16,11 +16,13 @@ struct iov_iter;
 struct zio_space;
 
 /*
- * 32 KiB frags, as TCP's own (SKB_FRAG_PAGE_ORDER), at most 128 a space:
- * 4 MiB, what one TCP socket may have in flight by default (tcp_wmem).
+ * 32 KiB frags, as TCP's own (SKB_FRAG_PAGE_ORDER), at most 512 a space:
+ * 16 MiB, what four TCP sockets may have in flight by default (tcp_wmem).
+ * A pipelining server has that much out to a few clients at once; idle
+ * frags go back under memory pressure (reclaim.c).
  */
 #define ZIO_FRAG_ORDER		get_order(SZ_32K)
-#define ZIO_NR_FRAGS		128
+#define ZIO_NR_FRAGS		512
 
 /**
  * struct zio_frags - a space's send frags
