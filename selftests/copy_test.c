@@ -507,7 +507,8 @@ TEST_F(copy, protections)
 	ASSERT_TRUE(same_as_shadow(self));
 }
 
-TEST_F(copy, large)
+/* 16 MiB filled and checked: minutes under KASAN on a busy TCG host. */
+TEST_F_TIMEOUT(copy, large, 300)
 {
 	size_t big = P(4096);	/* 16 MiB */
 	struct zio_copy out;
