@@ -226,7 +226,7 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
 				*need_zap = true;
 				break;
 			}
-			if (zio_page_foreign_refs(page, 0)) {
+			if (!zio_page_shareable(page, 0)) {
 				unlock_page(page);
 				break;
 			}

@@ -4,10 +4,11 @@
  * pages of the slots.
  *
  * ZIO_IOC_WRITE hands the file a bvec iterator over the pages that hold the
- * buffer: pending copies are done in the kernel, no fault is taken, and
- * untouched destination pages are never mapped. TCP gets pages by
- * reference: the buffer's own, or the space's send frags that their bytes
- * are copied into. ZIO_IOC_READ receives into
+ * buffer's bytes: for a pending copy, the parts of its source pages, so
+ * that the copy is never done; no fault is taken, and untouched
+ * destination pages are never mapped. TCP gets pages by reference: the
+ * buffer's own, or the space's send frags that their bytes are copied
+ * into. ZIO_IOC_READ receives into
  * fresh pages and then, under the space lock, puts the whole pages it
  * filled into their slots (as a copy would) and copies partial pages into
  * place. The space lock is never held while the file blocks.
@@ -31,6 +32,7 @@
 #include "io.h"
 #include "params.h"
 #include "range.h"
+#include "records.h"
 #include "slot.h"
 #include "space.h"
 #include "stats.h"
@@ -47,8 +49,16 @@ struct zio_io_ctx {
 	struct socket *sock;
 	struct zio_space *space;
 	struct zio_extents map;
+	/*
+	 * ZIO_IOC_READ: a page per page of the buffer. ZIO_IOC_WRITE: the
+	 * segments that hold its bytes, up to two per page (@nr_segs), each
+	 * to be sent by reference (@lent) or not (@nr_copied of them).
+	 */
 	struct bio_vec *bvec;
 	unsigned int nr_pages;
+	unsigned int nr_segs;
+	unsigned int nr_copied;
+	bool *lent;
 	/*
 	 * ZIO_IOC_READ: pages for the slots of the partial pages, see
 	 * zio_io_install(): [0] for a first page the buffer covers in part,
@@ -111,8 +121,16 @@ static int zio_io_start(struct file *zfile, const struct zio_io *in,
 	first = args->addr >> PAGE_SHIFT;
 	last = (args->addr + args->len - 1) >> PAGE_SHIFT;
 	io->nr_pages = last - first + 1;
-	io->bvec = kvmalloc_array(io->nr_pages, sizeof(*io->bvec),
-				  GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	/*
+	 * A write (of a readable buffer) fills up to two segments a page; a
+	 * read, a page a page, and frees what it filled on failure.
+	 */
+	if (vm_flags == VM_READ)
+		io->bvec = kvmalloc_array(2 * io->nr_pages, sizeof(*io->bvec),
+					  GFP_KERNEL_ACCOUNT);
+	else
+		io->bvec = kvcalloc(io->nr_pages, sizeof(*io->bvec),
+				    GFP_KERNEL_ACCOUNT);
 	return io->bvec ? 0 : -ENOMEM;
 }
 
@@ -219,7 +237,7 @@ static ssize_t zio_io_transfer(struct zio_io_ctx *io, struct iov_iter *iter,
 }
 
 /*
- * TCP sends the pages themselves: the receiver's socket, or the retransmit
+ * TCP sends pages themselves: the receiver's socket, or the retransmit
  * queue, then holds them until the bytes are consumed, and send() promised
  * the program that its buffer is free again. So a page goes by reference
  * only when no PTE maps it writable (ZIO_PAGE_WRITABLE clear), and it is
@@ -227,15 +245,16 @@ static ssize_t zio_io_transfer(struct zio_io_ctx *io, struct iov_iter *iter,
  * page in place again (zio_page_exclusive()), and the program's next write
  * to it copies it. The peer cannot map the page either: its page->mapping
  * makes a zerocopy receive copy the bytes. What goes by reference is what
- * zio deferred (shared and pending-copy pages) and what ZIO_IOC_READ
- * received, untouched since.
+ * zio deferred and what ZIO_IOC_READ received, untouched since: shared
+ * pages, and for a pending copy, the parts of its source pages it would
+ * copy.
  *
- * A buffer with pages the program maps writable (it wrote them, and is
- * likely to write them again: a reused buffer, which by reference would
- * cost a copy-on-write fault per page), or with empty slots, is copied
- * into the space's send frags (frag.c) instead, which TCP takes by
- * reference: that is the copy TCP would have made, without the frags it
- * allocates and zeroes send after send.
+ * A page the program maps writable (it wrote it, and is likely to write
+ * it again: a reused buffer, which by reference would cost a copy-on-write
+ * fault per page), or an empty slot, is copied into the space's send
+ * frags (frag.c) instead, which TCP takes by reference: that is the copy
+ * TCP would have made, without the frags it allocates and zeroes send
+ * after send.
  */
 static bool zio_io_tcp(struct zio_io_ctx *io, struct socket *sock)
 {
@@ -244,102 +263,221 @@ static bool zio_io_tcp(struct zio_io_ctx *io, struct socket *sock)
 	       !(io->args.msg_flags & (MSG_OOB | ZIO_SEND_PAGES_IGNORES));
 }
 
-/* May TCP have the buffer's pages themselves? If so, they are marked lent. */
-static bool zio_io_lend(struct zio_io_ctx *io)
+/**
+ * zio_io_lend_page() - may TCP have @page itself? If so, it is marked lent
+ * @page: the page
+ * @own_refs: references the caller holds beyond the shares and mappings
+ *
+ * A page is lent for the first time only when nobody zio cannot see holds
+ * it (an O_DIRECT read in flight, a pin): from then on, everyone who takes
+ * a reference to it only reads it, and so it may be shared with more
+ * slots while sockets hold it (zio_page_shareable()).
+ *
+ * Return: true if the page is lent.
+ */
+static bool zio_io_lend_page(struct page *page, int own_refs)
 {
-	unsigned int i;
+	unsigned long private;
+	bool lend;
 
 	/* An unlocked look first: copying is always right. */
-	for (i = 0; i < io->nr_pages; i++) {
-		struct page *page = io->bvec[i].bv_page;
-
-		if (is_zero_page(page) || READ_ONCE(page->private) & ZIO_PAGE_WRITABLE)
-			return false;
-	}
-	/* A page lent before a writable one stops the send stays lent. */
-	for (i = 0; i < io->nr_pages; i++) {
-		struct page *page = io->bvec[i].bv_page;
-		bool writable;
-
-		/*
-		 * A page whose last share went since it was collected is
-		 * nobody's: a stale PTE may still write it, and nothing
-		 * keeps a peer from mapping it. Such a send copies.
-		 */
-		lock_page(page);
-		writable = page_private(page) & ZIO_PAGE_WRITABLE ||
-			   !zio_page_shares(page);
-		if (!writable)
-			set_page_private(page, page_private(page) | ZIO_PAGE_LENT);
-		unlock_page(page);
-		if (writable)
-			return false;
-	}
-	return true;
-}
-
-static ssize_t zio_io_send_pages(struct zio_io_ctx *io, struct socket *sock)
-{
-	return zio_sock_send_pages(sock, io->bvec, io->nr_pages, io->args.len,
-				   zio_io_sock_flags(io));
+	if (is_zero_page(page) || READ_ONCE(page->private) & ZIO_PAGE_WRITABLE)
+		return false;
+	/*
+	 * A page whose last share went since it was collected is nobody's:
+	 * a stale PTE may still write it, and nothing keeps a peer from
+	 * mapping it. Its bytes are copied.
+	 */
+	lock_page(page);
+	private = page_private(page);
+	lend = !(private & ZIO_PAGE_WRITABLE) && zio_page_shares(page) &&
+	       (private & ZIO_PAGE_LENT || !zio_page_foreign_refs(page, own_refs));
+	if (lend)
+		set_page_private(page, private | ZIO_PAGE_LENT);
+	unlock_page(page);
+	return lend;
 }
 
 /*
- * How much of the @left bytes to copy into frags for one part of a send:
- * what the socket has room for (more would be copied in vain when a
- * nonblocking send comes back short, and again at the next try), at
- * least 64 KiB.
+ * Append @len bytes of @page at @offset to the segments of a write; to
+ * the last segment when they continue it.
  */
-static size_t zio_io_frag_part(struct socket *sock, size_t left)
+static void zio_io_add_seg(struct zio_io_ctx *io, struct page *page,
+			   unsigned int offset, unsigned int len, bool tcp,
+			   int own_refs)
 {
-	int room = sk_stream_wspace(sock->sk);
+	struct bio_vec *last = io->nr_segs ? &io->bvec[io->nr_segs - 1] : NULL;
 
-	return min_t(size_t, left, max(room, SZ_64K));
+	if (!len)
+		return;
+	if (last && last->bv_page == page &&
+	    last->bv_offset + last->bv_len == offset) {
+		last->bv_len += len;
+		return;
+	}
+	io->lent[io->nr_segs] = tcp && zio_io_lend_page(page, own_refs);
+	io->nr_copied += !io->lent[io->nr_segs];
+	io->bvec[io->nr_segs++] = (struct bio_vec){
+		.bv_page = page, .bv_offset = offset, .bv_len = len,
+	};
 }
 
 /*
- * Send the buffer's bytes to TCP from the space's send frags, a part at a
- * time; *@ret is what send() would return. False when no frag could be
- * had for the first part: nothing was sent. Where a frag is missing for a
- * later part, the rest is copied by the socket. A blocking send waits for
- * room up to the socket's send timeout for each part.
+ * The segments of page @i of the buffer, whose slot holds @entry: the
+ * page, the parts of a pending copy's source pages the copy would take
+ * (which its shares keep from being written in place), or zeros.
  */
-static bool zio_io_send_frags(struct zio_io_ctx *io, struct socket *sock,
-			      ssize_t *ret)
+static void zio_io_add_page(struct zio_io_ctx *io, unsigned int i, void *entry,
+			    bool tcp)
 {
-	/* A frag of a single page where no compound one could be had. */
-	unsigned int max_segs = io->nr_pages + 2;
+	struct zio_pending *pending;
+	unsigned long addr;
+	unsigned int offset, len, head, from;
+
+	zio_io_page_part(io, i, &addr, &offset, &len);
+	if (!entry) {
+		zio_io_add_seg(io, ZERO_PAGE(0), offset, len, tcp, 0);
+		return;
+	}
+	/* The caller holds a reference to the page, none to the sources. */
+	if (!zio_entry_is_pending(entry)) {
+		zio_io_add_seg(io, entry, offset, len, tcp, 1);
+		return;
+	}
+	pending = zio_entry_pending(entry);
+	/* The first @head bytes of the page come from src[0]. */
+	head = PAGE_SIZE - pending->offset;
+	if (offset < head)
+		zio_io_add_seg(io, pending->src[0] ?: ZERO_PAGE(0),
+			       pending->offset + offset,
+			       min(len, head - offset), tcp, 0);
+	if (offset + len > head) {
+		from = max(offset, head) - head;
+		zio_io_add_seg(io, pending->src[1] ?: ZERO_PAGE(0), from,
+			       offset + len - head - from, tcp, 0);
+	}
+}
+
+/* Move the cursor (@seg, @off) of the write's segments on by @n bytes. */
+static void zio_io_seg_advance(struct zio_io_ctx *io, unsigned int *seg,
+			       unsigned int *off, size_t n)
+{
+	while (n) {
+		unsigned int step = min_t(size_t, n, io->bvec[*seg].bv_len - *off);
+
+		n -= step;
+		*off += step;
+		if (*off == io->bvec[*seg].bv_len) {
+			(*seg)++;
+			*off = 0;
+		}
+	}
+}
+
+/* The segments of one part of a send to TCP (zio_io_part()), at most. */
+#define ZIO_IO_PART_SEGS	128
+
+/*
+ * One part of a send to TCP, from the cursor (@seg, @off) on: the lent
+ * segments as they are, the others copied into send frags, at most
+ * @budget bytes of them; a nonblocking send that comes back short would
+ * have copied the rest in vain. Fills @out (ZIO_IO_PART_SEGS), each
+ * segment with a reference (zio_frags_put()), sets *@size to the bytes of
+ * the part and moves the cursor past them. Returns the segments filled,
+ * or -ENOMEM when a frag could not be had, with nothing filled and the
+ * cursor where it was.
+ */
+static int zio_io_part(struct zio_io_ctx *io, unsigned int *seg,
+		       unsigned int *off, size_t budget, struct bio_vec *out,
+		       size_t *size)
+{
+	unsigned int i = *seg, o = *off, nr = 0;
+	struct iov_iter from;
+	size_t run, bytes;
+	int ret;
+
+	*size = 0;
+	while (i < io->nr_segs && nr < ZIO_IO_PART_SEGS) {
+		struct bio_vec *s = &io->bvec[i];
+		unsigned int j;
+
+		if (io->lent[i]) {
+			get_page(s->bv_page);
+			out[nr++] = (struct bio_vec){
+				.bv_page = s->bv_page,
+				.bv_offset = s->bv_offset + o,
+				.bv_len = s->bv_len - o,
+			};
+			*size += s->bv_len - o;
+			i++;
+			o = 0;
+			continue;
+		}
+		/* Frags are a page at least: a frag a page, and a partial one. */
+		budget = min_t(size_t, budget,
+			       (ZIO_IO_PART_SEGS - nr - 1) * PAGE_SIZE);
+		if (!budget)
+			break;
+		/* The run of segments to copy, as much as the budget allows. */
+		bytes = s->bv_len - o;
+		for (j = i + 1; j < io->nr_segs && !io->lent[j] && bytes < budget; j++)
+			bytes += io->bvec[j].bv_len;
+		run = min(bytes, budget);
+		iov_iter_bvec(&from, ITER_SOURCE, s, j - i, bytes + o);
+		iov_iter_advance(&from, o);
+		iov_iter_truncate(&from, run);
+		ret = zio_frags_copy(io->space, &from, out + nr,
+				     ZIO_IO_PART_SEGS - nr);
+		if (ret < 0) {
+			zio_frags_put(out, nr);
+			*size = 0;
+			return ret;
+		}
+		nr += ret;
+		budget -= run;
+		*size += run;
+		zio_io_seg_advance(io, &i, &o, run);
+	}
+	*seg = i;
+	*off = o;
+	return nr;
+}
+
+/*
+ * Send the write's segments to TCP, a part at a time (zio_io_part()).
+ * Where no frag can be had, the rest goes as the socket copies it. A
+ * blocking send waits for room up to the socket's send timeout for each
+ * part. Returns what send() would.
+ */
+static ssize_t zio_io_send_tcp(struct zio_io_ctx *io, struct socket *sock)
+{
+	unsigned int seg = 0, off = 0;
 	int flags = zio_io_sock_flags(io);
-	size_t left = io->args.len, done = 0;
-	struct iov_iter iter, part;
-	struct bio_vec *seg;
+	size_t left = io->args.len, done = 0, size;
+	bool no_frag = false;
+	struct iov_iter iter;
+	struct bio_vec *out;
 	ssize_t sent = 0;
 	int nr;
 
-	seg = kvmalloc_array(max_segs, sizeof(*seg), GFP_KERNEL_ACCOUNT);
-	if (!seg)
-		return false;
-	iov_iter_bvec(&iter, ITER_SOURCE, io->bvec, io->nr_pages, io->args.len);
-	while (left) {
-		size_t size = zio_io_frag_part(sock, left);
+	if (!io->nr_copied)
+		return zio_sock_send_pages(sock, io->bvec, io->nr_segs, left,
+					   flags);
 
-		part = iter;
-		iov_iter_truncate(&part, size);
-		nr = zio_frags_copy(io->space, &part, seg, max_segs);
+	out = kmalloc_array(ZIO_IO_PART_SEGS, sizeof(*out), GFP_KERNEL);
+	no_frag = !out;
+	while (left && !no_frag) {
+		int room = sk_stream_wspace(sock->sk);
+
+		nr = zio_io_part(io, &seg, &off, max(room, SZ_64K), out, &size);
 		if (nr < 0) {
-			if (!done)
-				break;
-			/* Bytes went already: the rest as the socket copies it. */
-			sent = zio_io_sock_transfer(sock, &iter, flags | MSG_NOSIGNAL,
-						    true);
-			done += max_t(ssize_t, sent, 0);
+			no_frag = true;
 			break;
 		}
-		iov_iter_advance(&iter, size);
 		/* The end of record is the last part's. */
-		sent = zio_sock_send_pages(sock, seg, nr, size,
+		sent = zio_sock_send_pages(sock, out, nr, size,
 					   left > size ? flags & ~MSG_EOR : flags);
-		zio_frags_put(seg, nr);
+		zio_frags_put(out, nr);
 		if (sent <= 0)
 			break;
 		done += sent;
@@ -349,17 +487,65 @@ static bool zio_io_send_frags(struct zio_io_ctx *io, struct socket *sock,
 		/* A later part that fails says nothing of the bytes sent. */
 		flags |= MSG_NOSIGNAL;
 	}
-	kvfree(seg);
-	if (!done && nr < 0)
-		return false;
-	*ret = done ? done : sent;
-	return true;
+	kfree(out);
+
+	if (no_frag) {
+		/* The rest as the socket copies it. */
+		iov_iter_bvec(&iter, ITER_SOURCE, io->bvec + seg,
+			      io->nr_segs - seg, left + off);
+		iov_iter_advance(&iter, off);
+		sent = zio_io_sock_transfer(sock, &iter, flags, true);
+		if (sent > 0)
+			done += sent;
+	}
+	return done ? done : sent;
+}
+
+/*
+ * The pending pages of the first @sent bytes were used: their copy records
+ * are charged for them as for materialized pages, though none was copied.
+ * A deferred copy pays off for the pages nobody reads, and the library's
+ * policy judges a call site's copies by that. A run of pages goes to the
+ * newest record holding its first page.
+ */
+static void zio_io_charge_pending(struct zio_io_ctx *io, void **held,
+				  size_t sent)
+{
+	unsigned int i, offset, len, nr = 0;
+	pgoff_t first = 0, pgoff;
+	unsigned long addr;
+
+	for (i = 0; i < io->nr_pages; i++) {
+		zio_io_page_part(io, i, &addr, &offset, &len);
+		if (addr - io->args.addr >= sent)
+			break;
+		if (!held[i] || !zio_entry_is_pending(held[i]) ||
+		    !zio_pending_charge(zio_entry_pending(held[i])))
+			continue;
+		pgoff = zio_map_pgoff(&io->map, addr);
+		if (nr && pgoff == first + nr) {
+			nr++;
+			continue;
+		}
+		if (nr)
+			zio_records_note_materialized(io->space, first, nr);
+		first = pgoff;
+		nr = 1;
+	}
+	if (nr)
+		zio_records_note_materialized(io->space, first, nr);
 }
 
 /**
  * zio_ioctl_write() - ZIO_IOC_WRITE: write a zio buffer to a file descriptor
  * @zfile: the open the buffer's mappings belong to
  * @args: the argument, copied in
+ *
+ * Pending copies are not done: their source pages hold the bytes. Each
+ * slot's entry is held until the write is done, so that the pages stay
+ * what they were when they were collected: a page by its reference, a
+ * pending copy's source pages by the shares it holds, even when the
+ * slot changes meanwhile.
  *
  * Return: bytes written, or a negative errno, as write() or send().
  */
@@ -368,51 +554,50 @@ long zio_ioctl_write(struct file *zfile, const struct zio_io *args)
 	struct zio_io_ctx io = {};
 	struct socket *sock;
 	struct iov_iter iter;
-	unsigned int i, n = 0;
+	void **held;
+	unsigned int i;
 	ssize_t ret;
 	bool tcp;
 
 	ret = zio_io_start(zfile, args, VM_READ, ZIO_SEND_FLAGS, &io);
 	if (ret || !io.args.len)
 		goto out_end;
-
-	for (i = 0; i < io.nr_pages; i++, n++) {
-		unsigned long addr;
-		unsigned int offset, len;
-		struct page *page;
-
-		zio_io_page_part(&io, i, &addr, &offset, &len);
-		ret = zio_slot_get_page(io.space, zio_map_pgoff(&io.map, addr),
-					&page);
-		if (ret)
-			goto out_put_pages;
-		if (!page) {
-			/* An empty slot reads as zeros. */
-			page = ZERO_PAGE(0);
-			get_page(page);
-		}
-		io.bvec[i].bv_page = page;
-		io.bvec[i].bv_offset = offset;
-		io.bvec[i].bv_len = len;
+	/* An entry a page, then a flag per segment: two a page at most. */
+	held = kvmalloc_array(io.nr_pages, sizeof(*held) + 2 * sizeof(*io.lent),
+			      GFP_KERNEL_ACCOUNT);
+	if (!held) {
+		ret = -ENOMEM;
+		goto out_end;
 	}
+	io.lent = (bool *)(held + io.nr_pages);
 
 	sock = sock_from_file(io.file);
 	tcp = zio_io_tcp(&io, sock);
-	if (tcp && zio_io_lend(&io)) {
-		ret = zio_io_send_pages(&io, sock);
-	} else if (!tcp || !zio_io_send_frags(&io, sock, &ret)) {
-		/* Not TCP, or no frag to be had: the file copies. */
-		iov_iter_bvec(&iter, ITER_SOURCE, io.bvec, io.nr_pages,
+	for (i = 0; i < io.nr_pages; i++) {
+		unsigned long addr;
+		unsigned int offset, len;
+
+		zio_io_page_part(&io, i, &addr, &offset, &len);
+		held[i] = zio_slot_load(io.space, zio_map_pgoff(&io.map, addr));
+		zio_io_add_page(&io, i, held[i], tcp);
+	}
+
+	if (tcp) {
+		ret = zio_io_send_tcp(&io, sock);
+	} else {
+		iov_iter_bvec(&iter, ITER_SOURCE, io.bvec, io.nr_segs,
 			      io.args.len);
 		ret = zio_io_transfer(&io, &iter, true);
 	}
 	trace_zio_io(io.space, true, io.args.fd, io.args.addr, io.args.len, ret);
-	if (ret > 0)
+	if (ret > 0) {
 		zio_space_count(io.space, ZIO_EV_IO_WRITTEN, ret);
+		zio_io_charge_pending(&io, held, ret);
+	}
 
-out_put_pages:
-	for (i = 0; i < n; i++)
-		put_page(io.bvec[i].bv_page);
+	for (i = 0; i < io.nr_pages; i++)
+		zio_entry_put(held[i]);
+	kvfree(held);
 out_end:
 	zio_io_end(&io);
 	return ret;

@@ -113,11 +113,13 @@ void zio_records_forget(struct zio_space *space, pgoff_t first, pgoff_t last)
 }
 
 /**
- * zio_records_note_materialized() - a deferred page was copied after all
+ * zio_records_note_materialized() - deferred pages were used after all
  * @space: the space
- * @pgoff: the slot of the page
+ * @pgoff: the slot of the first page
+ * @nr: the pages, from @pgoff on, charged to the newest record holding it
  */
-void zio_records_note_materialized(struct zio_space *space, pgoff_t pgoff)
+void zio_records_note_materialized(struct zio_space *space, pgoff_t pgoff,
+				   unsigned int nr)
 {
 	unsigned int i;
 
@@ -126,7 +128,7 @@ void zio_records_note_materialized(struct zio_space *space, pgoff_t pgoff)
 		struct zio_record_slot *slot = zio_record_nth(space, i);
 
 		if (slot->first <= pgoff && pgoff <= slot->last) {
-			slot->rec.pages_materialized++;
+			slot->rec.pages_materialized += nr;
 			break;
 		}
 	}

@@ -317,6 +317,7 @@ struct zio_pending *zio_pending_create(struct page *src0, struct page *src1,
 	pending->src[0] = src0;
 	pending->src[1] = src1;
 	pending->offset = offset;
+	pending->flags = 0;
 	atomic64_inc(&zio_nr_pending);
 	return pending;
 }
@@ -356,6 +357,20 @@ static void zio_copy_from_page(void *to, struct page *page, unsigned int offset,
 	from = kmap_local_page(page);
 	memcpy(to, from + offset, len);
 	kunmap_local(from);
+}
+
+/**
+ * zio_pending_charge() - is the copy record still to be charged for a page?
+ * @pending: the pending copy of the page, held
+ *
+ * A pending page is charged to its copy record once, when its bytes are
+ * first used: materialized, or sent by ZIO_IOC_WRITE from its source pages.
+ *
+ * Return: true the first time only.
+ */
+bool zio_pending_charge(struct zio_pending *pending)
+{
+	return !test_and_set_bit(ZIO_PENDING_CHARGED, &pending->flags);
 }
 
 /**
@@ -415,8 +430,15 @@ void zio_slot_recycle(struct zio_space *space, void *entry, bool *mapped)
 		put_page(page);
 }
 
-/* The slot's entry, with a reference to the page or pending copy in it. */
-static void *zio_slot_load(struct zio_space *space, pgoff_t pgoff)
+/**
+ * zio_slot_load() - a slot's entry, held
+ * @space: the space
+ * @pgoff: the slot
+ *
+ * Return: the page, with a reference, or the tagged pending copy, with a
+ * reference, or NULL for an empty slot. Drop it with zio_entry_put().
+ */
+void *zio_slot_load(struct zio_space *space, pgoff_t pgoff)
 {
 	void *entry;
 
@@ -428,6 +450,20 @@ static void *zio_slot_load(struct zio_space *space, pgoff_t pgoff)
 		get_page(entry);
 	xa_unlock(&space->slots);
 	return entry;
+}
+
+/**
+ * zio_entry_put() - drop the reference zio_slot_load() took
+ * @entry: the entry, or NULL
+ *
+ * Might sleep: it may be the last reference to a pending copy.
+ */
+void zio_entry_put(void *entry)
+{
+	if (entry && zio_entry_is_pending(entry))
+		zio_pending_put(zio_entry_pending(entry));
+	else if (entry)
+		put_page(entry);
 }
 
 /*
@@ -501,7 +537,8 @@ static int zio_slot_materialize(struct zio_space *space, pgoff_t pgoff,
 	zio_pending_put(pending);	/* the slot's reference */
 	zio_space_count(space, ZIO_EV_PAGES_MATERIALIZED, 1);
 	trace_zio_materialize(space, pgoff);
-	zio_records_note_materialized(space, pgoff);
+	if (zio_pending_charge(pending))
+		zio_records_note_materialized(space, pgoff, 1);
 	return 0;
 }
 
@@ -629,7 +666,7 @@ static int __zio_slot_cow(struct zio_space *space, pgoff_t pgoff,
 
 	zio_space_count(space, ZIO_EV_PAGES_COW, 1);
 	trace_zio_cow(space, pgoff);
-	zio_records_note_materialized(space, pgoff);
+	zio_records_note_materialized(space, pgoff, 1);
 	*newp = copy;
 	return 0;
 }
@@ -714,7 +751,7 @@ int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
 			continue;
 		}
 		zio_page_unmap_writable(space, pgoff, page);
-		if (!zio_page_foreign_refs(page, 1)) {
+		if (zio_page_shareable(page, 1)) {
 			zio_page_take_share_locked(page);
 			unlock_page(page);
 			put_page(page);
@@ -775,7 +812,7 @@ void *zio_slot_snapshot(struct zio_space *child, struct zio_space *parent,
 	/* Zapped, and no fault of the parent can map it again yet. */
 	set_page_private(page, page_private(page) & ~ZIO_PAGE_WRITABLE);
 	/* A poisoned page is not read: the child shares its SIGBUS. */
-	if (!zio_page_foreign_refs(page, 1) || PageHWPoison(page)) {
+	if (zio_page_shareable(page, 1) || PageHWPoison(page)) {
 		zio_page_take_share_locked(page);
 		copy = page;
 	} else {

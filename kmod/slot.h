@@ -50,12 +50,17 @@ static inline unsigned long zio_page_shares(struct page *page)
  * @src: the source pages, each with a share taken; NULL reads as zeros
  * @offset: the destination page starts @offset bytes into @src[0] and
  *	goes on at the start of @src[1]
+ * @flags: ZIO_PENDING_CHARGED once its copy record was charged for it
+ *	(zio_pending_charge())
  */
 struct zio_pending {
 	struct kref ref;
 	struct page *src[2];
 	unsigned int offset;
+	unsigned long flags;
 };
+
+#define ZIO_PENDING_CHARGED	0
 
 #define ZIO_PENDING_TAG		1
 
@@ -105,6 +110,25 @@ static inline bool zio_page_foreign_refs(struct page *page, int own_refs)
 		!!zio_page_shares(page) + zio_page_mapcount(page) + own_refs;
 }
 
+/**
+ * zio_page_shareable() - may another slot share the page?
+ * @page: the page, locked
+ * @own_refs: references the caller holds beyond the shares and mappings
+ *
+ * Not when somebody zio cannot see holds it (zio_page_foreign_refs()),
+ * unless zio lent it: nobody but zio held it when it was first lent, and
+ * nothing maps it writable since, so whoever took a reference since only
+ * reads it: the sockets it was sent to, and readers through read-only
+ * PTEs (see zio_io_lend_page()).
+ *
+ * Return: true if a share of the page may be taken.
+ */
+static inline bool zio_page_shareable(struct page *page, int own_refs)
+{
+	return page_private(page) & ZIO_PAGE_LENT ||
+	       !zio_page_foreign_refs(page, own_refs);
+}
+
 void zio_space_zap(struct zio_space *space, pgoff_t first, pgoff_t last);
 void zio_space_zap_released(struct zio_space *space, pgoff_t first,
 			    pgoff_t last, bool mapped);
@@ -120,8 +144,11 @@ struct zio_pending *zio_pending_create(struct page *src0, struct page *src1,
 				       unsigned int offset);
 void zio_pending_put(struct zio_pending *pending);
 void zio_pending_fill(struct zio_pending *pending, struct page *dst);
+bool zio_pending_charge(struct zio_pending *pending);
 void zio_slot_release(void *entry, bool *mapped);
 void zio_slot_recycle(struct zio_space *space, void *entry, bool *mapped);
+void *zio_slot_load(struct zio_space *space, pgoff_t pgoff);
+void zio_entry_put(void *entry);
 int zio_slot_get_page(struct zio_space *space, pgoff_t pgoff,
 		      struct page **pagep);
 int zio_slot_lock_page(struct zio_space *space, pgoff_t pgoff,

@@ -406,9 +406,10 @@ TEST_F(io, tcp_loopback_both_ways)
 /*
  * TCP takes deferred pages by reference: a copy's pages, sent before anyone
  * touches them, have references zio cannot account for until the peer
- * reads them, so a copy from them falls back to copying (pages_fallback)
- * and a write to them copies the page first. Pages the program wrote (and
- * maps writable) are copied during the send instead.
+ * reads them. Those are the socket's, which only reads them: a copy from
+ * them shares them (no pages_fallback), and a write to them copies the
+ * page first. Pages the program wrote (and maps writable) are copied
+ * during the send instead.
  */
 TEST_F(io, tcp_sends_deferred_pages_by_reference)
 {
@@ -426,7 +427,8 @@ TEST_F(io, tcp_sends_deferred_pages_by_reference)
 	ASSERT_EQ(0, zio_counters(self->fd, false, &before));
 	ASSERT_EQ(0, zio_copy(self->fd, copy, sent, len, NULL));
 	ASSERT_EQ(0, zio_counters(self->fd, false, &after));
-	EXPECT_EQ(16, after.pages_fallback - before.pages_fallback);
+	EXPECT_EQ(0, after.pages_fallback - before.pages_fallback);
+	EXPECT_EQ(len, after.bytes_deferred - before.bytes_deferred);
 	/* Written right after the send: the peer gets what was sent. */
 	memset(sent, 0xee, len);
 	memset(self->map, 0xdd, len);
@@ -943,6 +945,81 @@ TEST(tcp_sends_written_pages_from_frags)
 	ASSERT_EQ(0, zio_global_counters(&c));
 	EXPECT_EQ(0, c.pages_pooled);
 	EXPECT_EQ(0, c.pages_live);
+	free(out);
+}
+
+/*
+ * A pending copy goes to TCP as the parts of its source pages: nothing is
+ * materialized, and the copy's record is charged once for each page sent.
+ * The source pages are lent: source and destination written right after
+ * the send, the peer still receives the copy's bytes. In a send with a
+ * page the program wrote, that page is copied and the others still go by
+ * reference: a page a read put in place is lent, so writing it after the
+ * send copies it (pages_cow).
+ */
+TEST_F(io, tcp_sends_pending_pages_from_their_sources)
+{
+	const size_t len = 8 * PG;
+	unsigned char *src = self->map, *dst = self->map + 16 * PG;
+	unsigned char *out = malloc(len), *want = malloc(len);
+	struct zio_record rec[2];
+	struct zio_stats s = { .records = (uintptr_t)rec, .records_cap = 2 };
+	struct zio_counters c0, c;
+	int l, a, b;
+
+	ASSERT_NE(NULL, out);
+	ASSERT_NE(NULL, want);
+	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
+	fill(src, 9 * PG, 41);
+	memcpy(want, src + 100, len);
+	ASSERT_EQ(0, zio_copy_tag(self->fd, dst, src + 100, len, 0x4141, NULL));
+	ASSERT_EQ(0, zio_counters(self->fd, false, &c0));
+	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, dst, len,
+				    ZIO_IO_FILE_POS, 0));
+	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, dst, len,
+				    ZIO_IO_FILE_POS, 0));
+	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_STATS, &s));
+	EXPECT_EQ(0, s.counters.pages_materialized - c0.pages_materialized);
+	EXPECT_EQ(0, s.counters.pages_fallback - c0.pages_fallback);
+	ASSERT_EQ(1, s.records_count);
+	EXPECT_EQ(0x4141, rec[0].tag);
+	EXPECT_EQ(8, rec[0].pages_deferred);
+	EXPECT_EQ(8, rec[0].pages_materialized);
+	memset(src, 0xaa, 9 * PG);
+	memset(dst, 0xbb, len);
+	ASSERT_EQ(0, read_all(b, out, len));
+	EXPECT_EQ(0, memcmp(out, want, len));
+	ASSERT_EQ(0, read_all(b, out, len));
+	EXPECT_EQ(0, memcmp(out, want, len));
+	/* Touched after the send: materialized, and not charged again. */
+	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_STATS, &s));
+	EXPECT_EQ(8, s.counters.pages_materialized - c0.pages_materialized);
+	EXPECT_EQ(8, rec[0].pages_materialized);
+
+	/* A written page, then a page a read put in place, then pending ones. */
+	fill(src, 9 * PG, 42);
+	ASSERT_EQ(0, zio_copy(self->fd, dst + 2 * PG, src + 100, len - 2 * PG,
+			      NULL));
+	fill(dst, PG, 43);
+	ASSERT_EQ((long)PG, pipe_read(self->fd, dst + PG, PG, 44));
+	memcpy(want, dst, 2 * PG);
+	memcpy(want + 2 * PG, src + 100, len - 2 * PG);
+	ASSERT_EQ(0, zio_counters(self->fd, false, &c0));
+	ASSERT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, a, dst, len,
+				    ZIO_IO_FILE_POS, 0));
+	memset(dst, 0xcc, len);
+	ASSERT_EQ(0, zio_counters(self->fd, false, &c));
+	/* The read page is copied on write, the written one is not. */
+	EXPECT_EQ(1, c.pages_cow - c0.pages_cow);
+	EXPECT_EQ(6, c.pages_materialized - c0.pages_materialized);
+	memset(src, 0xdd, 9 * PG);
+	ASSERT_EQ(0, read_all(b, out, len));
+	EXPECT_EQ(0, memcmp(out, want, len));
+
+	close(a);
+	close(b);
+	close(l);
+	free(want);
 	free(out);
 }
 

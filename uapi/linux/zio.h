@@ -157,7 +157,7 @@ struct zio_counters {
  * @time_ns: when it happened, CLOCK_MONOTONIC
  * @pages_deferred: destination pages shared or made pending
  * @pages_materialized: of those, pages copied since (written, or touched
- *	when pending)
+ *	when pending), or pending pages a ZIO_IOC_WRITE sent
  */
 struct zio_record {
 	__u64 tag;
