@@ -51,14 +51,13 @@ struct zio_io_ctx {
 	struct zio_extents map;
 	/*
 	 * ZIO_IOC_READ: a page per page of the buffer. ZIO_IOC_WRITE: the
-	 * segments that hold its bytes, up to two per page (@nr_segs), each
-	 * to be sent by reference (@lent) or not (@nr_copied of them).
+	 * segments that hold its bytes, up to two per page (@nr_segs), and
+	 * whether TCP may have each by reference (@lend, enum zio_io_lend).
 	 */
 	struct bio_vec *bvec;
 	unsigned int nr_pages;
 	unsigned int nr_segs;
-	unsigned int nr_copied;
-	bool *lent;
+	u8 *lend;
 	/*
 	 * ZIO_IOC_READ: pages for the slots of the partial pages, see
 	 * zio_io_install(): [0] for a first page the buffer covers in part,
@@ -73,7 +72,7 @@ struct zio_io_ctx {
 /* Check the arguments, take the file and the space, size the bvec. */
 static int zio_io_start(struct file *zfile, const struct zio_io *in,
 			unsigned long vm_flags, unsigned int msg_mask,
-			struct zio_io_ctx *io)
+			unsigned int segs_per_page, struct zio_io_ctx *io)
 {
 	struct zio_io *args = &io->args;
 	unsigned long first, last;
@@ -121,16 +120,8 @@ static int zio_io_start(struct file *zfile, const struct zio_io *in,
 	first = args->addr >> PAGE_SHIFT;
 	last = (args->addr + args->len - 1) >> PAGE_SHIFT;
 	io->nr_pages = last - first + 1;
-	/*
-	 * A write (of a readable buffer) fills up to two segments a page; a
-	 * read, a page a page, and frees what it filled on failure.
-	 */
-	if (vm_flags == VM_READ)
-		io->bvec = kvmalloc_array(2 * io->nr_pages, sizeof(*io->bvec),
-					  GFP_KERNEL_ACCOUNT);
-	else
-		io->bvec = kvcalloc(io->nr_pages, sizeof(*io->bvec),
-				    GFP_KERNEL_ACCOUNT);
+	io->bvec = kvcalloc(segs_per_page * io->nr_pages, sizeof(*io->bvec),
+			    GFP_KERNEL_ACCOUNT);
 	return io->bvec ? 0 : -ENOMEM;
 }
 
@@ -299,12 +290,36 @@ static bool zio_io_lend_page(struct page *page, int own_refs)
 }
 
 /*
+ * Whether TCP may have a segment of a write by reference: decided when a
+ * part of the send takes the segment (zio_io_part()), so that pages a
+ * short send never reached are not marked lent. Until then, the
+ * references the write holds to the page beyond its shares and mappings.
+ */
+enum zio_io_lend {
+	ZIO_IO_LEND_OWN_0,	/* a pending copy's source page */
+	ZIO_IO_LEND_OWN_1,	/* a slot's page, held by the write */
+	ZIO_IO_LEND_NO,		/* copied: zeros, or not lendable */
+	ZIO_IO_LEND_YES,	/* lent */
+};
+
+/* Is segment @i of a write lent? Decided at the first question. */
+static bool zio_io_seg_lent(struct zio_io_ctx *io, unsigned int i)
+{
+	u8 *lend = &io->lend[i];
+
+	if (*lend <= ZIO_IO_LEND_OWN_1)
+		*lend = zio_io_lend_page(io->bvec[i].bv_page, *lend) ?
+			ZIO_IO_LEND_YES : ZIO_IO_LEND_NO;
+	return *lend == ZIO_IO_LEND_YES;
+}
+
+/*
  * Append @len bytes of @page at @offset to the segments of a write; to
  * the last segment when they continue it.
  */
 static void zio_io_add_seg(struct zio_io_ctx *io, struct page *page,
-			   unsigned int offset, unsigned int len, bool tcp,
-			   int own_refs)
+			   unsigned int offset, unsigned int len,
+			   enum zio_io_lend lend)
 {
 	struct bio_vec *last = io->nr_segs ? &io->bvec[io->nr_segs - 1] : NULL;
 
@@ -315,8 +330,7 @@ static void zio_io_add_seg(struct zio_io_ctx *io, struct page *page,
 		last->bv_len += len;
 		return;
 	}
-	io->lent[io->nr_segs] = tcp && zio_io_lend_page(page, own_refs);
-	io->nr_copied += !io->lent[io->nr_segs];
+	io->lend[io->nr_segs] = lend;
 	io->bvec[io->nr_segs++] = (struct bio_vec){
 		.bv_page = page, .bv_offset = offset, .bv_len = len,
 	};
@@ -327,8 +341,7 @@ static void zio_io_add_seg(struct zio_io_ctx *io, struct page *page,
  * page, the parts of a pending copy's source pages the copy would take
  * (which its shares keep from being written in place), or zeros.
  */
-static void zio_io_add_page(struct zio_io_ctx *io, unsigned int i, void *entry,
-			    bool tcp)
+static void zio_io_add_page(struct zio_io_ctx *io, unsigned int i, void *entry)
 {
 	struct zio_pending *pending;
 	unsigned long addr;
@@ -336,12 +349,11 @@ static void zio_io_add_page(struct zio_io_ctx *io, unsigned int i, void *entry,
 
 	zio_io_page_part(io, i, &addr, &offset, &len);
 	if (!entry) {
-		zio_io_add_seg(io, ZERO_PAGE(0), offset, len, tcp, 0);
+		zio_io_add_seg(io, ZERO_PAGE(0), offset, len, ZIO_IO_LEND_NO);
 		return;
 	}
-	/* The caller holds a reference to the page, none to the sources. */
 	if (!zio_entry_is_pending(entry)) {
-		zio_io_add_seg(io, entry, offset, len, tcp, 1);
+		zio_io_add_seg(io, entry, offset, len, ZIO_IO_LEND_OWN_1);
 		return;
 	}
 	pending = zio_entry_pending(entry);
@@ -349,12 +361,13 @@ static void zio_io_add_page(struct zio_io_ctx *io, unsigned int i, void *entry,
 	head = PAGE_SIZE - pending->offset;
 	if (offset < head)
 		zio_io_add_seg(io, pending->src[0] ?: ZERO_PAGE(0),
-			       pending->offset + offset,
-			       min(len, head - offset), tcp, 0);
+			       pending->offset + offset, min(len, head - offset),
+			       pending->src[0] ? ZIO_IO_LEND_OWN_0 : ZIO_IO_LEND_NO);
 	if (offset + len > head) {
 		from = max(offset, head) - head;
 		zio_io_add_seg(io, pending->src[1] ?: ZERO_PAGE(0), from,
-			       offset + len - head - from, tcp, 0);
+			       offset + len - head - from,
+			       pending->src[1] ? ZIO_IO_LEND_OWN_0 : ZIO_IO_LEND_NO);
 	}
 }
 
@@ -378,14 +391,14 @@ static void zio_io_seg_advance(struct zio_io_ctx *io, unsigned int *seg,
 #define ZIO_IO_PART_SEGS	128
 
 /*
- * One part of a send to TCP, from the cursor (@seg, @off) on: the lent
- * segments as they are, the others copied into send frags, at most
- * @budget bytes of them; a nonblocking send that comes back short would
- * have copied the rest in vain. Fills @out (ZIO_IO_PART_SEGS), each
- * segment with a reference (zio_frags_put()), sets *@size to the bytes of
- * the part and moves the cursor past them. Returns the segments filled,
- * or -ENOMEM when a frag could not be had, with nothing filled and the
- * cursor where it was.
+ * One part of a send to TCP, from the cursor (@seg, @off) on: the segments
+ * TCP may have by reference as they are (zio_io_seg_lent()), the others
+ * copied into send frags, at most @budget bytes of them; a nonblocking
+ * send that comes back short would have copied the rest in vain. Fills
+ * @out (ZIO_IO_PART_SEGS), each segment with a reference
+ * (zio_frags_put()), sets *@size to the bytes of the part and moves the
+ * cursor past them. Returns the segments filled, or -ENOMEM when a frag
+ * could not be had, with nothing filled and the cursor where it was.
  */
 static int zio_io_part(struct zio_io_ctx *io, unsigned int *seg,
 		       unsigned int *off, size_t budget, struct bio_vec *out,
@@ -401,7 +414,7 @@ static int zio_io_part(struct zio_io_ctx *io, unsigned int *seg,
 		struct bio_vec *s = &io->bvec[i];
 		unsigned int j;
 
-		if (io->lent[i]) {
+		if (zio_io_seg_lent(io, i)) {
 			get_page(s->bv_page);
 			out[nr++] = (struct bio_vec){
 				.bv_page = s->bv_page,
@@ -420,7 +433,8 @@ static int zio_io_part(struct zio_io_ctx *io, unsigned int *seg,
 			break;
 		/* The run of segments to copy, as much as the budget allows. */
 		bytes = s->bv_len - o;
-		for (j = i + 1; j < io->nr_segs && !io->lent[j] && bytes < budget; j++)
+		for (j = i + 1; j < io->nr_segs && bytes < budget &&
+		     !zio_io_seg_lent(io, j); j++)
 			bytes += io->bvec[j].bv_len;
 		run = min(bytes, budget);
 		iov_iter_bvec(&from, ITER_SOURCE, s, j - i, bytes + o);
@@ -454,17 +468,13 @@ static ssize_t zio_io_send_tcp(struct zio_io_ctx *io, struct socket *sock)
 	unsigned int seg = 0, off = 0;
 	int flags = zio_io_sock_flags(io);
 	size_t left = io->args.len, done = 0, size;
-	bool no_frag = false;
 	struct iov_iter iter;
 	struct bio_vec *out;
 	ssize_t sent = 0;
+	bool no_frag;
 	int nr;
 
-	if (!io->nr_copied)
-		return zio_sock_send_pages(sock, io->bvec, io->nr_segs, left,
-					   flags);
-
-	out = kmalloc_array(ZIO_IO_PART_SEGS, sizeof(*out), GFP_KERNEL);
+	out = kmalloc_array(ZIO_IO_PART_SEGS, sizeof(*out), GFP_KERNEL_ACCOUNT);
 	no_frag = !out;
 	while (left && !no_frag) {
 		int room = sk_stream_wspace(sock->sk);
@@ -505,8 +515,7 @@ static ssize_t zio_io_send_tcp(struct zio_io_ctx *io, struct socket *sock)
  * The pending pages of the first @sent bytes were used: their copy records
  * are charged for them as for materialized pages, though none was copied.
  * A deferred copy pays off for the pages nobody reads, and the library's
- * policy judges a call site's copies by that. A run of pages goes to the
- * newest record holding its first page.
+ * policy judges a call site's copies by that.
  */
 static void zio_io_charge_pending(struct zio_io_ctx *io, void **held,
 				  size_t sent)
@@ -557,32 +566,31 @@ long zio_ioctl_write(struct file *zfile, const struct zio_io *args)
 	void **held;
 	unsigned int i;
 	ssize_t ret;
-	bool tcp;
 
-	ret = zio_io_start(zfile, args, VM_READ, ZIO_SEND_FLAGS, &io);
+	/* A pending copy's page is two segments at most. */
+	ret = zio_io_start(zfile, args, VM_READ, ZIO_SEND_FLAGS, 2, &io);
 	if (ret || !io.args.len)
 		goto out_end;
-	/* An entry a page, then a flag per segment: two a page at most. */
-	held = kvmalloc_array(io.nr_pages, sizeof(*held) + 2 * sizeof(*io.lent),
-			      GFP_KERNEL_ACCOUNT);
+	/* The slots' entries, then how to send each segment (io.lend). */
+	held = kvmalloc(io.nr_pages * sizeof(*held) + io.nr_pages * 2,
+			GFP_KERNEL_ACCOUNT);
 	if (!held) {
 		ret = -ENOMEM;
 		goto out_end;
 	}
-	io.lent = (bool *)(held + io.nr_pages);
+	io.lend = (u8 *)(held + io.nr_pages);
 
-	sock = sock_from_file(io.file);
-	tcp = zio_io_tcp(&io, sock);
 	for (i = 0; i < io.nr_pages; i++) {
 		unsigned long addr;
 		unsigned int offset, len;
 
 		zio_io_page_part(&io, i, &addr, &offset, &len);
 		held[i] = zio_slot_load(io.space, zio_map_pgoff(&io.map, addr));
-		zio_io_add_page(&io, i, held[i], tcp);
+		zio_io_add_page(&io, i, held[i]);
 	}
 
-	if (tcp) {
+	sock = sock_from_file(io.file);
+	if (zio_io_tcp(&io, sock)) {
 		ret = zio_io_send_tcp(&io, sock);
 	} else {
 		iov_iter_bvec(&iter, ITER_SOURCE, io.bvec, io.nr_segs,
@@ -724,7 +732,7 @@ long zio_ioctl_read(struct file *zfile, const struct zio_io *args)
 	unsigned int i;
 	ssize_t ret;
 
-	ret = zio_io_start(zfile, args, VM_WRITE, ZIO_RECV_FLAGS, &io);
+	ret = zio_io_start(zfile, args, VM_WRITE, ZIO_RECV_FLAGS, 1, &io);
 	if (ret || !io.args.len)
 		goto out_end;
 

@@ -727,8 +727,8 @@ int zio_slot_get_exclusive(struct zio_space *space, pgoff_t pgoff,
  * @pgoff: the source slot
  * @pagep: set to the page, with the new share, or NULL when the slot is
  *	empty (zeros)
- * @fallback: set to true when the page had foreign references: *@pagep
- *	is then a private copy of it
+ * @fallback: set to true when the page could not be shared
+ *	(zio_page_shareable()): *@pagep is then a private copy of it
  *
  * Return: 0 or -ENOMEM.
  */
@@ -780,14 +780,15 @@ int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
  *	mmap_lock is held for writing)
  * @pgoff: the slot
  *
- * A ZIO_IOC_WRITE of the parent, which takes neither lock, may replace a
- * pending copy by its page meanwhile: the entry is taken with a reference
- * under the xa_lock, and a page is checked against its slot once locked.
+ * The entry is taken with a reference under the xa_lock, and a page is
+ * checked against its slot once locked, as wherever the space lock is
+ * not what keeps the slot as it is.
  *
  * A page with references zio cannot account for (an O_DIRECT read in
- * flight, a pin) stays the parent's alone: the child gets a copy of it,
- * as fork copies a pinned anonymous page, so the holder keeps writing the
- * page the parent sees.
+ * flight, a pin) stays the parent's alone, unless zio lent it
+ * (zio_page_shareable()): the child gets a copy of it, as fork copies a
+ * pinned anonymous page, so the holder keeps writing the page the parent
+ * sees.
  *
  * Return: the child's entry (a share of the page or pending copy, or a
  * private copy), NULL for an empty slot, or ERR_PTR(-ENOMEM).

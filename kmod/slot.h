@@ -15,7 +15,11 @@
  * was last zapped: whoever shares or copies such a page zaps it first
  * (zio_page_unmap_writable()). The next bit, ZIO_PAGE_LENT, says that zio
  * sent the page by reference: a socket may still read it, so it is never
- * written in place again. Shares and bits change under the page lock only.
+ * written in place again. zio lends a page only while the bit WRITABLE is
+ * clear and, the first time, nobody it cannot account for holds the page;
+ * so every reference taken to a lent page since is a reader's, and a lent
+ * page is shared whatever its references (zio_page_shareable()). Shares
+ * and bits change under the page lock only.
  * While zio holds a page, page->mapping is the open's address_space, so
  * that nobody outside zio maps it (a TCP zerocopy receive copies instead).
  */
@@ -55,8 +59,8 @@ static inline unsigned long zio_page_shares(struct page *page)
  */
 struct zio_pending {
 	struct kref ref;
-	struct page *src[2];
 	unsigned int offset;
+	struct page *src[2];
 	unsigned long flags;
 };
 
@@ -97,8 +101,9 @@ static inline void zio_page_take_share_locked(struct page *page)
  * @own_refs: references the caller holds beyond the shares and mappings
  *
  * O_DIRECT, vmsplice, pins and in-flight sends hold plain references. A
- * page with such a holder is never shared: the holder may still write it,
- * and the other slot would see that. Nobody outside zio maps zio's pages
+ * page with such a holder is not shared, unless zio lent it
+ * (zio_page_shareable()): the holder may still write it, and the other
+ * slot would see that. Nobody outside zio maps zio's pages
  * (see page->mapping above), so the mappings counted are zio's own.
  *
  * Return: true if the page has references beyond its shares, its mappings
@@ -119,7 +124,7 @@ static inline bool zio_page_foreign_refs(struct page *page, int own_refs)
  * unless zio lent it: nobody but zio held it when it was first lent, and
  * nothing maps it writable since, so whoever took a reference since only
  * reads it: the sockets it was sent to, and readers through read-only
- * PTEs (see zio_io_lend_page()).
+ * PTEs (see ZIO_PAGE_LENT above).
  *
  * Return: true if a share of the page may be taken.
  */

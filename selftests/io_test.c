@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -107,6 +108,12 @@ TEST_F(io, pipe_write_from_shared_and_pending_pages)
 				 ZIO_IO_FILE_POS, 0));
 	ASSERT_EQ(0, read_all(p[0], out, 8 * PG));
 	EXPECT_EQ(0, memcmp(out, src + 100, 8 * PG));
+	/* Starting and ending inside pending pages. */
+	EXPECT_EQ(5 * PG + 123, zio_io(self->fd, ZIO_IOC_WRITE, p[1],
+				       dst + 1000, 5 * PG + 123,
+				       ZIO_IO_FILE_POS, 0));
+	ASSERT_EQ(0, read_all(p[0], out, 5 * PG + 123));
+	EXPECT_EQ(0, memcmp(out, src + 1100, 5 * PG + 123));
 	close(p[0]);
 	close(p[1]);
 	free(out);
@@ -985,8 +992,12 @@ TEST_F(io, tcp_sends_pending_pages_from_their_sources)
 	EXPECT_EQ(0x4141, rec[0].tag);
 	EXPECT_EQ(8, rec[0].pages_deferred);
 	EXPECT_EQ(8, rec[0].pages_materialized);
-	memset(src, 0xaa, 9 * PG);
+	/*
+	 * The pending copies go (the destination is written), and then the
+	 * source pages are only the source's: lent, they are copied on write.
+	 */
 	memset(dst, 0xbb, len);
+	memset(src, 0xaa, 9 * PG);
 	ASSERT_EQ(0, read_all(b, out, len));
 	EXPECT_EQ(0, memcmp(out, want, len));
 	ASSERT_EQ(0, read_all(b, out, len));
@@ -994,6 +1005,7 @@ TEST_F(io, tcp_sends_pending_pages_from_their_sources)
 	/* Touched after the send: materialized, and not charged again. */
 	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_STATS, &s));
 	EXPECT_EQ(8, s.counters.pages_materialized - c0.pages_materialized);
+	EXPECT_EQ(9, s.counters.pages_cow - c0.pages_cow);
 	EXPECT_EQ(8, rec[0].pages_materialized);
 
 	/* A written page, then a page a read put in place, then pending ones. */
@@ -1016,6 +1028,99 @@ TEST_F(io, tcp_sends_pending_pages_from_their_sources)
 	ASSERT_EQ(0, read_all(b, out, len));
 	EXPECT_EQ(0, memcmp(out, want, len));
 
+	close(a);
+	close(b);
+	close(l);
+	free(want);
+	free(out);
+}
+
+/*
+ * A page somebody else holds (here a pipe, through vmsplice) is not lent
+ * the first time: its bytes go through the frags, and a copy from it
+ * still gets a copy of its own (pages_fallback), as for any page such a
+ * holder may write. The page next to it, nobody else's, is lent.
+ */
+TEST_F(io, tcp_does_not_lend_pages_others_hold)
+{
+	unsigned char *buf = self->map, *copy = self->map + 8 * PG;
+	unsigned char out[2 * PG];
+	struct iovec iov = { .iov_base = buf, .iov_len = PG };
+	struct zio_counters c0, c;
+	int l, a, b, p[2];
+
+	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ((long)(2 * PG), pipe_read(self->fd, buf, 2 * PG, 61));
+	ASSERT_EQ((ssize_t)PG, vmsplice(p[1], &iov, 1, 0));
+	ASSERT_EQ((long)(2 * PG), zio_io(self->fd, ZIO_IOC_WRITE, a, buf, 2 * PG,
+					 ZIO_IO_FILE_POS, 0));
+	ASSERT_EQ(0, zio_counters(self->fd, false, &c0));
+	ASSERT_EQ(0, zio_copy(self->fd, copy, buf, PG, NULL));
+	ASSERT_EQ(0, zio_counters(self->fd, false, &c));
+	EXPECT_EQ(1, c.pages_fallback - c0.pages_fallback);
+	/* The lent page is copied on write, the other is written in place. */
+	memset(buf, 0xee, 2 * PG);
+	ASSERT_EQ(0, zio_counters(self->fd, false, &c0));
+	EXPECT_EQ(1, c0.pages_cow - c.pages_cow);
+	ASSERT_EQ(0, read_all(b, out, 2 * PG));
+	EXPECT_TRUE(check(out, 2 * PG, 61));
+	EXPECT_TRUE(check(copy, PG, 61));
+	ASSERT_EQ((ssize_t)PG, read(p[0], out, PG));
+	close(p[0]);
+	close(p[1]);
+	close(a);
+	close(b);
+	close(l);
+}
+
+/*
+ * A nonblocking send of pending, written and read pages to a socket with
+ * little room comes back short: exactly the bytes it says arrive, and
+ * the copy's record is charged for the pending pages those reached only.
+ */
+TEST_F(io, tcp_nonblocking_mixed_send_is_short)
+{
+	const size_t len = 16 * PG;
+	unsigned char *src = self->map + 32 * PG, *buf = self->map;
+	unsigned char *out = malloc(len), *want = malloc(len);
+	struct zio_record rec[1];
+	struct zio_stats s = { .records = (uintptr_t)rec, .records_cap = 1 };
+	int l, a, b, small = 4096;
+	unsigned int pending = 0;
+	long n;
+
+	ASSERT_NE(NULL, out);
+	ASSERT_NE(NULL, want);
+	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
+	ASSERT_EQ(0, setsockopt(a, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)));
+	ASSERT_EQ(0, setsockopt(b, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)));
+	fill(src, 9 * PG, 62);
+	/* Pending pages 0-7, page 3 written over, read pages 8-15. */
+	ASSERT_EQ(0, zio_copy_tag(self->fd, buf, src + 100, 8 * PG, 0x6262, NULL));
+	fill(buf + 3 * PG, PG, 63);
+	ASSERT_EQ((long)(8 * PG), pipe_read(self->fd, buf + 8 * PG, 8 * PG, 64));
+	/* Not from the buffer: reading a pending page materializes it. */
+	memcpy(want, src + 100, 8 * PG);
+	fill(want + 3 * PG, PG, 63);
+	fill(want + 8 * PG, 8 * PG, 64);
+	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_STATS, &s));
+	ASSERT_EQ(1, s.records_count);
+	ASSERT_EQ(1, rec[0].pages_materialized);	/* page 3 */
+
+	n = zio_io(self->fd, ZIO_IOC_WRITE, a, buf, len, ZIO_IO_FILE_POS,
+		   MSG_DONTWAIT);
+	ASSERT_LT(0, n);
+	ASSERT_GT((long)len, n);
+	for (unsigned int i = 0; i < 8; i++)
+		pending += i != 3 && i * PG < (size_t)n;
+	ASSERT_EQ(0, zio_ioctl(self->fd, ZIO_IOC_STATS, &s));
+	EXPECT_EQ(1 + pending, rec[0].pages_materialized);
+	memset(buf, 0xee, len);
+	ASSERT_EQ(0, read_all(b, out, n));
+	EXPECT_EQ(0, memcmp(out, want, n));
+	EXPECT_EQ(-1, recv(b, out, 1, MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
 	close(a);
 	close(b);
 	close(l);
