@@ -52,11 +52,13 @@ struct zio_io_ctx {
 	/*
 	 * ZIO_IOC_READ: a page per page of the buffer. ZIO_IOC_WRITE: the
 	 * segments that hold its bytes, up to two per page (@nr_segs), and
-	 * whether TCP may have each by reference (@lend, enum zio_io_lend).
+	 * whether TCP may have each by reference (@lend, enum zio_io_lend);
+	 * @nr_pending of its pages are pending copies.
 	 */
 	struct bio_vec *bvec;
 	unsigned int nr_pages;
 	unsigned int nr_segs;
+	unsigned int nr_pending;
 	u8 *lend;
 	/*
 	 * ZIO_IOC_READ: pages for the slots of the partial pages, see
@@ -330,6 +332,9 @@ static void zio_io_add_seg(struct zio_io_ctx *io, struct page *page,
 		last->bv_len += len;
 		return;
 	}
+	/* An unlocked look first: copying is always right. */
+	if (READ_ONCE(page->private) & ZIO_PAGE_WRITABLE)
+		lend = ZIO_IO_LEND_NO;
 	io->lend[io->nr_segs] = lend;
 	io->bvec[io->nr_segs++] = (struct bio_vec){
 		.bv_page = page, .bv_offset = offset, .bv_len = len,
@@ -337,17 +342,17 @@ static void zio_io_add_seg(struct zio_io_ctx *io, struct page *page,
 }
 
 /*
- * The segments of page @i of the buffer, whose slot holds @entry: the
- * page, the parts of a pending copy's source pages the copy would take
- * (which its shares keep from being written in place), or zeros.
+ * The segments of the bytes [@offset, @offset + @len) of a page of the
+ * buffer, whose slot holds @entry: the page, the parts of a pending
+ * copy's source pages the copy would take (which its shares keep from
+ * being written in place), or zeros.
  */
-static void zio_io_add_page(struct zio_io_ctx *io, unsigned int i, void *entry)
+static void zio_io_add_page(struct zio_io_ctx *io, void *entry,
+			    unsigned int offset, unsigned int len)
 {
 	struct zio_pending *pending;
-	unsigned long addr;
-	unsigned int offset, len, head, from;
+	unsigned int head, from;
 
-	zio_io_page_part(io, i, &addr, &offset, &len);
 	if (!entry) {
 		zio_io_add_seg(io, ZERO_PAGE(0), offset, len, ZIO_IO_LEND_NO);
 		return;
@@ -357,6 +362,7 @@ static void zio_io_add_page(struct zio_io_ctx *io, unsigned int i, void *entry)
 		return;
 	}
 	pending = zio_entry_pending(entry);
+	io->nr_pending++;
 	/* The first @head bytes of the page come from src[0]. */
 	head = PAGE_SIZE - pending->offset;
 	if (offset < head)
@@ -388,21 +394,21 @@ static void zio_io_seg_advance(struct zio_io_ctx *io, unsigned int *seg,
 }
 
 /* The segments of one part of a send to TCP (zio_io_part()), at most. */
-#define ZIO_IO_PART_SEGS	128
+#define ZIO_IO_PART_SEGS	512
 
 /*
  * One part of a send to TCP, from the cursor (@seg, @off) on: the segments
  * TCP may have by reference as they are (zio_io_seg_lent()), the others
  * copied into send frags, at most @budget bytes of them; a nonblocking
  * send that comes back short would have copied the rest in vain. Fills
- * @out (ZIO_IO_PART_SEGS), each segment with a reference
+ * @out (@max_out), each segment with a reference
  * (zio_frags_put()), sets *@size to the bytes of the part and moves the
  * cursor past them. Returns the segments filled, or -ENOMEM when a frag
  * could not be had, with nothing filled and the cursor where it was.
  */
 static int zio_io_part(struct zio_io_ctx *io, unsigned int *seg,
 		       unsigned int *off, size_t budget, struct bio_vec *out,
-		       size_t *size)
+		       unsigned int max_out, size_t *size)
 {
 	unsigned int i = *seg, o = *off, nr = 0;
 	struct iov_iter from;
@@ -410,7 +416,7 @@ static int zio_io_part(struct zio_io_ctx *io, unsigned int *seg,
 	int ret;
 
 	*size = 0;
-	while (i < io->nr_segs && nr < ZIO_IO_PART_SEGS) {
+	while (i < io->nr_segs && nr < max_out) {
 		struct bio_vec *s = &io->bvec[i];
 		unsigned int j;
 
@@ -428,7 +434,7 @@ static int zio_io_part(struct zio_io_ctx *io, unsigned int *seg,
 		}
 		/* Frags are a page at least: a frag a page, and a partial one. */
 		budget = min_t(size_t, budget,
-			       (ZIO_IO_PART_SEGS - nr - 1) * PAGE_SIZE);
+			       (max_out - nr - 1) * PAGE_SIZE);
 		if (!budget)
 			break;
 		/* The run of segments to copy, as much as the budget allows. */
@@ -441,7 +447,7 @@ static int zio_io_part(struct zio_io_ctx *io, unsigned int *seg,
 		iov_iter_advance(&from, o);
 		iov_iter_truncate(&from, run);
 		ret = zio_frags_copy(io->space, &from, out + nr,
-				     ZIO_IO_PART_SEGS - nr);
+				     max_out - nr);
 		if (ret < 0) {
 			zio_frags_put(out, nr);
 			*size = 0;
@@ -465,7 +471,7 @@ static int zio_io_part(struct zio_io_ctx *io, unsigned int *seg,
  */
 static ssize_t zio_io_send_tcp(struct zio_io_ctx *io, struct socket *sock)
 {
-	unsigned int seg = 0, off = 0;
+	unsigned int seg = 0, off = 0, max_out;
 	int flags = zio_io_sock_flags(io);
 	size_t left = io->args.len, done = 0, size;
 	struct iov_iter iter;
@@ -474,12 +480,15 @@ static ssize_t zio_io_send_tcp(struct zio_io_ctx *io, struct socket *sock)
 	bool no_frag;
 	int nr;
 
-	out = kmalloc_array(ZIO_IO_PART_SEGS, sizeof(*out), GFP_KERNEL_ACCOUNT);
+	/* Room for the whole write in one part, unless frags are single pages. */
+	max_out = min(io->nr_segs + io->nr_pages + 2, ZIO_IO_PART_SEGS);
+	out = kmalloc_array(max_out, sizeof(*out), GFP_KERNEL_ACCOUNT);
 	no_frag = !out;
 	while (left && !no_frag) {
 		int room = sk_stream_wspace(sock->sk);
 
-		nr = zio_io_part(io, &seg, &off, max(room, SZ_64K), out, &size);
+		nr = zio_io_part(io, &seg, &off, max(room, SZ_64K), out,
+				 max_out, &size);
 		if (nr < 0) {
 			no_frag = true;
 			break;
@@ -586,7 +595,7 @@ long zio_ioctl_write(struct file *zfile, const struct zio_io *args)
 
 		zio_io_page_part(&io, i, &addr, &offset, &len);
 		held[i] = zio_slot_load(io.space, zio_map_pgoff(&io.map, addr));
-		zio_io_add_page(&io, i, held[i]);
+		zio_io_add_page(&io, held[i], offset, len);
 	}
 
 	sock = sock_from_file(io.file);
@@ -600,7 +609,8 @@ long zio_ioctl_write(struct file *zfile, const struct zio_io *args)
 	trace_zio_io(io.space, true, io.args.fd, io.args.addr, io.args.len, ret);
 	if (ret > 0) {
 		zio_space_count(io.space, ZIO_EV_IO_WRITTEN, ret);
-		zio_io_charge_pending(&io, held, ret);
+		if (io.nr_pending)
+			zio_io_charge_pending(&io, held, ret);
 	}
 
 	for (i = 0; i < io.nr_pages; i++)

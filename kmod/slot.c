@@ -452,20 +452,6 @@ void *zio_slot_load(struct zio_space *space, pgoff_t pgoff)
 	return entry;
 }
 
-/**
- * zio_entry_put() - drop the reference zio_slot_load() took
- * @entry: the entry, or NULL
- *
- * Might sleep: it may be the last reference to a pending copy.
- */
-void zio_entry_put(void *entry)
-{
-	if (entry && zio_entry_is_pending(entry))
-		zio_pending_put(zio_entry_pending(entry));
-	else if (entry)
-		put_page(entry);
-}
-
 /*
  * A new page for a slot: the caller's spare if it has one (see
  * zio_slot_get_exclusive_spare()), else a new allocation.

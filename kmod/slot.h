@@ -153,7 +153,6 @@ bool zio_pending_charge(struct zio_pending *pending);
 void zio_slot_release(void *entry, bool *mapped);
 void zio_slot_recycle(struct zio_space *space, void *entry, bool *mapped);
 void *zio_slot_load(struct zio_space *space, pgoff_t pgoff);
-void zio_entry_put(void *entry);
 int zio_slot_get_page(struct zio_space *space, pgoff_t pgoff,
 		      struct page **pagep);
 int zio_slot_lock_page(struct zio_space *space, pgoff_t pgoff,
@@ -169,5 +168,19 @@ int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
 void *zio_slot_snapshot(struct zio_space *child, struct zio_space *parent,
 			pgoff_t pgoff);
 void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last);
+
+/**
+ * zio_entry_put() - drop the reference zio_slot_load() took
+ * @entry: the entry, or NULL
+ *
+ * Might sleep: it may be the last reference to a pending copy.
+ */
+static inline void zio_entry_put(void *entry)
+{
+	if (entry && zio_entry_is_pending(entry))
+		zio_pending_put(zio_entry_pending(entry));
+	else if (entry)
+		put_page(entry);
+}
 
 #endif /* _ZIO_SLOT_H */
