@@ -130,8 +130,8 @@ static inline bool zio_page_foreign_refs(struct page *page, int own_refs)
  */
 static inline bool zio_page_shareable(struct page *page, int own_refs)
 {
-	return page_private(page) & ZIO_PAGE_LENT ||
-	       !zio_page_foreign_refs(page, own_refs);
+	return !zio_page_foreign_refs(page, own_refs) ||
+	       page_private(page) & ZIO_PAGE_LENT;
 }
 
 void zio_space_zap(struct zio_space *space, pgoff_t first, pgoff_t last);
