@@ -656,11 +656,30 @@ static void one_case(struct __test_metadata *_metadata,
 	self->cases++;
 	if (n != NO_DATA)
 		zio_fill(self->data, n, salt + 1);
-	for (int k = 0; k < 2; k++) {
+	for (int k = 0, tries = 0; k < 2; k++) {
+		int inq;
+
 		ASSERT_EQ(0, make_pair(self, variant, sv[k]));
 		ASSERT_EQ(0, feed(self, sv[k][0], n, urgent));
-		if (n != NO_DATA)
-			ASSERT_EQ(0, finish(variant, sv[k]));
+		if (n == NO_DATA)
+			continue;
+		ASSERT_EQ(0, finish(variant, sv[k]));
+		if (variant->domain != AF_INET || variant->type != SOCK_DGRAM)
+			continue;
+		/*
+		 * UDP may drop a datagram on loopback (no memory for it at
+		 * the receiver, seen on the KASAN kernel): then the first one
+		 * queued is not the data (SIOCINQ: its length). Before any
+		 * receive, so the case is set up again, a few times at most.
+		 */
+		ASSERT_EQ(0, ioctl(sv[k][1], SIOCINQ, &inq));
+		if (inq != n && ++tries <= 3) {
+			TH_LOG("a datagram of %ld bytes was lost on loopback (%d queued first): again",
+			       n, inq);
+			close_pair(sv[k--]);
+			continue;
+		}
+		ASSERT_EQ(n, inq);
 	}
 	zio_fill(self->plain, region, salt);
 	zio_fill(self->zbuf, region, salt);
