@@ -273,11 +273,9 @@ static bool zio_io_lend_page(struct page *page, int own_refs)
 	unsigned long private;
 	bool lend;
 
-	/* An unlocked look first: copying is always right. */
-	if (is_zero_page(page) || READ_ONCE(page->private) & ZIO_PAGE_WRITABLE)
-		return false;
 	/*
-	 * A page whose last share went since it was collected is nobody's:
+	 * Zeros and pages mapped writable were left out when collected
+	 * (zio_io_add_seg()). A page whose last share went since is nobody's:
 	 * a stale PTE may still write it, and nothing keeps a peer from
 	 * mapping it. Its bytes are copied.
 	 */
@@ -529,29 +527,18 @@ static ssize_t zio_io_send_tcp(struct zio_io_ctx *io, struct socket *sock)
 static void zio_io_charge_pending(struct zio_io_ctx *io, void **held,
 				  size_t sent)
 {
-	unsigned int i, offset, len, nr = 0;
-	pgoff_t first = 0, pgoff;
+	unsigned int i, offset, len;
 	unsigned long addr;
 
 	for (i = 0; i < io->nr_pages; i++) {
 		zio_io_page_part(io, i, &addr, &offset, &len);
 		if (addr - io->args.addr >= sent)
 			break;
-		if (!held[i] || !zio_entry_is_pending(held[i]) ||
-		    !zio_pending_charge(zio_entry_pending(held[i])))
-			continue;
-		pgoff = zio_map_pgoff(&io->map, addr);
-		if (nr && pgoff == first + nr) {
-			nr++;
-			continue;
-		}
-		if (nr)
-			zio_records_note_materialized(io->space, first, nr);
-		first = pgoff;
-		nr = 1;
+		if (held[i] && zio_entry_is_pending(held[i]) &&
+		    zio_pending_charge(zio_entry_pending(held[i])))
+			zio_records_note_materialized(io->space,
+						      zio_map_pgoff(&io->map, addr));
 	}
-	if (nr)
-		zio_records_note_materialized(io->space, first, nr);
 }
 
 /**

@@ -113,27 +113,21 @@ void zio_records_forget(struct zio_space *space, pgoff_t first, pgoff_t last)
 }
 
 /**
- * zio_records_note_materialized() - deferred pages were used after all
+ * zio_records_note_materialized() - a deferred page was used after all
  * @space: the space
- * @pgoff: the slot of the first page
- * @nr: the pages, from @pgoff on, each charged to the newest record
- *	holding it
+ * @pgoff: the slot of the page, charged to the newest record holding it
  */
-void zio_records_note_materialized(struct zio_space *space, pgoff_t pgoff,
-				   unsigned int nr)
+void zio_records_note_materialized(struct zio_space *space, pgoff_t pgoff)
 {
-	pgoff_t end = pgoff + nr;
 	unsigned int i;
 
 	spin_lock(&space->records_lock);
-	for (; pgoff < end; pgoff++) {
-		for (i = 0; i < space->nr_records; i++) {
-			struct zio_record_slot *slot = zio_record_nth(space, i);
+	for (i = 0; i < space->nr_records; i++) {
+		struct zio_record_slot *slot = zio_record_nth(space, i);
 
-			if (slot->first <= pgoff && pgoff <= slot->last) {
-				slot->rec.pages_materialized++;
-				break;
-			}
+		if (slot->first <= pgoff && pgoff <= slot->last) {
+			slot->rec.pages_materialized++;
+			break;
 		}
 	}
 	spin_unlock(&space->records_lock);

@@ -29,8 +29,7 @@ void zio_records_destroy(struct zio_space *space);
 void zio_records_add(struct zio_space *space, u64 tag, u64 dst, u64 len,
 		     u64 pages, pgoff_t first, pgoff_t last);
 void zio_records_forget(struct zio_space *space, pgoff_t first, pgoff_t last);
-void zio_records_note_materialized(struct zio_space *space, pgoff_t pgoff,
-				   unsigned int nr);
+void zio_records_note_materialized(struct zio_space *space, pgoff_t pgoff);
 int zio_records_get(struct zio_space *space, struct zio_stats *st);
 
 #endif /* _ZIO_RECORDS_H */

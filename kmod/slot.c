@@ -524,7 +524,7 @@ static int zio_slot_materialize(struct zio_space *space, pgoff_t pgoff,
 	zio_space_count(space, ZIO_EV_PAGES_MATERIALIZED, 1);
 	trace_zio_materialize(space, pgoff);
 	if (zio_pending_charge(pending))
-		zio_records_note_materialized(space, pgoff, 1);
+		zio_records_note_materialized(space, pgoff);
 	return 0;
 }
 
@@ -652,7 +652,7 @@ static int __zio_slot_cow(struct zio_space *space, pgoff_t pgoff,
 
 	zio_space_count(space, ZIO_EV_PAGES_COW, 1);
 	trace_zio_cow(space, pgoff);
-	zio_records_note_materialized(space, pgoff, 1);
+	zio_records_note_materialized(space, pgoff);
 	*newp = copy;
 	return 0;
 }
