@@ -541,6 +541,22 @@ static void zio_io_charge_pending(struct zio_io_ctx *io, void **held,
 	}
 }
 
+/* Load and hold the entry of each page's slot, an extent at a time. */
+static void zio_io_load_slots(struct zio_io_ctx *io, void **held)
+{
+	unsigned long first = io->args.addr >> PAGE_SHIFT;
+	unsigned int i;
+
+	for (i = 0; i < io->map.nr; i++) {
+		const struct zio_extent *ext = &io->map.ext[i];
+		unsigned long start = ext->start >> PAGE_SHIFT;
+
+		zio_slot_load_range(io->space, ext->pgoff,
+				    ((ext->end - 1) >> PAGE_SHIFT) - start + 1,
+				    held + (start - first));
+	}
+}
+
 /**
  * zio_ioctl_write() - ZIO_IOC_WRITE: write a zio buffer to a file descriptor
  * @zfile: the open the buffer's mappings belong to
@@ -576,12 +592,12 @@ long zio_ioctl_write(struct file *zfile, const struct zio_io *args)
 	}
 	io.lend = (u8 *)(held + io.nr_pages);
 
+	zio_io_load_slots(&io, held);
 	for (i = 0; i < io.nr_pages; i++) {
 		unsigned long addr;
 		unsigned int offset, len;
 
 		zio_io_page_part(&io, i, &addr, &offset, &len);
-		held[i] = zio_slot_load(io.space, zio_map_pgoff(&io.map, addr));
 		zio_io_add_page(&io, held[i], offset, len);
 	}
 

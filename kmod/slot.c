@@ -442,14 +442,50 @@ void *zio_slot_load(struct zio_space *space, pgoff_t pgoff)
 {
 	void *entry;
 
-	xa_lock(&space->slots);
-	entry = xa_load(&space->slots, pgoff);
-	if (entry && zio_entry_is_pending(entry))
-		kref_get(&zio_entry_pending(entry)->ref);
-	else if (entry)
-		get_page(entry);
-	xa_unlock(&space->slots);
+	zio_slot_load_range(space, pgoff, 1, &entry);
 	return entry;
+}
+
+/* Slots loaded under one hold of the xa_lock, at most. */
+#define ZIO_LOAD_BATCH		64
+
+/**
+ * zio_slot_load_range() - zio_slot_load() of consecutive slots, in one walk
+ * @space: the space
+ * @first: the first slot
+ * @nr: how many
+ * @entries: filled with each slot's entry, held as zio_slot_load() holds it
+ *
+ * Might sleep between batches of slots, when @nr is above 64.
+ */
+void zio_slot_load_range(struct zio_space *space, pgoff_t first,
+			 unsigned long nr, void **entries)
+{
+	XA_STATE(xas, &space->slots, first);
+	unsigned long i;
+
+	xas_lock(&xas);
+	for (i = 0; i < nr; i++) {
+		void *entry;
+
+		if (i % ZIO_LOAD_BATCH) {
+			entry = xas_next(&xas);
+		} else {
+			if (i) {
+				xas_unlock(&xas);
+				cond_resched();
+				xas_lock(&xas);
+			}
+			xas_set(&xas, first + i);
+			entry = xas_load(&xas);
+		}
+		if (entry && zio_entry_is_pending(entry))
+			kref_get(&zio_entry_pending(entry)->ref);
+		else if (entry)
+			get_page(entry);
+		entries[i] = entry;
+	}
+	xas_unlock(&xas);
 }
 
 /*

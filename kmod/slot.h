@@ -153,6 +153,8 @@ bool zio_pending_charge(struct zio_pending *pending);
 void zio_slot_release(void *entry, bool *mapped);
 void zio_slot_recycle(struct zio_space *space, void *entry, bool *mapped);
 void *zio_slot_load(struct zio_space *space, pgoff_t pgoff);
+void zio_slot_load_range(struct zio_space *space, pgoff_t first,
+			 unsigned long nr, void **entries);
 int zio_slot_get_page(struct zio_space *space, pgoff_t pgoff,
 		      struct page **pagep);
 int zio_slot_lock_page(struct zio_space *space, pgoff_t pgoff,

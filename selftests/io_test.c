@@ -556,6 +556,60 @@ TEST_F(io, write_then_overwrite_buffer)
 	free(out);
 }
 
+/*
+ * A write whose buffer spans two mappings of different slot offsets and
+ * more slots than the module loads in one batch: every page holds what its
+ * own slot holds, whatever that is (written, shared, pending, empty).
+ */
+TEST_F(io, write_spans_mappings_and_slot_batches)
+{
+	size_t pages = 4 + 100, len = pages * PG - 123 - 77;
+	unsigned char *area, *x, *y, *want, *src, *out;
+	struct zio_copy c;
+	int mfd;
+
+	area = mmap(NULL, pages * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	x = mmap(area, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 self->fd, 300 * PG);
+	ASSERT_EQ(area, x);
+	y = mmap(area + 4 * PG, 100 * PG, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, self->fd, 100 * PG);
+	ASSERT_EQ(area + 4 * PG, y);
+	want = malloc(pages * PG);
+	src = malloc(self->len);
+	out = malloc(len);
+	ASSERT_TRUE(want && src && out);
+
+	/* Written pages everywhere, then shares, pending copies and zeros. */
+	fill(area, pages * PG, 3);
+	fill(want, pages * PG, 3);
+	fill(self->map, self->len, 4);
+	fill(src, self->len, 4);
+	ASSERT_EQ(0, zio_copy(self->fd, area + 2 * PG, self->map, 8 * PG, &c));
+	EXPECT_EQ(8 * PG, c.bytes_deferred);
+	memcpy(want + 2 * PG, src, 8 * PG);
+	ASSERT_EQ(0, zio_copy(self->fd, area + 60 * PG, self->map + 100,
+			      20 * PG, &c));
+	EXPECT_EQ(20 * PG, c.bytes_deferred);
+	memcpy(want + 60 * PG, src + 100, 20 * PG);
+	ASSERT_EQ(0, zio_discard(self->fd, area + 90 * PG, 2 * PG));
+	memset(want + 90 * PG, 0, 2 * PG);
+
+	mfd = memfd_create("zio-write", 0);
+	ASSERT_LE(0, mfd);
+	EXPECT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, mfd, area + 123,
+				    len, 0, 0));
+	EXPECT_EQ((ssize_t)len, pread(mfd, out, len, 0));
+	EXPECT_EQ(0, memcmp(out, want + 123, len));
+	close(mfd);
+	free(out);
+	free(src);
+	free(want);
+	munmap(area, pages * PG);
+}
+
 TEST_F(io, bad_input)
 {
 	unsigned char local[PG];
