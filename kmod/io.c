@@ -624,6 +624,30 @@ out_end:
 	return ret;
 }
 
+/* Whole pages zio_io_install() puts into their slots in one walk, at most. */
+#define ZIO_IO_RUN_PAGES	32
+
+/*
+ * How many pages from page @i on, a whole page each, of the first @done
+ * bytes of a read, lie in one extent: at most ZIO_IO_RUN_PAGES, and none
+ * at or past the debug limit on installed pages.
+ */
+static unsigned int zio_io_whole_run(struct zio_io_ctx *io, unsigned int i,
+				     size_t done)
+{
+	unsigned long addr = (io->args.addr & PAGE_MASK) + i * PAGE_SIZE;
+	unsigned long end = min(zio_map_extent(&io->map, addr)->end,
+				io->args.addr + done);
+	unsigned int n = 0, limit = ZIO_DEBUG_KNOB(io_install_pages);
+
+	while (n < ZIO_IO_RUN_PAGES && addr + PAGE_SIZE <= end &&
+	       !(limit && i + n == limit)) {
+		addr += PAGE_SIZE;
+		n++;
+	}
+	return n;
+}
+
 /*
  * Put what a read brought into the buffer: whole pages into their slots,
  * the bytes of partial pages into the pages the slots hold. The data is
@@ -634,6 +658,7 @@ out_end:
  */
 static size_t zio_io_install(struct zio_io_ctx *io, size_t done)
 {
+	void *swap[ZIO_IO_RUN_PAGES];
 	struct zio_space *space = io->space;
 	pgoff_t first = ULONG_MAX, last = 0;
 	size_t placed = 0;
@@ -650,12 +675,12 @@ static size_t zio_io_install(struct zio_io_ctx *io, size_t done)
 		i = io->nr_pages;
 	else
 		i = 0;
-	for (; i < io->nr_pages; i++) {
+	while (i < io->nr_pages) {
 		struct page *fresh = io->bvec[i].bv_page, *page;
 		unsigned long addr;
-		unsigned int offset, len;
+		unsigned int offset, len, want, n, k;
 		pgoff_t pgoff;
-		void *old, *kaddr, *from;
+		void *kaddr, *from;
 
 		zio_io_page_part(io, i, &addr, &offset, &len);
 		if (addr - io->args.addr >= done)
@@ -667,15 +692,22 @@ static size_t zio_io_install(struct zio_io_ctx *io, size_t done)
 		pgoff = zio_map_pgoff(&io->map, addr);
 
 		if (len == PAGE_SIZE) {
-			old = xa_store(&space->slots, pgoff, fresh, GFP_KERNEL);
-			if (xa_is_err(old))
+			want = zio_io_whole_run(io, i, done);
+			for (k = 0; k < want; k++)
+				swap[k] = io->bvec[i + k].bv_page;
+			n = zio_slot_swap_run(space, pgoff, want, swap);
+			for (k = 0; k < n; k++) {
+				io->bvec[i + k].bv_page = NULL;	/* the slot has it */
+				zio_slot_recycle(space, swap[k], &mapped);
+			}
+			if (n) {
+				first = min(first, pgoff);
+				last = max(last, pgoff + n - 1);
+				placed += n * PAGE_SIZE;
+			}
+			if (!n || n < want)
 				break;
-			zio_space_note_slots(space, !old);
-			io->bvec[i].bv_page = NULL;	/* the slot has it */
-			zio_slot_recycle(space, old, &mapped);
-			first = min(first, pgoff);
-			last = max(last, pgoff);
-			placed += len;
+			i += n;
 			continue;
 		}
 		if (zio_slot_get_exclusive_spare(space, pgoff, &page,
@@ -689,6 +721,7 @@ static size_t zio_io_install(struct zio_io_ctx *io, size_t done)
 		flush_dcache_page(page);
 		put_page(page);
 		placed += len;
+		i++;
 	}
 	if (first <= last)
 		zio_space_zap_released(space, first, last, mapped);

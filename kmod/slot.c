@@ -456,7 +456,7 @@ void *zio_slot_load(struct zio_space *space, pgoff_t pgoff)
  * @nr: how many
  * @entries: filled with each slot's entry, held as zio_slot_load() holds it
  *
- * Might sleep between batches of slots, when @nr is above 64.
+ * Context: takes the xa_lock; might sleep when @nr is above ZIO_LOAD_BATCH.
  */
 void zio_slot_load_range(struct zio_space *space, pgoff_t first,
 			 unsigned long nr, void **entries)
@@ -464,6 +464,7 @@ void zio_slot_load_range(struct zio_space *space, pgoff_t first,
 	XA_STATE(xas, &space->slots, first);
 	unsigned long i;
 
+	might_sleep_if(nr > ZIO_LOAD_BATCH);
 	xas_lock(&xas);
 	for (i = 0; i < nr; i++) {
 		void *entry;
@@ -486,6 +487,44 @@ void zio_slot_load_range(struct zio_space *space, pgoff_t first,
 		entries[i] = entry;
 	}
 	xas_unlock(&xas);
+}
+
+/**
+ * zio_slot_swap_run() - put entries into consecutive slots, in one walk
+ * @space: the space, locked
+ * @first: the first slot
+ * @nr: how many slots, all under one hold of the xa_lock
+ * @entries: the new entries, each with the share or reference its slot
+ *	takes; the first ones stored come back as what their slots held, for
+ *	zio_slot_recycle()
+ *
+ * Context: might sleep.
+ *
+ * Return: how many slots, from the first, took their entries: fewer than
+ * @nr only when the xarray could not allocate a node.
+ */
+unsigned int zio_slot_swap_run(struct zio_space *space, pgoff_t first,
+			       unsigned int nr, void **entries)
+{
+	XA_STATE(xas, &space->slots, first);
+	unsigned int i = 0;
+	long slots = 0;
+
+	do {
+		xas_lock(&xas);
+		while (i < nr) {
+			void *old = xas_store(&xas, entries[i]);
+
+			if (xas_error(&xas))
+				break;
+			slots += !!entries[i] - !!old;
+			entries[i++] = old;
+			xas_next(&xas);
+		}
+		xas_unlock(&xas);
+	} while (xas_nomem(&xas, GFP_KERNEL));
+	zio_space_note_slots(space, slots);
+	return i;
 }
 
 /*

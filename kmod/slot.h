@@ -155,6 +155,8 @@ void zio_slot_recycle(struct zio_space *space, void *entry, bool *mapped);
 void *zio_slot_load(struct zio_space *space, pgoff_t pgoff);
 void zio_slot_load_range(struct zio_space *space, pgoff_t first,
 			 unsigned long nr, void **entries);
+unsigned int zio_slot_swap_run(struct zio_space *space, pgoff_t first,
+			       unsigned int nr, void **entries);
 int zio_slot_get_page(struct zio_space *space, pgoff_t pgoff,
 		      struct page **pagep);
 int zio_slot_lock_page(struct zio_space *space, pgoff_t pgoff,

@@ -557,57 +557,97 @@ TEST_F(io, write_then_overwrite_buffer)
 }
 
 /*
- * A write whose buffer spans two mappings of different slot offsets and
- * more slots than the module loads in one batch: every page holds what its
- * own slot holds, whatever that is (written, shared, pending, empty).
+ * A buffer of two mappings at different slot offsets, the second longer
+ * than the module's batches of slots: pages written through the mapping,
+ * shared by an aligned copy, pending from an unaligned one, and a discarded
+ * 64-slot chunk (no xarray node there at all). *want gets what the buffer
+ * reads as, without touching it.
  */
-TEST_F(io, write_spans_mappings_and_slot_batches)
-{
-	size_t pages = 4 + 100, len = pages * PG - 123 - 77;
-	unsigned char *area, *x, *y, *want, *src, *out;
-	struct zio_copy c;
-	int mfd;
+#define SPAN_PAGES	(4 + 200)
 
-	area = mmap(NULL, pages * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-		    -1, 0);
-	ASSERT_NE(MAP_FAILED, area);
+static unsigned char *span_setup(struct __test_metadata *_metadata,
+				 FIXTURE_DATA(io) *self, unsigned char *want)
+{
+	unsigned char *area, *x, *y, *src = malloc(self->len);
+	struct zio_copy c;
+
+	area = mmap(NULL, SPAN_PAGES * PG, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (area == MAP_FAILED || !src)
+		return NULL;
+	/* Slots 300-303, then 400-599. */
 	x = mmap(area, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 		 self->fd, 300 * PG);
-	ASSERT_EQ(area, x);
-	y = mmap(area + 4 * PG, 100 * PG, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_FIXED, self->fd, 100 * PG);
-	ASSERT_EQ(area + 4 * PG, y);
-	want = malloc(pages * PG);
-	src = malloc(self->len);
-	out = malloc(len);
-	ASSERT_TRUE(want && src && out);
+	y = mmap(area + 4 * PG, 200 * PG, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, self->fd, 400 * PG);
+	EXPECT_EQ(area, x);
+	EXPECT_EQ(area + 4 * PG, y);
 
-	/* Written pages everywhere, then shares, pending copies and zeros. */
-	fill(area, pages * PG, 3);
-	fill(want, pages * PG, 3);
+	fill(area, SPAN_PAGES * PG, 3);
+	fill(want, SPAN_PAGES * PG, 3);
 	fill(self->map, self->len, 4);
 	fill(src, self->len, 4);
-	ASSERT_EQ(0, zio_copy(self->fd, area + 2 * PG, self->map, 8 * PG, &c));
+	EXPECT_EQ(0, zio_copy(self->fd, area + 2 * PG, self->map, 8 * PG, &c));
 	EXPECT_EQ(8 * PG, c.bytes_deferred);
 	memcpy(want + 2 * PG, src, 8 * PG);
-	ASSERT_EQ(0, zio_copy(self->fd, area + 60 * PG, self->map + 100,
+	EXPECT_EQ(0, zio_copy(self->fd, area + 160 * PG, self->map + 100,
 			      20 * PG, &c));
 	EXPECT_EQ(20 * PG, c.bytes_deferred);
-	memcpy(want + 60 * PG, src + 100, 20 * PG);
-	ASSERT_EQ(0, zio_discard(self->fd, area + 90 * PG, 2 * PG));
-	memset(want + 90 * PG, 0, 2 * PG);
+	memcpy(want + 160 * PG, src + 100, 20 * PG);
+	/* Slots 448-511: a whole chunk of the xarray. */
+	EXPECT_EQ(0, zio_discard(self->fd, area + 52 * PG, 64 * PG));
+	memset(want + 52 * PG, 0, 64 * PG);
+	free(src);
+	return area;
+}
 
-	mfd = memfd_create("zio-write", 0);
+/* A write from such a buffer: every page what its own slot holds. */
+TEST_F(io, write_spans_mappings_and_slot_batches)
+{
+	size_t len = SPAN_PAGES * PG - 123 - 77;
+	unsigned char *area, *want = malloc(SPAN_PAGES * PG), *out = malloc(len);
+	int mfd = memfd_create("zio-write", 0);
+
+	ASSERT_TRUE(want && out);
 	ASSERT_LE(0, mfd);
+	area = span_setup(_metadata, self, want);
+	ASSERT_NE(NULL, area);
 	EXPECT_EQ((long)len, zio_io(self->fd, ZIO_IOC_WRITE, mfd, area + 123,
 				    len, 0, 0));
 	EXPECT_EQ((ssize_t)len, pread(mfd, out, len, 0));
 	EXPECT_EQ(0, memcmp(out, want + 123, len));
 	close(mfd);
 	free(out);
-	free(src);
 	free(want);
-	munmap(area, pages * PG);
+	munmap(area, SPAN_PAGES * PG);
+}
+
+/*
+ * A read into such a buffer: every byte read lands in place, the bytes
+ * around it stay, and the pages the slots held (shared, pending sources)
+ * keep their bytes for their other holders.
+ */
+TEST_F(io, read_spans_mappings_and_slot_batches)
+{
+	size_t len = SPAN_PAGES * PG - 123 - 77;
+	unsigned char *area, *want = malloc(SPAN_PAGES * PG), *in = malloc(len);
+	int mfd = memfd_create("zio-read", 0);
+
+	ASSERT_TRUE(want && in);
+	ASSERT_LE(0, mfd);
+	fill(in, len, 5);
+	ASSERT_EQ((ssize_t)len, pwrite(mfd, in, len, 0));
+	area = span_setup(_metadata, self, want);
+	ASSERT_NE(NULL, area);
+	EXPECT_EQ((long)len, zio_io(self->fd, ZIO_IOC_READ, mfd, area + 123,
+				    len, 0, 0));
+	memcpy(want + 123, in, len);
+	EXPECT_EQ(0, memcmp(area, want, SPAN_PAGES * PG));
+	EXPECT_TRUE(check(self->map, self->len, 4));
+	close(mfd);
+	free(in);
+	free(want);
+	munmap(area, SPAN_PAGES * PG);
 }
 
 TEST_F(io, bad_input)
