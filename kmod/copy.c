@@ -111,6 +111,7 @@ static int zio_copy_store(struct zio_copy_ctx *c, pgoff_t dpg, void *entry)
 {
 	void *old;
 
+	zio_slot_split_run(c->space, dpg);
 	if (entry)
 		old = xa_store(&c->space->slots, dpg, entry, GFP_KERNEL);
 	else
@@ -193,10 +194,59 @@ static bool zio_copy_unmapped_locked(struct zio_copy_ctx *c, struct page *page)
 }
 
 /*
+ * Put one run into the aligned destination chunk at @dpg: a reference the
+ * caller took, or a new run of its shares. What the chunk held (a run, or
+ * up to ZIO_RUN_PAGES entries) is kept for zio_copy_release(); the store
+ * frees the xarray node that held single entries.
+ */
+static int zio_copy_store_run(struct zio_copy_ctx *c, pgoff_t dpg,
+			      pgoff_t spg, struct zio_run *run)
+{
+	XA_STATE_ORDER(xas, &c->space->slots, dpg, ZIO_RUN_ORDER);
+	long slots;
+	void *old;
+
+	do {
+		XA_STATE(scan, &c->space->slots, dpg);
+		unsigned int nr = 0;
+
+		slots = ZIO_RUN_PAGES;
+		xas_lock(&xas);
+		xas_for_each(&scan, old, dpg + ZIO_RUN_PAGES - 1) {
+			c->old[c->nr_old + nr++] = old;
+			slots -= zio_entry_slots(old);
+		}
+		xas_store(&xas, zio_run_entry(run));
+		if (!xas_error(&xas))
+			c->nr_old += nr;
+		xas_unlock(&xas);
+	} while (xas_nomem(&xas, GFP_KERNEL));
+	if (xas_error(&xas)) {
+		bool unused = false;
+
+		zio_run_put(c->space, run, &unused);
+		return xas_error(&xas);
+	}
+	zio_space_note_slots(c->space, slots);
+	zio_space_count(c->space, ZIO_EV_COPY_RUNS, 1);
+	zio_copy_note_deferred_run(c, dpg, ZIO_RUN_PAGES);
+	zio_note_range(&c->dzap, &c->dzap_first, &c->dzap_last, dpg);
+	zio_note_range(&c->dzap, &c->dzap_first, &c->dzap_last,
+		       dpg + ZIO_RUN_PAGES - 1);
+	trace_zio_share(c->space, dpg, spg, ZIO_RUN_PAGES);
+	return ZIO_RUN_PAGES;
+}
+
+/*
  * The fast path of zio_copy_share(): share up to @n source slots from @spg
  * into destination slots from @dpg, both contiguous. Stops at the first
  * source page it cannot take at once (pending, locked, foreign references,
  * mapped writable: then *@need_zap is set).
+ *
+ * Whole aligned chunks (@n is ZIO_RUN_PAGES, @dpg and @spg aligned) go as
+ * runs: a source run gets one reference more, and a source of single
+ * pages, all present and taken, becomes a new run. Else the runs of both
+ * ranges are split first.
  *
  * Return: the pages done, or a negative errno.
  */
@@ -204,19 +254,36 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
 				pgoff_t spg, unsigned int n, bool *need_zap)
 {
 	XA_STATE(xas, &c->space->slots, spg);
+	bool whole = n == ZIO_RUN_PAGES && !(dpg % ZIO_RUN_PAGES) &&
+		     !(spg % ZIO_RUN_PAGES) && !ZIO_DEBUG_KNOB(no_runs);
+	struct zio_run *run = NULL;
+	bool holes = false;
 	unsigned int i, got;
 	long slots = 0;
 	void *entry;
 
+	if (!whole) {
+		zio_slot_split_range(c->space, spg, spg + n - 1);
+		zio_slot_split_range(c->space, dpg, dpg + n - 1);
+	}
 	/*
 	 * Under xa_lock no slot changes, so a page locked here is in its
 	 * slot: taking the share under that lock is the barrier of the rule.
+	 * A run's pages need no lock: they are never mapped writable.
 	 */
 	xas_lock(&xas);
+	entry = xas_load(&xas);
+	if (entry && zio_entry_is_run(entry)) {
+		run = zio_entry_run(entry);
+		refcount_inc(&run->refs);
+		xas_unlock(&xas);
+		return zio_copy_store_run(c, dpg, spg, run);
+	}
 	for (i = 0; i < n; i++) {
 		struct page *page;
 
-		entry = i ? xas_next(&xas) : xas_load(&xas);
+		if (i)
+			entry = xas_next(&xas);
 		page = entry;
 		if (entry && (zio_entry_is_pending(entry) || !trylock_page(page)))
 			break;
@@ -232,11 +299,21 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
 			}
 			zio_page_take_share_locked(page);
 			unlock_page(page);
+		} else {
+			holes = true;	/* a run has none */
 		}
 		c->batch[i] = page;
 	}
 	xas_unlock(&xas);
 	got = i;
+
+	if (whole && got == n && !holes) {
+		run = zio_run_create(c->batch);
+		if (run)
+			return zio_copy_store_run(c, dpg, spg, run);
+	}
+	if (whole)
+		zio_slot_split_run(c->space, dpg);
 
 	xas_set(&xas, dpg);
 	i = 0;

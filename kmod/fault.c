@@ -44,7 +44,8 @@ static void zio_fault_around(struct vm_fault *vmf, struct zio_space *space)
 			continue;
 		xa_lock(&space->slots);
 		page = xa_load(&space->slots, pgoff);
-		if (!page || zio_entry_is_pending(page) || !trylock_page(page)) {
+		if (!page || zio_entry_is_pending(page) || zio_entry_is_run(page) ||
+		    !trylock_page(page)) {
 			xa_unlock(&space->slots);
 			continue;
 		}

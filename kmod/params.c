@@ -137,6 +137,10 @@ unsigned int zio_debug_io_install_pages;
 module_param_named(debug_io_install_pages, zio_debug_io_install_pages, uint, 0600);
 MODULE_PARM_DESC(debug_io_install_pages, "Debug only: ZIO_IOC_READ puts at most this many pages in place, as if memory ran out (0: no limit)");
 
+bool zio_debug_no_runs;
+module_param_named(debug_no_runs, zio_debug_no_runs, bool, 0600);
+MODULE_PARM_DESC(debug_no_runs, "Debug only: copies give each destination page its own entry, never a run");
+
 unsigned int zio_debug_fork_fail_after;
 module_param_named(debug_fork_fail_after, zio_debug_fork_fail_after, uint, 0600);
 MODULE_PARM_DESC(debug_fork_fail_after, "Debug only: a fork's snapshot of a space fails after this many slots, as if memory ran out (0: never)");

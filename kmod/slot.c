@@ -390,8 +390,140 @@ void zio_pending_fill(struct zio_pending *pending, struct page *dst)
 }
 
 /**
+ * zio_run_create() - a run of pages for ZIO_RUN_PAGES aligned slots
+ * @pages: ZIO_RUN_PAGES pages, none NULL; the run takes over the caller's
+ *	share of each
+ *
+ * Return: the run, with the reference of the entry that will hold it, or
+ * NULL.
+ */
+struct zio_run *zio_run_create(struct page **pages)
+{
+	struct zio_run *run;
+
+	run = kmalloc(sizeof(*run), GFP_KERNEL_ACCOUNT);
+	if (!run)
+		return NULL;
+	refcount_set(&run->refs, 1);
+	memcpy(run->pages, pages, sizeof(run->pages));
+	return run;
+}
+
+/**
+ * zio_run_put() - drop a reference to a run
+ * @space: the space whose pool may keep the pages, or NULL
+ * @run: the run
+ * @mapped: see zio_slot_recycle()
+ *
+ * Might sleep: the last reference drops the shares of its pages.
+ */
+void zio_run_put(struct zio_space *space, struct zio_run *run, bool *mapped)
+{
+	unsigned int i;
+
+	if (!refcount_dec_and_test(&run->refs))
+		return;
+	for (i = 0; i < ZIO_RUN_PAGES; i++)
+		zio_slot_recycle(space, run->pages[i], mapped);
+	kfree(run);
+}
+
+/* Count one more share of a page: for a slot of a run being split. */
+static void zio_page_share(struct page *page)
+{
+	lock_page(page);
+	zio_page_take_share_locked(page);
+	unlock_page(page);
+}
+
+/**
+ * zio_slot_split_run() - replace a run by one entry per slot
+ * @space: the space
+ * @pgoff: a slot; nothing is done unless a run fills it
+ *
+ * Each page gets a share of its own for its slot, taken before the swap;
+ * the run loses the reference its entry held. Its pages keep a share
+ * throughout, so none can be written in place meanwhile. When somebody
+ * else split or replaced the run first, the shares go back.
+ *
+ * Context: might sleep. It cannot fail: the one xarray node it needs is
+ * allocated with __GFP_NOFAIL, as a caller such as a discard has no way
+ * to give up.
+ */
+void zio_slot_split_run(struct zio_space *space, pgoff_t pgoff)
+{
+	pgoff_t first = round_down(pgoff, ZIO_RUN_PAGES);
+	XA_STATE(xas, &space->slots, first);
+	bool split = false, unused = false;
+	struct zio_run *run;
+	unsigned int i;
+	void *entry;
+
+	if (!zio_entry_is_run(xa_load(&space->slots, first)))
+		return;
+	xas_lock(&xas);
+	entry = xas_load(&xas);
+	if (!zio_entry_is_run(entry)) {
+		xas_unlock(&xas);
+		return;
+	}
+	run = zio_entry_run(entry);
+	refcount_inc(&run->refs);	/* the splitter's */
+	xas_unlock(&xas);
+
+	for (i = 0; i < ZIO_RUN_PAGES; i++)
+		zio_page_share(run->pages[i]);
+	xas_split_alloc(&xas, entry, ZIO_RUN_ORDER,
+			GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
+
+	xas_reset(&xas);
+	xas_lock(&xas);
+	if (xas_load(&xas) == entry) {
+		xas_split(&xas, entry, ZIO_RUN_ORDER);
+		xas_set(&xas, first);
+		for (i = 0; i < ZIO_RUN_PAGES; i++) {
+			xas_store(&xas, run->pages[i]);
+			xas_next(&xas);
+		}
+		split = true;
+	}
+	xas_unlock(&xas);
+	/* Frees the node xas_split() did not take. */
+	xas_nomem(&xas, GFP_KERNEL);
+
+	if (split) {
+		zio_run_put(space, run, &unused);	/* the entry's */
+		trace_zio_split(space, first);
+	} else {
+		for (i = 0; i < ZIO_RUN_PAGES; i++)
+			zio_page_unshare(run->pages[i]);
+	}
+	zio_run_put(space, run, &unused);
+}
+
+/**
+ * zio_slot_split_range() - split the runs that fill slots of a range
+ * @space: the space
+ * @first: the first slot
+ * @last: the last slot
+ *
+ * Context: might sleep.
+ */
+void zio_slot_split_range(struct zio_space *space, pgoff_t first, pgoff_t last)
+{
+	pgoff_t pgoff;
+
+	for (pgoff = round_down(first, ZIO_RUN_PAGES); pgoff <= last;
+	     pgoff += ZIO_RUN_PAGES) {
+		zio_slot_split_run(space, pgoff);
+		if (pgoff + ZIO_RUN_PAGES < pgoff)
+			break;
+	}
+}
+
+/**
  * zio_slot_release() - drop what a slot held, once it is out of the xarray
- * @entry: the old entry: a page, a pending copy, or NULL
+ * @entry: the old entry: a page, a pending copy, a run, or NULL
  * @mapped: set to true when the page is still mapped and must be zapped
  *
  * Taking the page lock is the barrier of the race rule: a fault that found
@@ -406,7 +538,7 @@ void zio_slot_release(void *entry, bool *mapped)
 /**
  * zio_slot_recycle() - zio_slot_release(), keeping the page in a pool
  * @space: the space whose pool may keep the page, or NULL
- * @entry: the old entry: a page, a pending copy, or NULL
+ * @entry: the old entry: a page, a pending copy, a run, or NULL
  * @mapped: set to true when the page is still mapped and must be zapped
  */
 void zio_slot_recycle(struct zio_space *space, void *entry, bool *mapped)
@@ -418,6 +550,10 @@ void zio_slot_recycle(struct zio_space *space, void *entry, bool *mapped)
 		return;
 	if (zio_entry_is_pending(entry)) {
 		zio_pending_put(zio_entry_pending(entry));
+		return;
+	}
+	if (zio_entry_is_run(entry)) {
+		zio_run_put(space, zio_entry_run(entry), mapped);
 		return;
 	}
 	lock_page(page);
@@ -433,7 +569,9 @@ void zio_slot_recycle(struct zio_space *space, void *entry, bool *mapped)
 /**
  * zio_slot_load() - a slot's entry, held
  * @space: the space
- * @pgoff: the slot
+ * @pgoff: the slot; a run that fills it is split first
+ *
+ * Context: might sleep.
  *
  * Return: the page, with a reference, or the tagged pending copy, with a
  * reference, or NULL for an empty slot. Drop it with zio_entry_put().
@@ -442,7 +580,19 @@ void *zio_slot_load(struct zio_space *space, pgoff_t pgoff)
 {
 	void *entry;
 
-	zio_slot_load_range(space, pgoff, 1, &entry);
+	for (;;) {
+		xa_lock(&space->slots);
+		entry = xa_load(&space->slots, pgoff);
+		if (!zio_entry_is_run(entry))
+			break;
+		xa_unlock(&space->slots);
+		zio_slot_split_run(space, pgoff);
+	}
+	if (entry && zio_entry_is_pending(entry))
+		kref_get(&zio_entry_pending(entry)->ref);
+	else if (entry)
+		get_page(entry);
+	xa_unlock(&space->slots);
 	return entry;
 }
 
@@ -450,11 +600,13 @@ void *zio_slot_load(struct zio_space *space, pgoff_t pgoff)
 #define ZIO_LOAD_BATCH		64
 
 /**
- * zio_slot_load_range() - zio_slot_load() of consecutive slots, in one walk
+ * zio_slot_load_range() - the entries of consecutive slots, for reading
  * @space: the space
  * @first: the first slot
  * @nr: how many
- * @entries: filled with each slot's entry, held as zio_slot_load() holds it
+ * @entries: filled with each slot's entry, held as zio_slot_load() holds
+ *	it; a slot of a run gives its page, held, and the run stays whole:
+ *	the page may be read, not written, and is not the slot's alone
  *
  * Context: takes the xa_lock; might sleep when @nr is above ZIO_LOAD_BATCH.
  */
@@ -480,6 +632,9 @@ void zio_slot_load_range(struct zio_space *space, pgoff_t first,
 			xas_set(&xas, first + i);
 			entry = xas_load(&xas);
 		}
+		if (entry && zio_entry_is_run(entry))
+			entry = zio_entry_run(entry)->pages[(first + i) %
+							   ZIO_RUN_PAGES];
 		if (entry && zio_entry_is_pending(entry))
 			kref_get(&zio_entry_pending(entry)->ref);
 		else if (entry)
@@ -510,6 +665,7 @@ unsigned int zio_slot_swap_run(struct zio_space *space, pgoff_t first,
 	unsigned int i = 0;
 	long slots = 0;
 
+	zio_slot_split_range(space, first, first + nr - 1);
 	do {
 		xas_lock(&xas);
 		while (i < nr) {
@@ -912,6 +1068,11 @@ void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last)
 	bool mapped = false;
 	void *entry;
 
+	/* Runs the range fills in part: the rest of them stays. */
+	if (first % ZIO_RUN_PAGES)
+		zio_slot_split_run(space, first);
+	if ((last + 1) % ZIO_RUN_PAGES)
+		zio_slot_split_run(space, last);
 	do {
 		/*
 		 * Each batch starts afresh at the index after the last one
@@ -923,7 +1084,9 @@ void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last)
 		xas_lock(&xas);
 		xas_for_each(&xas, entry, last) {
 			batch[nr++] = entry;
+			n += zio_entry_slots(entry);
 			next = xas.xa_index + 1;
+			/* A run's slots go all at once. */
 			xas_store(&xas, NULL);
 			if (nr == ZIO_DISCARD_BATCH)
 				break;
@@ -931,7 +1094,6 @@ void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last)
 		xas_unlock(&xas);
 		for (i = 0; i < nr; i++)
 			zio_slot_release(batch[i], &mapped);
-		n += nr;
 		cond_resched();
 	} while (nr == ZIO_DISCARD_BATCH && next && next <= last);
 

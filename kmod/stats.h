@@ -29,14 +29,15 @@ enum zio_event {
 	ZIO_EV_IO_WRITTEN,
 	ZIO_EV_IO_READ,
 	ZIO_EV_PAGES_RECYCLED,
+	ZIO_EV_COPY_RUNS,
 	ZIO_NR_EVENTS
 };
 
 /*
- * The fields of struct zio_counters but the reserved ones, each described
+ * The fields of struct zio_counters, each described
  * by one entry of zio_counter_defs[], in the order of the fields.
  */
-#define ZIO_NR_COUNTERS	(offsetof(struct zio_counters, reserved) / sizeof(__u64))
+#define ZIO_NR_COUNTERS	(sizeof(struct zio_counters) / sizeof(__u64))
 
 /**
  * struct zio_counter_def - one counter

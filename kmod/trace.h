@@ -80,6 +80,12 @@ DEFINE_EVENT(zio_slot_class, zio_cow,
 	     TP_ARGS(space, pgoff)
 );
 
+/* A run was split into one entry per slot, from @pgoff on. */
+DEFINE_EVENT(zio_slot_class, zio_split,
+	     TP_PROTO(struct zio_space *space, pgoff_t pgoff),
+	     TP_ARGS(space, pgoff)
+);
+
 /* Slots emptied: ZIO_IOC_DISCARD, or munmap() of their last mapping. */
 TRACE_EVENT(zio_discard,
 	    TP_PROTO(struct zio_space *space, pgoff_t first, pgoff_t last,

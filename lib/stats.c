@@ -116,6 +116,7 @@ static const struct report_item report[] = {
 	MOD(" read %llu", io_bytes_read),
 	MOD(", pages recycled %llu", pages_recycled),
 	MOD(" pooled %llu", pages_pooled),
+	MOD(", copy runs %llu", copy_runs),
 	END,
 };
 

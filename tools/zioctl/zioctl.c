@@ -139,6 +139,7 @@ static const struct counter {
 	{ ZIO_COUNTER_IO_BYTES_READ,		"io_bytes_read",	"IO_READ",	11 },
 	{ ZIO_COUNTER_PAGES_RECYCLED,		"pages_recycled",	"RECYCLED",	8 },
 	{ ZIO_COUNTER_PAGES_POOLED,		"pages_pooled",		"POOLED",	8 },
+	{ ZIO_COUNTER_COPY_RUNS,		"copy_runs",		"RUNS",		8 },
 };
 
 #define NR_COUNTERS (sizeof(counters) / sizeof(counters[0]))

@@ -128,7 +128,8 @@ struct zio_range {
  * @pages_recycled: pages taken from the space's pool of pages it let go
  *	of, instead of from the page allocator (which zeroes them first)
  * @pages_pooled: pages in those pools now
- * @reserved: 0
+ * @copy_runs: aligned chunks of 64 pages that a copy gave one entry
+ *	(a run) instead of one per page
  */
 struct zio_counters {
 	__u64 pages_live;
@@ -146,7 +147,7 @@ struct zio_counters {
 	__u64 io_bytes_read;
 	__u64 pages_recycled;
 	__u64 pages_pooled;
-	__u64 reserved[1];
+	__u64 copy_runs;
 };
 
 /**
@@ -344,6 +345,7 @@ enum zio_counter_attr {
 	ZIO_COUNTER_IO_BYTES_READ,
 	ZIO_COUNTER_PAGES_RECYCLED,
 	ZIO_COUNTER_PAGES_POOLED,
+	ZIO_COUNTER_COPY_RUNS,
 
 	__ZIO_COUNTER_MAX,
 	ZIO_COUNTER_MAX = __ZIO_COUNTER_MAX - 1
