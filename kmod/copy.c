@@ -45,13 +45,16 @@ struct zio_copy_ctx {
 	/* destination pages deferred, for the copy record */
 	u64 rec_pages;
 	pgoff_t rec_first, rec_last;
-	/* what the copy replaced, released batch by batch before the zap */
-	void *old[2 * ZIO_COPY_BATCH];
 	unsigned int nr_old;
-	struct page *batch[ZIO_COPY_BATCH];
 	bool dzap, dmapped;
 	pgoff_t dzap_first, dzap_last;
+	/* the destination chunk zio_copy_store() last split, plus one */
+	pgoff_t split_chunk;
 	u8 *bounce;
+	/* Not zeroed: written before they are read. */
+	/* what the copy replaced, released batch by batch before the zap */
+	void *old[2 * ZIO_COPY_BATCH];
+	struct page *batch[ZIO_COPY_BATCH];
 };
 
 /*
@@ -109,9 +112,14 @@ static void zio_note_range(bool *any, pgoff_t *first, pgoff_t *last,
 /* Put @entry into slot @dpg; keep what it replaces for zio_copy_release(). */
 static int zio_copy_store(struct zio_copy_ctx *c, pgoff_t dpg, void *entry)
 {
+	pgoff_t chunk = dpg / ZIO_RUN_PAGES + 1;
 	void *old;
 
-	zio_slot_split_run(c->space, dpg);
+	/* Under the space lock, a chunk split stays split. */
+	if (c->split_chunk != chunk) {
+		zio_slot_split_run(c->space, dpg);
+		c->split_chunk = chunk;
+	}
 	if (entry)
 		old = xa_store(&c->space->slots, dpg, entry, GFP_KERNEL);
 	else
@@ -576,9 +584,10 @@ long zio_ioctl_copy(struct file *file, struct zio_copy *args)
 	if (!args->len)
 		return 0;
 
-	c = kzalloc(sizeof(*c), GFP_KERNEL_ACCOUNT);
+	c = kmalloc(sizeof(*c), GFP_KERNEL_ACCOUNT);
 	if (!c)
 		return -ENOMEM;
+	memset(c, 0, offsetof(struct zio_copy_ctx, old));
 	c->dst_addr = args->dst;
 	c->src_addr = args->src;
 	c->len = args->len;
