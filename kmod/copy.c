@@ -115,7 +115,11 @@ static int zio_copy_store(struct zio_copy_ctx *c, pgoff_t dpg, void *entry)
 	pgoff_t chunk = dpg / ZIO_RUN_PAGES + 1;
 	void *old;
 
-	/* Under the space lock, a chunk split stays split. */
+	/*
+	 * Under the space lock only this copy can put a run into the chunk
+	 * again, and only over the whole chunk: never over the page stored
+	 * here, nor over one a batch stored (which splits first anyway).
+	 */
 	if (c->split_chunk != chunk) {
 		zio_slot_split_run(c->space, dpg);
 		c->split_chunk = chunk;
@@ -262,14 +266,18 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
 				pgoff_t spg, unsigned int n, bool *need_zap)
 {
 	XA_STATE(xas, &c->space->slots, spg);
-	bool whole = n == ZIO_RUN_PAGES && !(dpg % ZIO_RUN_PAGES) &&
-		     !(spg % ZIO_RUN_PAGES) && !ZIO_DEBUG_KNOB(no_runs);
+	/* Runs are multi-index entries: without them, one entry a page. */
+	bool whole = IS_ENABLED(CONFIG_XARRAY_MULTI) && n == ZIO_RUN_PAGES &&
+		     !(dpg % ZIO_RUN_PAGES) && !(spg % ZIO_RUN_PAGES) &&
+		     !ZIO_DEBUG_KNOB(no_runs);
 	struct zio_run *run = NULL;
 	bool holes = false;
 	unsigned int i, got;
 	long slots = 0;
 	void *entry;
 
+	/* A run is made of one batch, and c->old holds what one replaced. */
+	BUILD_BUG_ON(ZIO_COPY_BATCH != ZIO_RUN_PAGES);
 	if (!whole) {
 		zio_slot_split_range(c->space, spg, spg + n - 1);
 		zio_slot_split_range(c->space, dpg, dpg + n - 1);
@@ -352,7 +360,7 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
 
 	/* Out of memory: give back the shares not stored. */
 	while (got > i) {
-		bool unused;
+		bool unused = false;
 
 		zio_slot_release(c->batch[--got], &unused);
 	}
@@ -378,7 +386,7 @@ static unsigned int zio_copy_batch_len(struct zio_copy_ctx *c, unsigned long d0)
 /* A whole destination page, with its source at the same page offset. */
 static int zio_copy_share(struct zio_copy_ctx *c, pgoff_t dpg, pgoff_t spg)
 {
-	bool fallback = false, unused;
+	bool fallback = false, unused = false;
 	struct page *page;
 	int ret;
 
@@ -404,7 +412,7 @@ static int zio_copy_defer(struct zio_copy_ctx *c, pgoff_t dpg, pgoff_t spg0,
 			  pgoff_t spg1, unsigned int offset)
 {
 	struct zio_pending *pending = NULL;
-	bool fallback = false, unused;
+	bool fallback = false, unused = false;
 	struct page *src0, *src1;
 	int ret;
 

@@ -30,12 +30,15 @@
  *   its frags.lock are leaves; a page may be trylocked under xa_lock.
  *
  * Fault handlers take no zio mutex. They change a slot only with
- * xa_cmpxchg(), and install a page only while holding the lock of a page
- * they have just checked against its slot. Whoever else changes a slot, or
- * raises a page's shares, locks and unlocks the page afterwards and only
- * then zaps its mappings: a fault that saw the old state has then finished
- * installing its PTE, and the zap removes it. No zio mutex is held while
- * user memory is touched.
+ * xa_cmpxchg(), or by splitting a run (zio_slot_split_run()), which puts
+ * the run's own pages back in its slots; and they install a page only
+ * while holding the lock of a page they have just checked against its
+ * slot. Whoever else changes a slot, or raises a page's shares, locks and
+ * unlocks the page afterwards and only then zaps its mappings: a fault
+ * that saw the old state has then finished installing its PTE, and the
+ * zap removes it. A split needs no zap: nothing maps a run's slots, and
+ * the run keeps a share of each page, so none is written in place. No zio
+ * mutex is held while user memory is touched.
  */
 #ifndef _ZIO_SPACE_H
 #define _ZIO_SPACE_H
