@@ -368,17 +368,20 @@ static int zio_copy_share_batch(struct zio_copy_ctx *c, pgoff_t dpg,
 }
 
 /*
- * How many whole destination pages from @d0 on can go in one batch: the
- * source at the same page offset, both sides in one extent.
+ * How many whole destination pages from @d0 (slot @dpg) on can go in one
+ * batch: the source at the same page offset, both sides in one extent. A
+ * batch ends where a destination chunk does, so that the next one can be
+ * a whole chunk, a run.
  */
-static unsigned int zio_copy_batch_len(struct zio_copy_ctx *c, unsigned long d0)
+static unsigned int zio_copy_batch_len(struct zio_copy_ctx *c, unsigned long d0,
+				       pgoff_t dpg)
 {
 	unsigned long s0 = c->src_addr + (d0 - c->dst_addr), end;
 	unsigned long dend = c->dst_addr + c->len;
 
 	dend = min(dend, zio_map_extent(&c->dst, d0)->end);
 	dend = min(dend, d0 + (zio_map_extent(&c->src, s0)->end - s0));
-	end = d0 + (unsigned long)ZIO_COPY_BATCH * PAGE_SIZE;
+	end = d0 + (ZIO_COPY_BATCH - dpg % ZIO_COPY_BATCH) * PAGE_SIZE;
 	end = min(end, dend);
 	return (end - d0) >> PAGE_SHIFT;
 }
@@ -534,7 +537,7 @@ static int zio_copy_run(struct zio_copy_ctx *c)
 			pgoff_t spg = zio_map_pgoff(&c->src, s0);
 			bool need_zap = false;
 
-			n = zio_copy_batch_len(c, d0);
+			n = zio_copy_batch_len(c, d0, dpg);
 			done = zio_copy_share_batch(c, dpg, spg, n, &need_zap);
 			if (!done && need_zap) {
 				/* Source pages mapped writable: once for the run. */

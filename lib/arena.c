@@ -563,6 +563,13 @@ void *zio_arena_alloc(size_t size, size_t align, bool zero)
 	npg = pages_of(size);
 	if (align > a->page_size)
 		align_pg = align >> a->page_shift;
+	/*
+	 * A large block starts where a run of the module's slots does: a
+	 * copy between two such blocks then goes whole runs at a time, at no
+	 * cost per page. Only address space is left between blocks.
+	 */
+	if (npg >= ZIO_RUN_PAGES && align_pg < ZIO_RUN_PAGES)
+		align_pg = ZIO_RUN_PAGES;
 
 	if (!zero && npg <= ZIO_STASH_PAGES && __atomic_load_n(&a->stash, __ATOMIC_RELAXED)) {
 		size_t s = __atomic_exchange_n(&a->stash, 0, __ATOMIC_ACQ_REL);

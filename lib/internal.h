@@ -65,6 +65,8 @@ extern struct zio_next zio_next ZIO_HIDDEN;
 #define ZIO_CACHE_BYTES		(64UL << 20)	/* in all */
 #define ZIO_CACHE_BLOCK_MAX	(8UL << 20)	/* one block */
 #define ZIO_STASH_PAGES		16
+/* The module's runs: aligned chunks of this many slots (design.rst). */
+#define ZIO_RUN_PAGES		64
 
 /*
  * The one arena: a MAP_SHARED mapping of /dev/zio, carved into page-aligned

@@ -180,6 +180,17 @@ TEST_F(runs, copy_from_part_of_a_run)
 	EXPECT_EQ(-1, differs(self));
 }
 
+/* A copy that starts inside a chunk makes runs of the whole chunks after. */
+TEST_F(runs, copy_from_inside_a_chunk)
+{
+	uint64_t runs0 = runs_made(self);
+
+	fill_both(self, 0, C(3), 19);
+	ASSERT_EQ(0, copy_both(self, C(4) + P(10), P(10), C(2) + P(7)));
+	EXPECT_EQ(runs0 + 1, runs_made(self));
+	EXPECT_EQ(-1, differs(self));
+}
+
 TEST_F(runs, overlapping_copies)
 {
 	uint64_t runs0 = runs_made(self);

@@ -57,10 +57,14 @@ static void *(*volatile p_memmove)(void *, const void *, size_t) = memmove;
 TEST_F_TIMEOUT(check, defer, CHECK_TIMEOUT)
 {
 	size_t n = 8 * MiB;
+	/* An arena block of 20 pages first, which large ones skip past. */
+	unsigned char *small = malloc(80 << 10);
 	unsigned char *a = malloc(n), *b = malloc(n);
 	struct zio_lib_stats st;
 
-	ASSERT_TRUE(a && b);
+	ASSERT_TRUE(small && a && b);
+	memset(small, 1, 80 << 10);
+	ASSERT_TRUE(zio_owns(small));
 	fill(a, n, 1);
 	/* The cast: GCC 12 takes zio_owns(b) for a read of unwritten bytes. */
 	ASSERT_TRUE(zio_owns(a) && zio_owns((void *)(uintptr_t)b));
@@ -69,6 +73,8 @@ TEST_F_TIMEOUT(check, defer, CHECK_TIMEOUT)
 	st = stats(_metadata);
 	ASSERT_TRUE(st.copies_module >= 1);
 	ASSERT_TRUE(st.bytes_deferred >= n - 4096);
+	/* Both blocks start at a run's boundary: every chunk went as one. */
+	ASSERT_EQ(n / (256 << 10), st.module.copy_runs);
 	ASSERT_TRUE(same(b, n, 1));
 	/* Writes to either side stay on that side. */
 	memset(b + 3 * 4096 + 5, 0x11, 100);
@@ -86,6 +92,7 @@ TEST_F_TIMEOUT(check, defer, CHECK_TIMEOUT)
 	       st.module.pages_cow, st.module.pages_materialized);
 	free(a);
 	free(b);
+	free(small);
 }
 
 /* realloc grows and shrinks in place, or moves pages; data survives. */
