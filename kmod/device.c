@@ -28,6 +28,8 @@ static long zio_ioctl_info(struct zio_info *info)
 	info->api_version = ZIO_API_VERSION;
 	info->features = ZIO_FEATURE_COPY | ZIO_FEATURE_STATS | ZIO_FEATURE_IO |
 			 ZIO_FEATURE_IO_SOCKET;
+	if (IS_ENABLED(CONFIG_XARRAY_MULTI))
+		info->features |= ZIO_FEATURE_COPY_RUNS;
 	info->page_size = PAGE_SIZE;
 	info->space_limit = READ_ONCE(zio_space_limit);
 	info->copy_threshold = READ_ONCE(zio_copy_threshold);

@@ -33,6 +33,11 @@
 #define ZIO_FEATURE_IO		_BITULL(2)
 /* ZIO_IO_SOCKET in struct zio_io's msg_flags. */
 #define ZIO_FEATURE_IO_SOCKET	_BITULL(3)
+/*
+ * ZIO_IOC_COPY gives whole aligned chunks of 64 pages one entry, a run
+ * (the copy_runs counter); not on kernels without multi-index xarrays.
+ */
+#define ZIO_FEATURE_COPY_RUNS	_BITULL(4)
 
 /**
  * struct zio_info - what the module offers (ZIO_IOC_INFO)
