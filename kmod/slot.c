@@ -441,10 +441,15 @@ static void zio_page_share(struct page *page)
  * @space: the space
  * @pgoff: a slot; nothing is done unless a run fills it
  *
- * Each page gets a share of its own for its slot, taken before the swap;
- * the run loses the reference its entry held. Its pages keep a share
- * throughout, so none can be written in place meanwhile. When somebody
- * else split or replaced the run first, the shares go back.
+ * When the run's entry is its only holder, its slots take over its
+ * shares, and it is freed. Else each page gets a share of its own for
+ * its slot, taken before the swap, and the run loses the reference its
+ * entry held; its pages keep a share throughout, so none can be written
+ * in place meanwhile. When somebody else split or replaced the run
+ * first, the shares go back.
+ *
+ * References to a run are taken under the xa_lock only, from its entry:
+ * under that lock, two references are its entry's and the splitter's.
  *
  * Context: might sleep. It cannot fail: the one xarray node it needs is
  * allocated with __GFP_NOFAIL, as a caller such as a discard has no way
@@ -454,7 +459,7 @@ void zio_slot_split_run(struct zio_space *space, pgoff_t pgoff)
 {
 	pgoff_t first = round_down(pgoff, ZIO_RUN_PAGES);
 	XA_STATE(xas, &space->slots, first);
-	bool split = false, unused = false;
+	bool shared = false, split = false, unused = false;
 	struct zio_run *run;
 	unsigned int i;
 	void *entry;
@@ -471,33 +476,45 @@ void zio_slot_split_run(struct zio_space *space, pgoff_t pgoff)
 	refcount_inc(&run->refs);	/* the splitter's */
 	xas_unlock(&xas);
 
-	for (i = 0; i < ZIO_RUN_PAGES; i++)
-		zio_page_share(run->pages[i]);
 	xas_split_alloc(&xas, entry, ZIO_RUN_ORDER,
 			GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
-
-	xas_reset(&xas);
-	xas_lock(&xas);
-	if (xas_load(&xas) == entry) {
-		xas_split(&xas, entry, ZIO_RUN_ORDER);
-		xas_set(&xas, first);
-		for (i = 0; i < ZIO_RUN_PAGES; i++) {
-			xas_store(&xas, run->pages[i]);
-			xas_next(&xas);
+	for (;;) {
+		xas_reset(&xas);
+		xas_lock(&xas);
+		if (xas_load(&xas) != entry)
+			break;
+		if (shared || refcount_read(&run->refs) == 2) {
+			xas_split(&xas, entry, ZIO_RUN_ORDER);
+			xas_set(&xas, first);
+			for (i = 0; i < ZIO_RUN_PAGES; i++) {
+				xas_store(&xas, run->pages[i]);
+				xas_next(&xas);
+			}
+			split = true;
+			break;
 		}
-		split = true;
+		/* Other holders: shares of our own, out of the lock. */
+		xas_unlock(&xas);
+		for (i = 0; i < ZIO_RUN_PAGES; i++)
+			zio_page_share(run->pages[i]);
+		shared = true;
 	}
 	xas_unlock(&xas);
 	/* Frees the node xas_split() did not take. */
 	xas_nomem(&xas, GFP_KERNEL);
 
-	if (split) {
-		zio_run_put(space, run, &unused);	/* the entry's */
+	if (split)
 		trace_zio_split(space, first);
-	} else {
+	if (split && !shared) {
+		/* The slots have the run's shares; nobody else has the run. */
+		kfree(run);
+		return;
+	}
+	if (split)
+		zio_run_put(space, run, &unused);	/* the entry's */
+	else if (shared)
 		for (i = 0; i < ZIO_RUN_PAGES; i++)
 			zio_page_unshare(run->pages[i]);
-	}
 	zio_run_put(space, run, &unused);
 }
 
