@@ -89,8 +89,12 @@ vm_fault_t zio_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 
 	zio_space_count(space, ZIO_EV_FAULTS, 1);
-	if (!(vmf->flags & FAULT_FLAG_WRITE))
+	if (!(vmf->flags & FAULT_FLAG_WRITE)) {
+		/* Its window lies in the faulting slot's chunk: split first. */
+		BUILD_BUG_ON(ZIO_RUN_PAGES % ZIO_FAULT_AROUND_PAGES);
+		zio_slot_split_run(space, vmf->pgoff);
 		zio_fault_around(vmf, space);
+	}
 	for (;;) {
 		struct page *copy;
 
