@@ -51,8 +51,10 @@ struct zio_copy_ctx {
 	/* the destination chunk zio_copy_store() last split, plus one */
 	pgoff_t split_chunk;
 	u8 *bounce;
-	/* Not zeroed: written before they are read. */
-	/* what the copy replaced, released batch by batch before the zap */
+	/*
+	 * Not zeroed, written before they are read: what the copy replaced,
+	 * released batch by batch before the zap, and the batch's shares.
+	 */
 	void *old[2 * ZIO_COPY_BATCH];
 	struct page *batch[ZIO_COPY_BATCH];
 };

@@ -503,19 +503,20 @@ void zio_slot_split_run(struct zio_space *space, pgoff_t pgoff)
 	/* Frees the node xas_split() did not take. */
 	xas_nomem(&xas, GFP_KERNEL);
 
-	if (split)
-		trace_zio_split(space, first);
-	if (split && !shared) {
+	if (!split) {
+		for (i = 0; shared && i < ZIO_RUN_PAGES; i++)
+			zio_page_unshare(run->pages[i]);
+		zio_run_put(space, run, &unused);
+		return;
+	}
+	trace_zio_split(space, first);
+	if (!shared) {
 		/* The slots have the run's shares; nobody else has the run. */
 		kfree(run);
 		return;
 	}
-	if (split)
-		zio_run_put(space, run, &unused);	/* the entry's */
-	else if (shared)
-		for (i = 0; i < ZIO_RUN_PAGES; i++)
-			zio_page_unshare(run->pages[i]);
-	zio_run_put(space, run, &unused);
+	zio_run_put(space, run, &unused);	/* the entry's */
+	zio_run_put(space, run, &unused);	/* the splitter's */
 }
 
 /**
@@ -605,10 +606,7 @@ void *zio_slot_load(struct zio_space *space, pgoff_t pgoff)
 		xa_unlock(&space->slots);
 		zio_slot_split_run(space, pgoff);
 	}
-	if (entry && zio_entry_is_pending(entry))
-		kref_get(&zio_entry_pending(entry)->ref);
-	else if (entry)
-		get_page(entry);
+	zio_entry_get(entry);
 	xa_unlock(&space->slots);
 	return entry;
 }
@@ -652,10 +650,7 @@ void zio_slot_load_range(struct zio_space *space, pgoff_t first,
 		if (entry && zio_entry_is_run(entry))
 			entry = zio_entry_run(entry)->pages[(first + i) %
 							   ZIO_RUN_PAGES];
-		if (entry && zio_entry_is_pending(entry))
-			kref_get(&zio_entry_pending(entry)->ref);
-		else if (entry)
-			get_page(entry);
+		zio_entry_get(entry);
 		entries[i] = entry;
 	}
 	xas_unlock(&xas);

@@ -230,6 +230,18 @@ void *zio_slot_snapshot(struct zio_space *child, struct zio_space *parent,
 void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last);
 
 /**
+ * zio_entry_get() - take the reference zio_slot_load() gives a held entry
+ * @entry: a page, a tagged pending copy, or NULL
+ */
+static inline void zio_entry_get(void *entry)
+{
+	if (entry && zio_entry_is_pending(entry))
+		kref_get(&zio_entry_pending(entry)->ref);
+	else if (entry)
+		get_page(entry);
+}
+
+/**
  * zio_entry_put() - drop the reference zio_slot_load() took
  * @entry: the entry, or NULL
  *
