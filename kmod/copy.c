@@ -166,15 +166,12 @@ static void zio_copy_note_deferred(struct zio_copy_ctx *c, pgoff_t dpg)
  */
 static void zio_copy_release(struct zio_copy_ctx *c)
 {
-	unsigned int i;
-
 	if (ZIO_DEBUG_KNOB(skip_barrier)) {
 		if (c->dzap)
 			zio_space_zap(c->space, c->dzap_first, c->dzap_last);
 		c->dzap = false;
 	}
-	for (i = 0; i < c->nr_old; i++)
-		zio_slot_recycle(c->space, c->old[i], &c->dmapped);
+	zio_slot_recycle_entries(c->space, c->old, c->nr_old, &c->dmapped);
 	c->nr_old = 0;
 }
 

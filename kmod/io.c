@@ -696,10 +696,9 @@ static size_t zio_io_install(struct zio_io_ctx *io, size_t done)
 			for (k = 0; k < want; k++)
 				swap[k] = io->bvec[i + k].bv_page;
 			n = zio_slot_swap_run(space, pgoff, want, swap);
-			for (k = 0; k < n; k++) {
+			for (k = 0; k < n; k++)
 				io->bvec[i + k].bv_page = NULL;	/* the slot has it */
-				zio_slot_recycle(space, swap[k], &mapped);
-			}
+			zio_slot_recycle_entries(space, swap, n, &mapped);
 			if (n) {
 				first = min(first, pgoff);
 				last = max(last, pgoff + n - 1);

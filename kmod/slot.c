@@ -105,27 +105,41 @@ static struct page *zio_pool_take(struct zio_space *space)
 }
 
 /*
- * Keep a page zio let go of; false if it is anybody's to free. Nothing is
- * kept while the pages zio holds and keeps reach max_pages, and a poisoned
- * page goes back to the page allocator, which never hands it out again.
+ * Keep pages zio let go of, and put the others: nothing is kept while the
+ * pages zio holds and keeps reach max_pages, nor past ZIO_POOL_PAGES, and
+ * a poisoned page, or one somebody else still holds, is not kept. One
+ * lock for the lot. @pages is scratch: its order is lost.
  */
-static bool zio_pool_keep(struct zio_space *space, struct page *page)
+static void zio_pool_keep_pages(struct zio_space *space, struct page **pages,
+				unsigned int n)
 {
-	bool kept = false;
+	unsigned int i, kept = 0, freed = 0;
+	s64 room = 0;
 
-	if (page_ref_count(page) != 1 || PageHWPoison(page) ||
-	    atomic64_read(&zio_nr_pages) + atomic64_read(&zio_nr_pooled) >=
-	    READ_ONCE(zio_max_pages))
-		return false;
-	spin_lock(&space->pool_lock);
-	if (space->nr_pool < ZIO_POOL_PAGES) {
-		list_add(&page->lru, &space->pool);
-		WRITE_ONCE(space->nr_pool, space->nr_pool + 1);
-		atomic64_inc(&zio_nr_pooled);
-		kept = true;
+	if (space)
+		room = READ_ONCE(zio_max_pages) - atomic64_read(&zio_nr_pages) -
+		       atomic64_read(&zio_nr_pooled);
+	if (room > 0) {
+		spin_lock(&space->pool_lock);
+		for (i = 0; i < n; i++) {
+			struct page *page = pages[i];
+
+			if (kept < room && space->nr_pool < ZIO_POOL_PAGES &&
+			    page_ref_count(page) == 1 && !PageHWPoison(page)) {
+				list_add(&page->lru, &space->pool);
+				WRITE_ONCE(space->nr_pool, space->nr_pool + 1);
+				kept++;
+			} else {
+				pages[freed++] = page;
+			}
+		}
+		spin_unlock(&space->pool_lock);
+		atomic64_add(kept, &zio_nr_pooled);
+	} else {
+		freed = n;
 	}
-	spin_unlock(&space->pool_lock);
-	return kept;
+	for (i = 0; i < freed; i++)
+		put_page(pages[i]);
 }
 
 /**
@@ -222,8 +236,7 @@ static void zio_page_forget(struct page *page)
 void zio_page_free_new(struct zio_space *space, struct page *page)
 {
 	zio_page_forget(page);
-	if (!zio_pool_keep(space, page))
-		put_page(page);
+	zio_pool_keep_pages(space, &page, 1);
 }
 
 /*
@@ -419,12 +432,11 @@ struct zio_run *zio_run_create(struct page **pages)
  */
 void zio_run_put(struct zio_space *space, struct zio_run *run, bool *mapped)
 {
-	unsigned int i;
-
 	if (!refcount_dec_and_test(&run->refs))
 		return;
-	for (i = 0; i < ZIO_RUN_PAGES; i++)
-		zio_slot_recycle(space, run->pages[i], mapped);
+	/* A run's pages are pages: this is no recursion. */
+	zio_slot_recycle_entries(space, (void **)run->pages, ZIO_RUN_PAGES,
+				 mapped);
 	kfree(run);
 }
 
@@ -553,6 +565,24 @@ void zio_slot_release(void *entry, bool *mapped)
 	zio_slot_recycle(NULL, entry, mapped);
 }
 
+/*
+ * Drop a page's share, once it is out of its slot. Return: true if it was
+ * the last one: then nobody may reach the page but the caller, who owns
+ * zio's reference.
+ */
+static bool zio_slot_drop_page(struct page *page, bool *mapped)
+{
+	bool last;
+
+	lock_page(page);
+	last = zio_page_drop_share_locked(page);
+	/* zio's own reference alone: no PTE maps the page. */
+	if (!*mapped && page_ref_count(page) > 1 && page_mapped(page))
+		*mapped = true;
+	unlock_page(page);
+	return last;
+}
+
 /**
  * zio_slot_recycle() - zio_slot_release(), keeping the page in a pool
  * @space: the space whose pool may keep the page, or NULL
@@ -561,27 +591,36 @@ void zio_slot_release(void *entry, bool *mapped)
  */
 void zio_slot_recycle(struct zio_space *space, void *entry, bool *mapped)
 {
-	struct page *page = entry;
-	bool last;
+	zio_slot_recycle_entries(space, &entry, 1, mapped);
+}
 
-	if (!entry)
-		return;
-	if (zio_entry_is_pending(entry)) {
-		zio_pending_put(zio_entry_pending(entry));
-		return;
+/**
+ * zio_slot_recycle_entries() - zio_slot_recycle() for many entries
+ * @space: the space whose pool may keep the pages, or NULL
+ * @entries: the old entries; scratch, overwritten
+ * @n: how many
+ * @mapped: set to true when a page is still mapped and must be zapped
+ *
+ * The pages whose last share goes enter the pool together.
+ */
+void zio_slot_recycle_entries(struct zio_space *space, void **entries,
+			      unsigned int n, bool *mapped)
+{
+	unsigned int i, last = 0;
+
+	for (i = 0; i < n; i++) {
+		void *entry = entries[i];
+
+		if (!entry)
+			continue;
+		if (zio_entry_is_pending(entry))
+			zio_pending_put(zio_entry_pending(entry));
+		else if (zio_entry_is_run(entry))
+			zio_run_put(space, zio_entry_run(entry), mapped);
+		else if (zio_slot_drop_page(entry, mapped))
+			entries[last++] = entry;
 	}
-	if (zio_entry_is_run(entry)) {
-		zio_run_put(space, zio_entry_run(entry), mapped);
-		return;
-	}
-	lock_page(page);
-	last = zio_page_drop_share_locked(page);
-	/* zio's own reference alone: no PTE maps the page. */
-	if (!*mapped && page_ref_count(page) > 1 && page_mapped(page))
-		*mapped = true;
-	unlock_page(page);
-	if (last && !(space && zio_pool_keep(space, page)))
-		put_page(page);
+	zio_pool_keep_pages(space, (struct page **)entries, last);
 }
 
 /**

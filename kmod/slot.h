@@ -208,6 +208,8 @@ void zio_slot_split_range(struct zio_space *space, pgoff_t first,
 			  pgoff_t last);
 void zio_slot_release(void *entry, bool *mapped);
 void zio_slot_recycle(struct zio_space *space, void *entry, bool *mapped);
+void zio_slot_recycle_entries(struct zio_space *space, void **entries,
+			      unsigned int n, bool *mapped);
 void *zio_slot_load(struct zio_space *space, pgoff_t pgoff);
 void zio_slot_load_range(struct zio_space *space, pgoff_t first,
 			 unsigned long nr, void **entries);
