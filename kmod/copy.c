@@ -644,7 +644,7 @@ out_free_ctx:
 long zio_ioctl_discard(struct file *file, const struct zio_range *args)
 {
 	struct zio_space *space = NULL;
-	struct zio_extents *map;
+	struct zio_extents map;
 	unsigned int i, tries;
 	int ret;
 
@@ -657,17 +657,15 @@ long zio_ioctl_discard(struct file *file, const struct zio_range *args)
 	if (!args->len)
 		return 0;
 
-	map = kmalloc(sizeof(*map), GFP_KERNEL_ACCOUNT);
-	if (!map)
-		return -ENOMEM;
-	zio_extents_init(map);
+	/* On the stack: a discard gives memory back, under pressure too. */
+	zio_extents_init(&map);
 	for (tries = 0; ; tries++) {
 		space = NULL;
 		if (mmap_read_lock_killable(current->mm)) {
 			ret = -EINTR;
 			goto out_free_map;
 		}
-		ret = zio_map_range(file, args->addr, args->len, VM_WRITE, map,
+		ret = zio_map_range(file, args->addr, args->len, VM_WRITE, &map,
 				    &space);
 		if (ret) {
 			mmap_read_unlock(current->mm);
@@ -678,14 +676,14 @@ long zio_ioctl_discard(struct file *file, const struct zio_range *args)
 		if (ret != -EAGAIN)
 			break;
 		zio_space_put(space);
-		zio_extents_free(map);
-		zio_extents_init(map);
+		zio_extents_free(&map);
+		zio_extents_init(&map);
 	}
 	if (ret)
 		goto out_put_space;
 
-	for (i = 0; i < map->nr; i++) {
-		struct zio_extent *ext = &map->ext[i];
+	for (i = 0; i < map.nr; i++) {
+		struct zio_extent *ext = &map.ext[i];
 
 		zio_slot_discard(space, ext->pgoff, ext->pgoff +
 				 ((ext->end - ext->start) >> PAGE_SHIFT) - 1);
@@ -694,7 +692,6 @@ long zio_ioctl_discard(struct file *file, const struct zio_range *args)
 out_put_space:
 	zio_space_put(space);
 out_free_map:
-	zio_extents_free(map);
-	kfree(map);
+	zio_extents_free(&map);
 	return ret;
 }
