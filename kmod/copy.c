@@ -27,6 +27,7 @@
 #include <linux/slab.h>
 
 #include "copy.h"
+#include "file.h"
 #include "params.h"
 #include "range.h"
 #include "records.h"
@@ -569,6 +570,25 @@ static int zio_copy_run(struct zio_copy_ctx *c)
 	return ret;
 }
 
+/*
+ * A context, from the open's spare if it has one: a context is larger than
+ * the rest of a copy of runs needs, and allocating it, zeroed under
+ * init_on_alloc, and freeing it cost a seventh of such a copy.
+ */
+static struct zio_copy_ctx *zio_copy_ctx_get(struct zio_file *zfile)
+{
+	struct zio_copy_ctx *c = xchg(&zfile->copy_ctx, NULL);
+
+	return c ? c : kmalloc(sizeof(*c), GFP_KERNEL_ACCOUNT);
+}
+
+/* Keep @c as the open's spare, unless another copy left one first. */
+static void zio_copy_ctx_put(struct zio_file *zfile, struct zio_copy_ctx *c)
+{
+	if (cmpxchg(&zfile->copy_ctx, NULL, c))
+		kfree(c);
+}
+
 /**
  * zio_ioctl_copy() - ZIO_IOC_COPY: record a copy between zio mappings
  * @file: the open the mappings belong to
@@ -594,7 +614,7 @@ long zio_ioctl_copy(struct file *file, struct zio_copy *args)
 	if (!args->len)
 		return 0;
 
-	c = kmalloc(sizeof(*c), GFP_KERNEL_ACCOUNT);
+	c = zio_copy_ctx_get(file->private_data);
 	if (!c)
 		return -ENOMEM;
 	memset(c, 0, offsetof(struct zio_copy_ctx, old));
@@ -630,8 +650,17 @@ out_free_ctx:
 	zio_extents_free(&c->dst);
 	zio_extents_free(&c->src);
 	kfree(c->bounce);
-	kfree(c);
+	zio_copy_ctx_put(file->private_data, c);
 	return ret;
+}
+
+/**
+ * zio_copy_ctx_free() - free the copy context an open keeps
+ * @zfile: the open, on its release
+ */
+void zio_copy_ctx_free(struct zio_file *zfile)
+{
+	kfree(zfile->copy_ctx);
 }
 
 /**

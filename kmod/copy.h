@@ -9,7 +9,10 @@
 
 #include <linux/zio.h>
 
+struct zio_file;
+
 long zio_ioctl_copy(struct file *file, struct zio_copy *args);
+void zio_copy_ctx_free(struct zio_file *zfile);
 long zio_ioctl_discard(struct file *file, const struct zio_range *args);
 
 #endif /* _ZIO_COPY_H */

@@ -14,6 +14,7 @@
 #include <linux/pseudo_fs.h>
 #include <linux/slab.h>
 
+#include "copy.h"
 #include "file.h"
 
 #define ZIO_FS_MAGIC		0x7a696f21	/* "zio!" */
@@ -80,6 +81,7 @@ out_free_zfile:
 static void zio_file_destroy(struct zio_file *zfile)
 {
 	WARN_ON_ONCE(!list_empty(&zfile->spaces));
+	zio_copy_ctx_free(zfile);
 	iput(zfile->inode);
 	simple_release_fs(&zio_fs_mnt, &zio_fs_count);
 	kfree(zfile);

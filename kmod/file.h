@@ -10,6 +10,8 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 
+struct zio_copy_ctx;
+
 /**
  * struct zio_file - one open of /dev/zio
  * @inode: private inode from zio's pseudo filesystem; the file's f_mapping
@@ -17,11 +19,14 @@
  *	mappings (and those of its fork children)
  * @lock: protects @spaces
  * @spaces: the spaces of this open, one per process
+ * @copy_ctx: a free copy context kept for the next ZIO_IOC_COPY (copy.c),
+ *	or NULL; whoever takes it with xchg() owns it
  */
 struct zio_file {
 	struct inode *inode;
 	struct mutex lock;		/* protects @spaces */
 	struct list_head spaces;
+	struct zio_copy_ctx *copy_ctx;
 };
 
 int zio_open(struct inode *inode, struct file *file);
