@@ -116,6 +116,8 @@ static void zio_pool_keep_pages(struct zio_space *space, struct page **pages,
 	unsigned int i, kept = 0, freed = 0;
 	s64 room = 0;
 
+	if (!n)
+		return;
 	if (space)
 		room = READ_ONCE(zio_max_pages) - atomic64_read(&zio_nr_pages) -
 		       atomic64_read(&zio_nr_pooled);
