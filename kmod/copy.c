@@ -76,6 +76,8 @@ static int zio_copy_map_and_lock(struct file *file, struct zio_copy_ctx *c)
 			return -EINTR;
 		ret = zio_map_range(file, c->dst_addr, c->len, VM_WRITE, &c->dst,
 				    &space);
+		/* Both ranges are often in one VMA. */
+		c->src.vma = c->dst.vma;
 		if (!ret)
 			ret = zio_map_range(file, c->src_addr, c->len, VM_READ,
 					    &c->src, &space);

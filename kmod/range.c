@@ -17,6 +17,7 @@ void zio_extents_init(struct zio_extents *map)
 {
 	map->nr = 0;
 	map->hint = 0;
+	map->vma = NULL;
 	map->cap = ZIO_INLINE_EXTENTS;
 	map->ext = map->inline_ext;
 }
@@ -53,7 +54,8 @@ static struct zio_extent *zio_extents_add(struct zio_extents *map)
  * @addr: the start of the range
  * @len: its length
  * @flags: VM_READ or VM_WRITE, which every VMA must have
- * @map: an initialized extent list, filled in
+ * @map: an initialized extent list, filled in; its @vma, when set, is
+ *	looked at before the VMA tree
  * @spacep: the space the VMAs belong to; set if NULL, else checked
  *
  * Called with the caller's mmap_lock held.
@@ -68,8 +70,12 @@ int zio_map_range(struct file *file, unsigned long addr,
 	unsigned long end = addr + len, cur = addr;
 
 	while (cur < end) {
-		struct vm_area_struct *vma = vma_lookup(current->mm, cur);
+		struct vm_area_struct *vma = map->vma;
 		struct zio_extent *ext;
+
+		if (!vma || cur < vma->vm_start || cur >= vma->vm_end)
+			vma = vma_lookup(current->mm, cur);
+		map->vma = vma;
 
 		if (!vma || vma->vm_ops != &zio_vm_ops || vma->vm_file != file ||
 		    (vma->vm_flags & flags) != flags)

@@ -9,6 +9,7 @@
 #include <linux/types.h>
 
 struct file;
+struct vm_area_struct;
 struct zio_space;
 
 #define ZIO_INLINE_EXTENTS	4
@@ -23,6 +24,12 @@ struct zio_extent {
 struct zio_extents {
 	unsigned int nr, cap;
 	unsigned int hint;		/* where the last lookup ended */
+	/*
+	 * The VMA zio_map_range() found last, or NULL; valid only while the
+	 * caller holds mmap_lock: another range translated under the same
+	 * hold may start with it.
+	 */
+	struct vm_area_struct *vma;
 	struct zio_extent *ext;
 	struct zio_extent inline_ext[ZIO_INLINE_EXTENTS];
 };
