@@ -40,7 +40,6 @@
 
 struct zio_copy_ctx {
 	struct zio_space *space;
-	struct zio_extents dst, src;
 	unsigned long dst_addr, src_addr, len;
 	u64 deferred, copied;
 	/* destination pages deferred, for the copy record */
@@ -53,9 +52,11 @@ struct zio_copy_ctx {
 	pgoff_t split_chunk;
 	u8 *bounce;
 	/*
-	 * Not zeroed, written before they are read: what the copy replaced,
-	 * released batch by batch before the zap, and the batch's shares.
+	 * Not zeroed, written before they are read: the translations of both
+	 * ranges (zio_extents_init()), what the copy replaced, released batch
+	 * by batch before the zap, and the batch's shares.
 	 */
+	struct zio_extents dst, src;
 	void *old[2 * ZIO_COPY_BATCH];
 	struct page *batch[ZIO_COPY_BATCH];
 };
@@ -226,9 +227,16 @@ static int zio_copy_store_run(struct zio_copy_ctx *c, pgoff_t dpg,
 
 		slots = ZIO_RUN_PAGES;
 		xas_lock(&xas);
-		xas_for_each(&scan, old, dpg + ZIO_RUN_PAGES - 1) {
+		old = xas_load(&xas);
+		if (zio_entry_is_run(old)) {
+			/* A run fills the chunk: no walk of its slots. */
 			c->old[c->nr_old + nr++] = old;
-			slots -= zio_entry_slots(old);
+			slots = 0;
+		} else {
+			xas_for_each(&scan, old, dpg + ZIO_RUN_PAGES - 1) {
+				c->old[c->nr_old + nr++] = old;
+				slots -= zio_entry_slots(old);
+			}
 		}
 		xas_store(&xas, zio_run_entry(run));
 		if (!xas_error(&xas))
@@ -619,7 +627,7 @@ long zio_ioctl_copy(struct file *file, struct zio_copy *args)
 	c = zio_copy_ctx_get(file->private_data);
 	if (!c)
 		return -ENOMEM;
-	memset(c, 0, offsetof(struct zio_copy_ctx, old));
+	memset(c, 0, offsetof(struct zio_copy_ctx, dst));
 	c->dst_addr = args->dst;
 	c->src_addr = args->src;
 	c->len = args->len;
