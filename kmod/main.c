@@ -12,6 +12,7 @@
 #include "netlink.h"
 #include "params.h"
 #include "reclaim.h"
+#include "slot.h"
 
 static int __init zio_init(void)
 {
@@ -20,10 +21,13 @@ static int __init zio_init(void)
 	if (!zio_max_pages)
 		zio_max_pages = totalram_pages() / 2;
 
+	ret = zio_runs_init();
+	if (ret)
+		return ret;
 	/* The family first: creating spaces sends its events. */
 	ret = zio_netlink_register();
 	if (ret)
-		return ret;
+		goto out_destroy_runs;
 	ret = zio_reclaim_register();
 	if (ret)
 		goto out_unregister_netlink;
@@ -36,6 +40,8 @@ out_unregister_reclaim:
 	zio_reclaim_unregister();
 out_unregister_netlink:
 	zio_netlink_unregister();
+out_destroy_runs:
+	zio_runs_exit();
 	return ret;
 }
 
@@ -44,6 +50,7 @@ static void __exit zio_exit(void)
 	zio_device_unregister();
 	zio_reclaim_unregister();
 	zio_netlink_unregister();
+	zio_runs_exit();
 }
 
 module_init(zio_init);

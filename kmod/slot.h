@@ -201,6 +201,8 @@ struct zio_pending *zio_pending_create(struct page *src0, struct page *src1,
 void zio_pending_put(struct zio_pending *pending);
 void zio_pending_fill(struct zio_pending *pending, struct page *dst);
 bool zio_pending_charge(struct zio_pending *pending);
+int zio_runs_init(void);
+void zio_runs_exit(void);
 struct zio_run *zio_run_create(struct page **pages);
 void zio_run_put(struct zio_space *space, struct zio_run *run, bool *mapped);
 void zio_slot_split_run(struct zio_space *space, pgoff_t pgoff);
