@@ -583,7 +583,8 @@ static int zio_copy_run(struct zio_copy_ctx *c)
 /*
  * A context, from the open's spare if it has one: a context is larger than
  * the rest of a copy of runs needs, and allocating it, zeroed under
- * init_on_alloc, and freeing it cost a seventh of such a copy.
+ * init_on_alloc, and freeing it cost a seventh of such a copy. The spare
+ * stays charged to the memory cgroup of whoever allocated it.
  */
 static struct zio_copy_ctx *zio_copy_ctx_get(struct zio_file *zfile)
 {
@@ -696,7 +697,10 @@ long zio_ioctl_discard(struct file *file, const struct zio_range *args)
 	if (!args->len)
 		return 0;
 
-	/* On the stack: a discard gives memory back, under pressure too. */
+	/*
+	 * On the stack: a discard gives memory back, under pressure too.
+	 * Only a range over more than ZIO_INLINE_EXTENTS mappings allocates.
+	 */
 	zio_extents_init(&map);
 	for (tries = 0; ; tries++) {
 		space = NULL;

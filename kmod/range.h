@@ -27,7 +27,7 @@ struct zio_extents {
 	/*
 	 * The VMA zio_map_range() found last, or NULL; valid only while the
 	 * caller holds mmap_lock: another range translated under the same
-	 * hold may start with it.
+	 * hold may start with it. zio_extents_init() clears it.
 	 */
 	struct vm_area_struct *vma;
 	struct zio_extent *ext;

@@ -135,8 +135,9 @@ static void zio_pool_keep_pages(struct zio_space *space, struct page **pages,
 				pages[freed++] = page;
 			}
 		}
-		spin_unlock(&space->pool_lock);
+		/* In the lock: a take of these pages must not count first. */
 		atomic64_add(kept, &zio_nr_pooled);
+		spin_unlock(&space->pool_lock);
 	} else {
 		freed = n;
 	}
@@ -243,7 +244,7 @@ void zio_page_free_new(struct zio_space *space, struct page *page)
 
 /*
  * Drop one share of a locked page. Return: true if it was the last one:
- * the caller puts zio's reference, once the page is unlocked.
+ * the caller puts or pools zio's reference, once the page is unlocked.
  */
 static bool zio_page_drop_share_locked(struct page *page)
 {
@@ -463,7 +464,7 @@ void zio_run_put(struct zio_space *space, struct zio_run *run, bool *mapped)
 {
 	if (!refcount_dec_and_test(&run->refs))
 		return;
-	/* A run's pages are pages: this is no recursion. */
+	/* A run holds pages only: this recurses once at most. */
 	zio_slot_recycle_entries(space, (void **)run->pages, ZIO_RUN_PAGES,
 				 mapped);
 	zio_run_free(run);
@@ -731,7 +732,7 @@ void zio_slot_load_range(struct zio_space *space, pgoff_t first,
  * @nr: how many slots, all under one hold of the xa_lock
  * @entries: the new entries, each with the share or reference its slot
  *	takes; the first ones stored come back as what their slots held, for
- *	zio_slot_recycle()
+ *	zio_slot_recycle_entries()
  *
  * Context: might sleep.
  *
