@@ -1144,7 +1144,7 @@ void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last)
 	XA_STATE(xas, &space->slots, first);
 	void *batch[ZIO_DISCARD_BATCH];
 	pgoff_t next = first;
-	unsigned int nr, i;
+	unsigned int nr;
 	unsigned long n = 0;
 	bool mapped = false;
 	void *entry;
@@ -1173,8 +1173,8 @@ void zio_slot_discard(struct zio_space *space, pgoff_t first, pgoff_t last)
 				break;
 		}
 		xas_unlock(&xas);
-		for (i = 0; i < nr; i++)
-			zio_slot_release(batch[i], &mapped);
+		/* No pool: a discard gives the memory back. */
+		zio_slot_recycle_entries(NULL, batch, nr, &mapped);
 		cond_resched();
 	} while (nr == ZIO_DISCARD_BATCH && next && next <= last);
 
