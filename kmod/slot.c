@@ -84,14 +84,13 @@ void zio_space_zap_released(struct zio_space *space, pgoff_t first,
  */
 static struct page *zio_pool_take(struct zio_space *space)
 {
-	struct page *page;
+	struct page *page = NULL;
 
 	if (!READ_ONCE(space->nr_pool))
 		return NULL;
 	spin_lock(&space->pool_lock);
-	page = list_first_entry_or_null(&space->pool, struct page, lru);
-	if (page) {
-		list_del(&page->lru);
+	if (space->nr_pool) {
+		page = space->pool[space->nr_pool - 1];
 		WRITE_ONCE(space->nr_pool, space->nr_pool - 1);
 		atomic64_dec(&zio_nr_pooled);
 	}
@@ -123,18 +122,17 @@ static void zio_pool_keep_pages(struct zio_space *space, struct page **pages,
 		       atomic64_read(&zio_nr_pooled);
 	if (room > 0) {
 		spin_lock(&space->pool_lock);
+		room = min_t(s64, room, ZIO_POOL_PAGES - space->nr_pool);
 		for (i = 0; i < n; i++) {
 			struct page *page = pages[i];
 
-			if (kept < room && space->nr_pool < ZIO_POOL_PAGES &&
-			    page_ref_count(page) == 1 && !PageHWPoison(page)) {
-				list_add(&page->lru, &space->pool);
-				WRITE_ONCE(space->nr_pool, space->nr_pool + 1);
-				kept++;
-			} else {
+			if (kept < room && page_ref_count(page) == 1 &&
+			    !PageHWPoison(page))
+				space->pool[space->nr_pool + kept++] = page;
+			else
 				pages[freed++] = page;
-			}
 		}
+		WRITE_ONCE(space->nr_pool, space->nr_pool + kept);
 		/* In the lock: a take of these pages must not count first. */
 		atomic64_add(kept, &zio_nr_pooled);
 		spin_unlock(&space->pool_lock);
@@ -154,24 +152,24 @@ static void zio_pool_keep_pages(struct zio_space *space, struct page **pages,
  */
 unsigned long zio_pool_shrink(struct zio_space *space, unsigned long nr)
 {
-	struct page *page, *next;
+	struct page *batch[16];
 	unsigned long n = 0;
-	LIST_HEAD(freed);
+	unsigned int i, k;
 
-	spin_lock(&space->pool_lock);
-	list_for_each_entry_safe(page, next, &space->pool, lru) {
-		if (n == nr)
+	while (n < nr) {
+		spin_lock(&space->pool_lock);
+		k = min_t(unsigned long, nr - n,
+			  min_t(unsigned int, space->nr_pool, ARRAY_SIZE(batch)));
+		for (i = 0; i < k; i++)
+			batch[i] = space->pool[space->nr_pool - 1 - i];
+		WRITE_ONCE(space->nr_pool, space->nr_pool - k);
+		atomic64_sub(k, &zio_nr_pooled);
+		spin_unlock(&space->pool_lock);
+		if (!k)
 			break;
-		list_move(&page->lru, &freed);
-		n++;
-	}
-	WRITE_ONCE(space->nr_pool, space->nr_pool - n);
-	atomic64_sub(n, &zio_nr_pooled);
-	spin_unlock(&space->pool_lock);
-
-	list_for_each_entry_safe(page, next, &freed, lru) {
-		list_del(&page->lru);
-		put_page(page);
+		for (i = 0; i < k; i++)
+			put_page(batch[i]);
+		n += k;
 	}
 	return n;
 }

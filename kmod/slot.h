@@ -44,9 +44,6 @@ struct zio_space;
 #define ZIO_PAGE_WRITABLE	BIT(BITS_PER_LONG - 1)
 #define ZIO_PAGE_LENT		BIT(BITS_PER_LONG - 2)
 
-/* Free pages a space keeps for its next allocations (slot.c). */
-#define ZIO_POOL_PAGES		256
-
 /* The slots (and pending copies) holding @page. */
 static inline unsigned long zio_page_shares(struct page *page)
 {

@@ -48,7 +48,6 @@ static struct zio_space *zio_space_create(struct zio_file *zfile,
 	xa_init_flags(&space->slots, XA_FLAGS_ACCOUNT);
 	zio_records_init(space);
 	spin_lock_init(&space->pool_lock);
-	INIT_LIST_HEAD(&space->pool);
 	zio_frags_init(&space->frags);
 	zio_reclaim_add(space);
 	list_add(&space->file_node, &zfile->spaces);

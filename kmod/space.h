@@ -54,6 +54,9 @@
 #include "frag.h"
 #include "stats.h"
 
+/* Free pages a space keeps for its next allocations (slot.c). */
+#define ZIO_POOL_PAGES		256
+
 struct mem_cgroup;
 struct zio_file;
 struct zio_record_slot;
@@ -85,10 +88,10 @@ struct zio_record_slot;
  * @nr_records: records in the ring; the newest is at @records_next - 1
  * @records_next: where the next record goes
  * @pool_lock: protects the free pages
- * @pool: free pages kept for the space's next allocations (slot.c),
- *	linked by page->lru
  * @nr_pool: pages in @pool
  * @frags: the frags sends to TCP copy into (frag.c)
+ * @pool: free pages kept for the space's next allocations (slot.c), a
+ *	stack: the last one kept is the first one taken
  */
 struct zio_space {
 	struct kref ref;
@@ -111,9 +114,9 @@ struct zio_space {
 	unsigned int nr_records;
 	unsigned int records_next;
 	spinlock_t pool_lock;		/* protects the pool */
-	struct list_head pool;
 	unsigned int nr_pool;
 	struct zio_frags frags;
+	struct page *pool[ZIO_POOL_PAGES];
 };
 
 struct zio_space *zio_space_find(struct zio_file *zfile, struct mm_struct *mm,
