@@ -26,6 +26,7 @@
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <net/sock.h>
+#include <net/tcp.h>
 
 #include "compat.h"
 #include "frag.h"
@@ -762,6 +763,43 @@ static size_t zio_io_copy_out(struct zio_io_ctx *io, size_t placed, size_t done)
 	return copied;
 }
 
+/* What a TCP read takes when its socket holds no bytes yet. */
+#define ZIO_IO_RECV_CHUNK	SZ_64K
+
+/*
+ * A read gets a fresh page for every page of its buffer before it knows
+ * how much will come, and frees those nothing filled. TCP gives what its
+ * socket holds and waits only while it holds nothing: size a TCP read by
+ * the bytes queued, or ZIO_IO_RECV_CHUNK when there are none, rounded up
+ * to the buffer's next page boundary. Bytes that come meanwhile wait for
+ * the next read, as after any short read; MSG_WAITALL keeps the whole
+ * buffer. The count is read without the socket lock, as poll() does: it
+ * is a hint.
+ */
+static void zio_io_size_recv(struct zio_io_ctx *io)
+{
+	struct socket *sock = io->sock ?: sock_from_file(io->file);
+	struct zio_io *args = &io->args;
+	const struct tcp_sock *tp;
+	u64 want, end;
+	int queued;
+
+	if (!sock || !sock->sk || sock->type != SOCK_STREAM ||
+	    sock->sk->sk_protocol != IPPROTO_TCP ||
+	    (args->msg_flags & (MSG_WAITALL | MSG_OOB)))
+		return;
+	tp = tcp_sk(sock->sk);
+	queued = READ_ONCE(tp->rcv_nxt) - READ_ONCE(tp->copied_seq);
+	want = max_t(s64, queued, ZIO_IO_RECV_CHUNK);
+	if (want >= args->len)
+		return;
+	end = round_up(args->addr + want, PAGE_SIZE);
+	if (end - args->addr >= args->len)
+		return;
+	args->len = end - args->addr;
+	io->nr_pages = (end >> PAGE_SHIFT) - (args->addr >> PAGE_SHIFT);
+}
+
 /**
  * zio_ioctl_read() - ZIO_IOC_READ: read from a file descriptor into a buffer
  * @zfile: the open the buffer's mappings belong to
@@ -780,6 +818,7 @@ long zio_ioctl_read(struct file *zfile, const struct zio_io *args)
 	ret = zio_io_start(zfile, args, VM_WRITE, ZIO_RECV_FLAGS, 1, &io);
 	if (ret || !io.args.len)
 		goto out_end;
+	zio_io_size_recv(&io);
 
 	/*
 	 * Only a partial first page and the page a short read ends in can

@@ -6,6 +6,7 @@
  */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -823,6 +824,71 @@ TEST(read_recycles_pages)
 	EXPECT_EQ(16, c.pages_live);
 
 	munmap(map, 16 * PG);
+	close(fd);
+	ASSERT_EQ(0, zio_global_counters(&c));
+	EXPECT_EQ(0, c.pages_pooled);
+	EXPECT_EQ(0, c.pages_live);
+}
+
+/*
+ * A TCP read gets fresh pages for what the socket holds (at least 64 KiB),
+ * not for the whole buffer: 8 KiB queued for a 512 KiB buffer costs 16
+ * pages and a spare, of which the 15 unfilled go to the pool (127 when
+ * every page of the buffer got one). MSG_WAITALL still fills the whole
+ * buffer from segments that come one after the other.
+ */
+TEST(tcp_read_takes_what_is_queued)
+{
+	int fd = open(ZIO_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	size_t len = 128 * PG, got;
+	struct pollfd pfd;
+	struct zio_counters c;
+	unsigned char *map, *buf;
+	int l, a, b, status;
+	pid_t child;
+
+	ASSERT_LE(0, fd);
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	buf = malloc(len);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, tcp_pair(&l, &a, &b));
+
+	fill(buf, 2 * PG, 6);
+	ASSERT_EQ((ssize_t)(2 * PG), write(a, buf, 2 * PG));
+	pfd = (struct pollfd){ .fd = b, .events = POLLIN };
+	ASSERT_EQ(1, poll(&pfd, 1, 5000));
+	usleep(10000);
+	EXPECT_EQ((long)(2 * PG), zio_io(fd, ZIO_IOC_READ, b, map, len,
+					 ZIO_IO_FILE_POS, 0));
+	EXPECT_TRUE(check(map, 2 * PG, 6));
+	ASSERT_EQ(0, zio_counters(fd, false, &c));
+	EXPECT_EQ(15, c.pages_pooled);
+	EXPECT_EQ(2, c.pages_live);
+
+	fill(buf, len, 7);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		for (size_t off = 0; off < len; off += 16 * PG) {
+			if (write(a, buf + off, 16 * PG) != (ssize_t)(16 * PG))
+				_exit(1);
+			usleep(20000);
+		}
+		_exit(0);
+	}
+	got = zio_io(fd, ZIO_IOC_READ, b, map, len, ZIO_IO_FILE_POS,
+		     MSG_WAITALL);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_EQ(0, status);
+	EXPECT_EQ(len, got);
+	EXPECT_TRUE(check(map, len, 7));
+
+	close(a);
+	close(b);
+	close(l);
+	free(buf);
+	munmap(map, len);
 	close(fd);
 	ASSERT_EQ(0, zio_global_counters(&c));
 	EXPECT_EQ(0, c.pages_pooled);
