@@ -771,9 +771,9 @@ static size_t zio_io_copy_out(struct zio_io_ctx *io, size_t placed, size_t done)
  * how much will come, and frees those nothing filled. TCP gives what its
  * socket holds and waits only while it holds nothing: size a TCP read by
  * the bytes queued, or ZIO_IO_RECV_CHUNK when there are none, rounded up
- * to the buffer's next page boundary. Bytes that come meanwhile wait for
- * the next read, as after any short read; MSG_WAITALL keeps the whole
- * buffer. The count is read without the socket lock, as poll() does: it
+ * to the buffer's next page boundary, and never below SO_RCVLOWAT. Bytes
+ * that come meanwhile wait for the next read, as after any short read;
+ * MSG_WAITALL keeps the whole buffer. The count is read without the socket lock, as poll() does: it
  * is a hint.
  */
 static void zio_io_size_recv(struct zio_io_ctx *io)
@@ -789,8 +789,12 @@ static void zio_io_size_recv(struct zio_io_ctx *io)
 	    (args->msg_flags & (MSG_WAITALL | MSG_OOB)))
 		return;
 	tp = tcp_sk(sock->sk);
+	/* Repair mode's MSG_PEEK may read the send queue. */
+	if (tp->repair)
+		return;
 	queued = READ_ONCE(tp->rcv_nxt) - READ_ONCE(tp->copied_seq);
-	want = max_t(s64, queued, ZIO_IO_RECV_CHUNK);
+	want = max_t(s64, max(queued, READ_ONCE(sock->sk->sk_rcvlowat)),
+		     ZIO_IO_RECV_CHUNK);
 	if (want >= args->len)
 		return;
 	end = round_up(args->addr + want, PAGE_SIZE);

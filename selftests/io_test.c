@@ -835,7 +835,8 @@ TEST(read_recycles_pages)
  * not for the whole buffer: 8 KiB queued for a 512 KiB buffer costs 16
  * pages and a spare, of which the 15 unfilled go to the pool (127 when
  * every page of the buffer got one). MSG_WAITALL still fills the whole
- * buffer from segments that come one after the other.
+ * buffer from segments that come one after the other, and SO_RCVLOWAT
+ * still makes a read wait for that many bytes.
  */
 TEST(tcp_read_takes_what_is_queued)
 {
@@ -844,7 +845,7 @@ TEST(tcp_read_takes_what_is_queued)
 	struct pollfd pfd;
 	struct zio_counters c;
 	unsigned char *map, *buf;
-	int l, a, b, status;
+	int l, a, b, status, lowat;
 	pid_t child;
 
 	ASSERT_LE(0, fd);
@@ -883,6 +884,30 @@ TEST(tcp_read_takes_what_is_queued)
 	EXPECT_EQ(0, status);
 	EXPECT_EQ(len, got);
 	EXPECT_TRUE(check(map, len, 7));
+
+	/* SO_RCVLOWAT: the read waits for that much, as recv() does. */
+	lowat = 64 * PG;
+	ASSERT_EQ(0, setsockopt(b, SOL_SOCKET, SO_RCVLOWAT, &lowat,
+				sizeof(lowat)));
+	fill(buf, len, 8);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		for (size_t off = 0; off < len; off += 16 * PG) {
+			if (write(a, buf + off, 16 * PG) != (ssize_t)(16 * PG))
+				_exit(1);
+			usleep(20000);
+		}
+		_exit(0);
+	}
+	got = zio_io(fd, ZIO_IOC_READ, b, map, len, ZIO_IO_FILE_POS, 0);
+	EXPECT_LE(64 * PG, got);
+	EXPECT_GE(len, got);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_EQ(0, status);
+	if (got < len)
+		ASSERT_EQ(0, read_all(b, map + got, len - got));
+	EXPECT_TRUE(check(map, len, 8));
 
 	close(a);
 	close(b);
