@@ -773,8 +773,8 @@ static size_t zio_io_copy_out(struct zio_io_ctx *io, size_t placed, size_t done)
  * the bytes queued, or ZIO_IO_RECV_CHUNK when there are none, rounded up
  * to the buffer's next page boundary, and never below SO_RCVLOWAT. Bytes
  * that come meanwhile wait for the next read, as after any short read;
- * MSG_WAITALL keeps the whole buffer. The count is read without the socket lock, as poll() does: it
- * is a hint.
+ * MSG_WAITALL keeps the whole buffer. The count is read without the
+ * socket lock, as poll() does: it is a hint.
  */
 static void zio_io_size_recv(struct zio_io_ctx *io)
 {
