@@ -51,7 +51,8 @@ struct zio_io_ctx {
 	struct zio_space *space;
 	struct zio_extents map;
 	/*
-	 * ZIO_IOC_READ: a page per page of the buffer. ZIO_IOC_WRITE: the
+	 * ZIO_IOC_READ: a page per page it reads into, which may be fewer
+	 * than the buffer's (zio_io_size_recv()). ZIO_IOC_WRITE: the
 	 * segments that hold its bytes, up to two per page (@nr_segs), and
 	 * whether TCP may have each by reference (@lend, enum zio_io_lend);
 	 * @nr_pending of its pages are pending copies.
@@ -72,13 +73,12 @@ struct zio_io_ctx {
 	unsigned long unmap_seq;
 };
 
-/* Check the arguments, take the file and the space, size the bvec. */
+/* Check the arguments, take the file and the space. */
 static int zio_io_start(struct file *zfile, const struct zio_io *in,
 			unsigned long vm_flags, unsigned int msg_mask,
-			unsigned int segs_per_page, struct zio_io_ctx *io)
+			struct zio_io_ctx *io)
 {
 	struct zio_io *args = &io->args;
-	unsigned long first, last;
 	int ret;
 
 	zio_extents_init(&io->map);
@@ -117,11 +117,15 @@ static int zio_io_start(struct file *zfile, const struct zio_io *in,
 		io->space = NULL;
 	}
 	mmap_read_unlock(current->mm);
-	if (ret)
-		return ret;
+	return ret;
+}
 
-	first = args->addr >> PAGE_SHIFT;
-	last = (args->addr + args->len - 1) >> PAGE_SHIFT;
+/* Size the bvec for the pages of the (non-empty) range the I/O moves. */
+static int zio_io_alloc_bvec(struct zio_io_ctx *io, unsigned int segs_per_page)
+{
+	unsigned long first = io->args.addr >> PAGE_SHIFT;
+	unsigned long last = (io->args.addr + io->args.len - 1) >> PAGE_SHIFT;
+
 	io->nr_pages = last - first + 1;
 	io->bvec = kvcalloc(segs_per_page * io->nr_pages, sizeof(*io->bvec),
 			    GFP_KERNEL_ACCOUNT);
@@ -230,6 +234,12 @@ static ssize_t zio_io_transfer(struct zio_io_ctx *io, struct iov_iter *iter,
 	return ret;
 }
 
+static bool zio_sock_is_tcp(struct socket *sock)
+{
+	return sock && sock->sk && sock->type == SOCK_STREAM &&
+	       sock->sk->sk_protocol == IPPROTO_TCP;
+}
+
 /*
  * TCP sends pages themselves: the receiver's socket, or the retransmit
  * queue, then holds them until the bytes are consumed, and send() promised
@@ -252,8 +262,7 @@ static ssize_t zio_io_transfer(struct zio_io_ctx *io, struct iov_iter *iter,
  */
 static bool zio_io_tcp(struct zio_io_ctx *io, struct socket *sock)
 {
-	return sock && sock->sk && sock->type == SOCK_STREAM &&
-	       sock->sk->sk_protocol == IPPROTO_TCP &&
+	return zio_sock_is_tcp(sock) &&
 	       !(io->args.msg_flags & (MSG_OOB | ZIO_SEND_PAGES_IGNORES));
 }
 
@@ -580,9 +589,12 @@ long zio_ioctl_write(struct file *zfile, const struct zio_io *args)
 	unsigned int i;
 	ssize_t ret;
 
-	/* A pending copy's page is two segments at most. */
-	ret = zio_io_start(zfile, args, VM_READ, ZIO_SEND_FLAGS, 2, &io);
+	ret = zio_io_start(zfile, args, VM_READ, ZIO_SEND_FLAGS, &io);
 	if (ret || !io.args.len)
+		goto out_end;
+	/* A pending copy's page is two segments at most. */
+	ret = zio_io_alloc_bvec(&io, 2);
+	if (ret)
 		goto out_end;
 	/* The slots' entries, then how to send each segment (io.lend). */
 	held = kvmalloc(io.nr_pages * sizeof(*held) + io.nr_pages * 2,
@@ -784,9 +796,7 @@ static void zio_io_size_recv(struct zio_io_ctx *io)
 	u64 want, end;
 	int queued;
 
-	if (!sock || !sock->sk || sock->type != SOCK_STREAM ||
-	    sock->sk->sk_protocol != IPPROTO_TCP ||
-	    (args->msg_flags & (MSG_WAITALL | MSG_OOB)))
+	if (!zio_sock_is_tcp(sock) || (args->msg_flags & (MSG_WAITALL | MSG_OOB)))
 		return;
 	tp = tcp_sk(sock->sk);
 	/* Repair mode's MSG_PEEK may read the send queue. */
@@ -801,7 +811,6 @@ static void zio_io_size_recv(struct zio_io_ctx *io)
 	if (end - args->addr >= args->len)
 		return;
 	args->len = end - args->addr;
-	io->nr_pages = (end >> PAGE_SHIFT) - (args->addr >> PAGE_SHIFT);
 }
 
 /**
@@ -819,10 +828,13 @@ long zio_ioctl_read(struct file *zfile, const struct zio_io *args)
 	unsigned int i;
 	ssize_t ret;
 
-	ret = zio_io_start(zfile, args, VM_WRITE, ZIO_RECV_FLAGS, 1, &io);
+	ret = zio_io_start(zfile, args, VM_WRITE, ZIO_RECV_FLAGS, &io);
 	if (ret || !io.args.len)
 		goto out_end;
 	zio_io_size_recv(&io);
+	ret = zio_io_alloc_bvec(&io, 1);
+	if (ret)
+		goto out_end;
 
 	/*
 	 * Only a partial first page and the page a short read ends in can
@@ -856,7 +868,7 @@ long zio_ioctl_read(struct file *zfile, const struct zio_io *args)
 
 	iov_iter_bvec(&iter, ITER_DEST, io.bvec, io.nr_pages, io.args.len);
 	ret = zio_io_transfer(&io, &iter, false);
-	trace_zio_io(io.space, false, io.args.fd, io.args.addr, io.args.len, ret);
+	trace_zio_io(io.space, false, io.args.fd, io.args.addr, args->len, ret);
 	/*
 	 * What the file wrote is how far the iterator went, not what it
 	 * returned: MSG_TRUNC returns a datagram's whole length, and TCP's
