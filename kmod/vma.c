@@ -167,6 +167,7 @@ const struct vm_operations_struct zio_vm_ops = {
 	.open = zio_vm_open,
 	.close = zio_vm_close,
 	.fault = zio_fault,
+	.map_pages = zio_map_pages,
 	.page_mkwrite = zio_page_mkwrite,
 };
 
