@@ -10,11 +10,10 @@
  * a page that is not the slot's alone.
  *
  * A read fault also maps, read-only, the pages the slots around it already
- * hold (zio_fault_around()): zio cannot map them in .map_pages, whose
- * helpers are not exported, so it inserts them with vm_insert_page(),
- * which is why zio VMAs are VM_MIXEDMAP. Each is trylocked under the
- * xa_lock, so it is in its slot, and stays locked until its PTE is in: the
- * race rule holds.
+ * hold (zio_fault_around()): zio cannot use .map_pages, whose helpers are
+ * not exported, so it inserts them with vm_insert_page(), which is why zio
+ * VMAs are VM_MIXEDMAP. Each is trylocked under the xa_lock, so it is in
+ * its slot, and stays locked until its PTE is in: the race rule holds.
  */
 #include <linux/delay.h>
 #include <linux/mm.h>
@@ -131,29 +130,6 @@ vm_fault_t zio_fault(struct vm_fault *vmf)
 
 	vmf->page = page;
 	return VM_FAULT_LOCKED;
-}
-
-/**
- * zio_map_pages() - map nothing ahead of zio_fault()
- * @vmf: the read fault
- * @start_pgoff: the first slot of the fault-around window
- * @end_pgoff: its last slot
- *
- * zio_fault() maps the neighbouring slots itself, since it may first have
- * to split a run, which sleeps, and 6.12 calls .map_pages under
- * rcu_read_lock(). The hook still matters: since 6.7 a fault under the
- * per-VMA lock calls .fault and .page_mkwrite only on a VMA that has
- * .map_pages, and retries any other fault under mmap_lock, which costs a
- * second fault. zio's handlers need neither lock (see the lock order in
- * space.h); a fork snapshots slots while such faults run (see
- * zio_slot_snapshot()).
- *
- * Return: 0, so that the fault goes on to zio_fault().
- */
-vm_fault_t zio_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
-			 pgoff_t end_pgoff)
-{
-	return 0;
 }
 
 /**

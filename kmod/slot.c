@@ -1071,7 +1071,9 @@ int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
 /**
  * zio_slot_snapshot() - what a fork child's slot gets of a parent's slot
  * @child: the child's space
- * @parent: the parent's space, locked; the caller zapped its slots
+ * @parent: the parent's space, locked; the caller zapped its slots, and
+ *	nothing maps them again until the fork is done (the parent's
+ *	mmap_lock is held for writing)
  * @pgoff: the slot
  *
  * The entry is taken with a reference under the xa_lock, and a page is
@@ -1104,14 +1106,7 @@ void *zio_slot_snapshot(struct zio_space *child, struct zio_space *parent,
 		unlock_page(page);
 		put_page(page);
 	}
-	/*
-	 * A fault through a parent VMA the fork has not reached yet may
-	 * have mapped the page again since the caller's zap (see
-	 * zio_space_fork()). PTEs of it go in under its lock only: zap
-	 * again, and no fault maps it writable while the child shares it.
-	 */
-	if (page_mapped(page))
-		zio_space_zap(parent, pgoff, pgoff);
+	/* Zapped, and no fault of the parent can map it again yet. */
 	set_page_private(page, page_private(page) & ~ZIO_PAGE_WRITABLE);
 	/* A poisoned page is not read: the child shares its SIGBUS. */
 	if (zio_page_shareable(page, 1) || PageHWPoison(page)) {

@@ -12,7 +12,6 @@
  * snapshot is taken, the child's space is marked broken and the child gets
  * SIGBUS when it touches it: it never sees wrong data.
  */
-#include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
@@ -42,14 +41,9 @@ static struct zio_space *zio_space_fork(struct zio_space *parent,
 	 * Zap first: no PTE of the parent may be copied to the child, and
 	 * no GUP may take a reference through one after the snapshot has
 	 * checked for references. The parent's mmap_lock is held for
-	 * writing, but a fault through a parent VMA the fork has not
-	 * reached yet may run under that VMA's lock alone (6.12): the
-	 * snapshot zaps a slot such a fault mapped again.
+	 * writing, so its faults wait until the fork is done.
 	 */
 	zio_space_zap(parent, first, last);
-	/* Debug only: widen the window between the zap and the snapshot. */
-	if (unlikely(ZIO_DEBUG_KNOB(fork_delay_us)))
-		fsleep(ZIO_DEBUG_KNOB(fork_delay_us));
 	child = zio_space_find(parent->zfile, vma->vm_mm, true);
 	if (IS_ERR(child))
 		return NULL;
@@ -167,7 +161,6 @@ const struct vm_operations_struct zio_vm_ops = {
 	.open = zio_vm_open,
 	.close = zio_vm_close,
 	.fault = zio_fault,
-	.map_pages = zio_map_pages,
 	.page_mkwrite = zio_page_mkwrite,
 };
 

@@ -9,8 +9,6 @@
  * Parent and child take turns through two pipes; the child reports
  * failures by its exit status: 0 ok, else the number of the failed check.
  */
-#include <pthread.h>
-#include <stdatomic.h>
 #include <sys/wait.h>
 
 #include "zio_test.h"
@@ -247,77 +245,6 @@ TEST_F(fork, dontfork_range)
 	}
 	EXPECT_EQ(0, reap(pid));
 	EXPECT_TRUE(zio_check(self->map, self->len, 1));
-}
-
-/* Stores to one byte until told to stop. */
-struct spin_writer {
-	volatile unsigned char *p;
-	atomic_bool stop;
-	atomic_ulong stores;
-};
-
-static void *spin_write(void *arg)
-{
-	struct spin_writer *w = arg;
-	unsigned char v = 0;
-
-	while (!atomic_load(&w->stop)) {
-		*w->p = ++v;
-		atomic_fetch_add(&w->stores, 1);
-	}
-	return NULL;
-}
-
-/*
- * A write through a second mapping of the same slots while the fork
- * snapshots them. On 6.12 its fault runs under that VMA's lock, which the
- * fork takes only when it gets there; MADV_DONTFORK keeps the VMA out of
- * the fork, so no later pass zaps it again. debug_fork_delay_us holds the
- * fork between the zap of the first VMA's slots and their snapshot while
- * a thread writes through the second: the child must not see its stores.
- */
-TEST_F(fork, write_through_other_mapping_during_snapshot)
-{
-	long long saved = zio_param_get("debug_fork_delay_us");
-	struct spin_writer w = { 0 };
-	size_t ps = self->ps;
-	char *base, *a, *b;
-	pthread_t thread;
-	pid_t pid;
-
-	if (saved < 0)
-		SKIP(return, "the module has no debug_fork_delay_us");
-	/* a below b: the fork reaches a first. Slots no other VMA maps. */
-	base = mmap(NULL, 2 * ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, base);
-	a = mmap(base, ps, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		 self->fd, self->len);
-	b = mmap(base + ps, ps, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		 self->fd, self->len);
-	ASSERT_EQ(base, a);
-	ASSERT_EQ(base + ps, b);
-	ASSERT_EQ(0, madvise(b, ps, MADV_DONTFORK));
-	memset(a, 0, ps);
-	w.p = (unsigned char *)b + 100;
-	ASSERT_EQ(0, pthread_create(&thread, NULL, spin_write, &w));
-
-	EXPECT_EQ(0, zio_param_set("debug_fork_delay_us", 200000));
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		unsigned char first = ((volatile unsigned char *)a)[100];
-
-		usleep(100000);
-		_exit(((volatile unsigned char *)a)[100] != first);
-	}
-	EXPECT_EQ(0, zio_param_set("debug_fork_delay_us", saved));
-	EXPECT_LE(0, pid);
-	if (pid > 0)
-		EXPECT_EQ(0, reap(pid));
-	atomic_store(&w.stop, true);
-	pthread_join(thread, NULL);
-	EXPECT_LT(0, atomic_load(&w.stores));
-	munmap(base, 2 * ps);
 }
 
 /* Pending pages whose source range the child does not inherit. */
