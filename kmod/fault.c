@@ -133,6 +133,28 @@ vm_fault_t zio_fault(struct vm_fault *vmf)
 }
 
 /**
+ * zio_map_pages() - map nothing ahead of zio_fault()
+ * @vmf: the read fault
+ * @start_pgoff: the first slot of the fault-around window
+ * @end_pgoff: its last slot
+ *
+ * zio_fault() maps the neighbouring slots itself, since it may first have
+ * to split a run, which sleeps; .map_pages runs under rcu_read_lock(). The
+ * hook still matters: since 6.7 a fault under the per-VMA lock calls
+ * .fault and .page_mkwrite only on a VMA that has .map_pages, and retries
+ * any other fault under mmap_lock, which costs a second fault. zio's
+ * handlers need neither lock themselves (space.h); a fork keeps them out
+ * by write-locking the parent's zio VMAs (vma.c).
+ *
+ * Return: 0, so that the fault goes on to zio_fault().
+ */
+vm_fault_t zio_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
+			 pgoff_t end_pgoff)
+{
+	return 0;
+}
+
+/**
  * zio_page_mkwrite() - make a page writable, copying it if it is shared
  * @vmf: the write fault; vmf->page is the page .fault returned or the one
  *	mapped read-only, with a reference

@@ -8,6 +8,8 @@
 #include <linux/mm.h>
 
 vm_fault_t zio_fault(struct vm_fault *vmf);
+vm_fault_t zio_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
+			 pgoff_t end_pgoff);
 vm_fault_t zio_page_mkwrite(struct vm_fault *vmf);
 
 #endif /* _ZIO_FAULT_H */

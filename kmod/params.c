@@ -133,6 +133,10 @@ unsigned int zio_debug_fault_delay_us;
 module_param_named(debug_fault_delay_us, zio_debug_fault_delay_us, uint, 0600);
 MODULE_PARM_DESC(debug_fault_delay_us, "Debug only: sleep this long in every fault before the page is mapped");
 
+unsigned int zio_debug_fork_delay_us;
+module_param_named(debug_fork_delay_us, zio_debug_fork_delay_us, uint, 0600);
+MODULE_PARM_DESC(debug_fork_delay_us, "Debug only: sleep this long in a fork after the zap of the parent's slots and after the snapshot of each");
+
 unsigned int zio_debug_io_install_pages;
 module_param_named(debug_io_install_pages, zio_debug_io_install_pages, uint, 0600);
 MODULE_PARM_DESC(debug_io_install_pages, "Debug only: ZIO_IOC_READ puts at most this many pages in place, as if memory ran out (0: no limit)");

@@ -25,6 +25,7 @@ extern bool zio_debug_skip_barrier;
 extern unsigned int zio_debug_fault_delay_us;
 extern unsigned int zio_debug_io_install_pages;
 extern unsigned int zio_debug_fork_fail_after;
+extern unsigned int zio_debug_fork_delay_us;
 extern bool zio_debug_no_runs;
 #define ZIO_DEBUG_KNOB(name)	READ_ONCE(zio_debug_##name)
 #else

@@ -1073,7 +1073,7 @@ int zio_slot_take_share(struct zio_space *space, pgoff_t pgoff,
  * @child: the child's space
  * @parent: the parent's space, locked; the caller zapped its slots, and
  *	nothing maps them again until the fork is done (the parent's
- *	mmap_lock is held for writing)
+ *	mmap_lock and its zio VMAs are locked for writing)
  * @pgoff: the slot
  *
  * The entry is taken with a reference under the xa_lock, and a page is

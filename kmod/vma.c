@@ -8,10 +8,13 @@
  * and before its page tables are copied. zio gives it a space of its own,
  * a snapshot of the parent's slots, and zaps the parent's mappings so that
  * the parent's next write copies the page, and so that no PTE is left for
- * the fork to copy. If memory runs out while the
+ * the fork to copy. No fault of the parent maps those slots again until
+ * the fork is done, so the snapshot is one moment, as fork is for
+ * anonymous memory. If memory runs out while the
  * snapshot is taken, the child's space is marked broken and the child gets
  * SIGBUS when it touches it: it never sees wrong data.
  */
+#include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
@@ -27,6 +30,30 @@
 
 #define ZIO_MAX_COVERS		16
 
+/*
+ * Keep every fault out of the parent's mappings of @space until the fork
+ * is done. A fault under mmap_lock waits for the fork, which holds it for
+ * writing. Since 6.7 a fault may hold only its VMA's lock, and dup_mmap()
+ * write-locks the parent's VMAs one at a time as it reaches them; but two
+ * VMAs may map the same slots, and one the fork has not reached yet (or
+ * never copies: MADV_DONTFORK) would let a write in while the slots are
+ * zapped and snapshotted. So lock them all before the first zap; a VMA
+ * write lock lasts until mmap_lock is released.
+ */
+static void zio_space_lock_vmas(struct zio_space *space)
+{
+#ifdef CONFIG_PER_VMA_LOCK
+	VMA_ITERATOR(vmi, space->mm, 0);
+	struct vm_area_struct *vma;
+
+	mmap_assert_write_locked(space->mm);
+	for_each_vma(vmi, vma) {
+		if (vma->vm_ops == &zio_vm_ops && vma->vm_private_data == space)
+			vma_start_write(vma);
+	}
+#endif
+}
+
 /* Give the child's VMA its own copy of the parent's slots it covers. */
 static struct zio_space *zio_space_fork(struct zio_space *parent,
 					struct vm_area_struct *vma)
@@ -40,10 +67,14 @@ static struct zio_space *zio_space_fork(struct zio_space *parent,
 	/*
 	 * Zap first: no PTE of the parent may be copied to the child, and
 	 * no GUP may take a reference through one after the snapshot has
-	 * checked for references. The parent's mmap_lock is held for
-	 * writing, so its faults wait until the fork is done.
+	 * checked for references. The parent's faults wait until the fork
+	 * is done.
 	 */
+	zio_space_lock_vmas(parent);
 	zio_space_zap(parent, first, last);
+	/* Debug only: hold the fork where a fault could break in, and below. */
+	if (unlikely(ZIO_DEBUG_KNOB(fork_delay_us)))
+		fsleep(ZIO_DEBUG_KNOB(fork_delay_us));
 	child = zio_space_find(parent->zfile, vma->vm_mm, true);
 	if (IS_ERR(child))
 		return NULL;
@@ -73,6 +104,8 @@ static struct zio_space *zio_space_fork(struct zio_space *parent,
 		zio_slot_release(old, &mapped);
 		if (!(++n % 64))
 			cond_resched();
+		if (unlikely(ZIO_DEBUG_KNOB(fork_delay_us)))
+			fsleep(ZIO_DEBUG_KNOB(fork_delay_us));
 	}
 	mutex_unlock(&parent->lock);
 	return child;
@@ -161,6 +194,9 @@ const struct vm_operations_struct zio_vm_ops = {
 	.open = zio_vm_open,
 	.close = zio_vm_close,
 	.fault = zio_fault,
+#ifdef CONFIG_PER_VMA_LOCK
+	.map_pages = zio_map_pages,
+#endif
 	.page_mkwrite = zio_page_mkwrite,
 };
 

@@ -9,6 +9,8 @@
  * Parent and child take turns through two pipes; the child reports
  * failures by its exit status: 0 ok, else the number of the failed check.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 #include "zio_test.h"
@@ -245,6 +247,109 @@ TEST_F(fork, dontfork_range)
 	}
 	EXPECT_EQ(0, reap(pid));
 	EXPECT_TRUE(zio_check(self->map, self->len, 1));
+}
+
+/*
+ * Stores 1, 2, 3... to @first and then to @second, until told to stop:
+ * at any moment *first == *second or *first == *second + 1.
+ */
+struct spin_writer {
+	volatile uint32_t *first, *second;
+	atomic_bool stop;
+	atomic_ulong stores;
+};
+
+static void *spin_write(void *arg)
+{
+	struct spin_writer *w = arg;
+	uint32_t v = 0;
+
+	while (!atomic_load(&w->stop)) {
+		v++;
+		*w->first = v;
+		*w->second = v;
+		atomic_fetch_add(&w->stores, 1);
+	}
+	return NULL;
+}
+
+/*
+ * The fork's snapshot must be one moment, also for slots that a second
+ * mapping maps: @pages (1 or 2) slots, mapped by a (forked) and above it
+ * by b (MADV_DONTFORK, so the fork never copies b, and reaches it last),
+ * while a thread stores through b. debug_fork_delay_us holds the fork
+ * after the zap of a's slots and after the snapshot of each. The writer
+ * runs before the fork (1000 stores counted), and its next store after
+ * the zap faults; on 6.12 a fault may run under its VMA's lock alone, so
+ * the fork must write-lock b as well before it zaps, or that store lands
+ * in a page the child gets. The child reads its words twice, 100 ms
+ * apart: they must not change (exit 1), and two of them must be as the
+ * writer left them at one moment (exit 2). The writer must go on after
+ * the fork. (On 6.1 every fault takes mmap_lock and so waits anyway.)
+ */
+static void fork_during_stores(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(fork) *self, unsigned int pages)
+{
+	long long saved = zio_param_get("debug_fork_delay_us");
+	size_t ps = self->ps, len = pages * ps, at = 128;
+	struct spin_writer w = { 0 };
+	unsigned long before, after;
+	char *base, *a, *b;
+	pthread_t thread;
+	pid_t pid;
+
+	if (saved < 0)
+		SKIP(return, "the module has no debug_fork_delay_us");
+	base = mmap(NULL, 2 * len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, base);
+	/* Slots past the fixture's mapping: no other VMA maps them. */
+	a = mmap(base, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 self->fd, self->len);
+	b = mmap(base + len, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 self->fd, self->len);
+	ASSERT_EQ(base, a);
+	ASSERT_EQ(base + len, b);
+	ASSERT_EQ(0, madvise(b, len, MADV_DONTFORK));
+	memset(a, 0, len);
+	w.first = (volatile uint32_t *)(b + at);
+	w.second = (volatile uint32_t *)(b + (pages - 1) * ps + at);
+	ASSERT_EQ(0, pthread_create(&thread, NULL, spin_write, &w));
+	while (atomic_load(&w.stores) < 1000)
+		usleep(1000);
+
+	EXPECT_EQ(0, zio_param_set("debug_fork_delay_us", 200000));
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		volatile uint32_t *first = (volatile uint32_t *)(a + at);
+		volatile uint32_t *second = (volatile uint32_t *)(a + (pages - 1) * ps + at);
+		uint32_t f = *first, s = *second;
+
+		usleep(100000);
+		CHILD_CHECK(1, *first == f && *second == s);
+		CHILD_CHECK(2, f == s || f == s + 1);
+		_exit(0);
+	}
+	EXPECT_EQ(0, zio_param_set("debug_fork_delay_us", saved));
+	EXPECT_LE(0, pid);
+	before = atomic_load(&w.stores);
+	if (pid > 0)
+		EXPECT_EQ(0, reap(pid));
+	after = atomic_load(&w.stores);
+	atomic_store(&w.stop, true);
+	pthread_join(thread, NULL);
+	EXPECT_LT(before, after);
+	munmap(base, 2 * len);
+}
+
+TEST_F(fork, write_through_other_mapping_during_snapshot)
+{
+	fork_during_stores(_metadata, self, 1);
+}
+
+TEST_F(fork, ordered_stores_through_other_mapping_during_snapshot)
+{
+	fork_during_stores(_metadata, self, 2);
 }
 
 /* Pending pages whose source range the child does not inherit. */
