@@ -10,9 +10,10 @@
  * a page that is not the slot's alone.
  *
  * A read fault also maps, read-only, the pages the slots around it already
- * hold (zio_fault_around()): zio cannot use .map_pages, whose helpers are
- * not exported, so it inserts them with vm_insert_page(), which is why zio
- * VMAs are VM_MIXEDMAP. Each is trylocked under the xa_lock, so it is in
+ * hold (zio_fault_around()): zio cannot map them from .map_pages, whose
+ * helpers are not exported (its .map_pages maps nothing, see
+ * zio_map_pages()), so it inserts them with vm_insert_page(), which is why
+ * zio VMAs are VM_MIXEDMAP. Each is trylocked under the xa_lock, so it is in
  * its slot, and stays locked until its PTE is in: the race rule holds.
  */
 #include <linux/delay.h>

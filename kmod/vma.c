@@ -35,10 +35,11 @@
  * is done. A fault under mmap_lock waits for the fork, which holds it for
  * writing. Since 6.7 a fault may hold only its VMA's lock, and dup_mmap()
  * write-locks the parent's VMAs one at a time as it reaches them; but two
- * VMAs may map the same slots, and one the fork has not reached yet (or
- * never copies: MADV_DONTFORK) would let a write in while the slots are
- * zapped and snapshotted. So lock them all before the first zap; a VMA
- * write lock lasts until mmap_lock is released.
+ * VMAs may map the same slots, and one the fork has not reached yet (a
+ * MADV_DONTFORK one too: it is locked, not copied, when reached) would let
+ * a write in while the slots are zapped and snapshotted. So each open of
+ * the fork locks them all before it zaps. A VMA write lock lasts until
+ * mmap_lock is released: after the first open, the walk finds them locked.
  */
 static void zio_space_lock_vmas(struct zio_space *space)
 {

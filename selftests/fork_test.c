@@ -283,9 +283,10 @@ static void *spin_write(void *arg)
  * the zap faults; on 6.12 a fault may run under its VMA's lock alone, so
  * the fork must write-lock b as well before it zaps, or that store lands
  * in a page the child gets. The child reads its words twice, 100 ms
- * apart: they must not change (exit 1), and two of them must be as the
- * writer left them at one moment (exit 2). The writer must go on after
- * the fork. (On 6.1 every fault takes mmap_lock and so waits anyway.)
+ * apart: they must not change (exit 1), two of them must be as the
+ * writer left them at one moment (exit 2), and they must hold the
+ * writer's stores from before the fork (exit 3). The writer must go on
+ * after the fork. (On 6.1 every fault takes mmap_lock and so waits anyway.)
  */
 static void fork_during_stores(struct __test_metadata *_metadata,
 			       FIXTURE_DATA(fork) *self, unsigned int pages)
@@ -328,6 +329,7 @@ static void fork_during_stores(struct __test_metadata *_metadata,
 		usleep(100000);
 		CHILD_CHECK(1, *first == f && *second == s);
 		CHILD_CHECK(2, f == s || f == s + 1);
+		CHILD_CHECK(3, s >= 1000);
 		_exit(0);
 	}
 	EXPECT_EQ(0, zio_param_set("debug_fork_delay_us", saved));
