@@ -133,6 +133,7 @@ vm_fault_t zio_fault(struct vm_fault *vmf)
 	return VM_FAULT_LOCKED;
 }
 
+#ifdef CONFIG_PER_VMA_LOCK
 /**
  * zio_map_pages() - map nothing ahead of zio_fault()
  * @vmf: the read fault
@@ -154,6 +155,7 @@ vm_fault_t zio_map_pages(struct vm_fault *vmf, pgoff_t start_pgoff,
 {
 	return 0;
 }
+#endif
 
 /**
  * zio_page_mkwrite() - make a page writable, copying it if it is shared

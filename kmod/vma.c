@@ -30,6 +30,12 @@
 
 #define ZIO_MAX_COVERS		16
 
+static bool zio_vma_maps_space(const struct vm_area_struct *vma,
+			       const struct zio_space *space)
+{
+	return vma->vm_ops == &zio_vm_ops && vma->vm_private_data == space;
+}
+
 /*
  * Keep every fault out of the parent's mappings of @space until the fork
  * is done. A fault under mmap_lock waits for the fork, which holds it for
@@ -49,10 +55,17 @@ static void zio_space_lock_vmas(struct zio_space *space)
 
 	mmap_assert_write_locked(space->mm);
 	for_each_vma(vmi, vma) {
-		if (vma->vm_ops == &zio_vm_ops && vma->vm_private_data == space)
+		if (zio_vma_maps_space(vma, space))
 			vma_start_write(vma);
 	}
 #endif
+}
+
+/* Debug only: hold the fork where a fault could break in. */
+static void zio_fork_debug_delay(void)
+{
+	if (unlikely(ZIO_DEBUG_KNOB(fork_delay_us)))
+		fsleep(ZIO_DEBUG_KNOB(fork_delay_us));
 }
 
 /* Give the child's VMA its own copy of the parent's slots it covers. */
@@ -73,9 +86,7 @@ static struct zio_space *zio_space_fork(struct zio_space *parent,
 	 */
 	zio_space_lock_vmas(parent);
 	zio_space_zap(parent, first, last);
-	/* Debug only: hold the fork where a fault could break in, and below. */
-	if (unlikely(ZIO_DEBUG_KNOB(fork_delay_us)))
-		fsleep(ZIO_DEBUG_KNOB(fork_delay_us));
+	zio_fork_debug_delay();
 	child = zio_space_find(parent->zfile, vma->vm_mm, true);
 	if (IS_ERR(child))
 		return NULL;
@@ -105,8 +116,7 @@ static struct zio_space *zio_space_fork(struct zio_space *parent,
 		zio_slot_release(old, &mapped);
 		if (!(++n % 64))
 			cond_resched();
-		if (unlikely(ZIO_DEBUG_KNOB(fork_delay_us)))
-			fsleep(ZIO_DEBUG_KNOB(fork_delay_us));
+		zio_fork_debug_delay();
 	}
 	mutex_unlock(&parent->lock);
 	return child;
@@ -148,8 +158,7 @@ static void zio_space_unmap(struct zio_space *space, struct vm_area_struct *vma)
 		pgoff_t ofirst = other->vm_pgoff;
 		pgoff_t olast = ofirst + vma_pages(other) - 1;
 
-		if (other == vma || other->vm_ops != &zio_vm_ops ||
-		    other->vm_private_data != space ||
+		if (other == vma || !zio_vma_maps_space(other, space) ||
 		    olast < first || ofirst > last)
 			continue;
 		if (nr == ZIO_MAX_COVERS)
