@@ -92,11 +92,12 @@ struct zio_arena {
 	uint32_t *blocks;	/* at a block's first page: its length in pages */
 	/*
 	 * Per page: what the library left in its slot that a write or read
-	 * would have to work around, zio_arena_mark(). Read and written
-	 * without the lock: a stale mark costs speed only, never data.
+	 * would have to work around, zio_arena_mark(); ZIO_MARK_LANES pages
+	 * to a word. Read and written without the lock: a stale mark costs
+	 * speed only, never data.
 	 */
-	uint16_t *marks;
-	size_t nr_marked;	/* pages with a mark: none, no page to look at */
+	uint64_t *marks;
+	size_t marked_words;	/* words of marks not 0: none, no page to look at */
 	size_t hint;		/* no free page below this word of used[] */
 	size_t pages_used;
 	/*
@@ -223,11 +224,13 @@ int zio_module_stats(struct zio_stats *st) ZIO_HIDDEN;
  * copying call site's zio_policy_site_mark() (ZIO_MARK_SOURCE when the
  * policy knows no site). A discard clears them.
  */
+#define ZIO_MARK_LANES	4
 #define ZIO_MARK_DEST	UINT16_MAX
 #define ZIO_MARK_SOURCE	(UINT16_MAX - 1)
 void zio_arena_mark(uintptr_t addr, size_t len, uint16_t mark) ZIO_HIDDEN;
 bool zio_arena_marked(uintptr_t addr, size_t len) ZIO_HIDDEN;
-void zio_arena_unmark(uintptr_t addr, size_t len, void (*fn)(uint16_t mark)) ZIO_HIDDEN;
+void zio_arena_unmark(uintptr_t addr, size_t len,
+		      void (*fn)(uint16_t mark, size_t pages)) ZIO_HIDDEN;
 void zio_arena_atfork_prepare(void) ZIO_HIDDEN;
 void zio_arena_atfork_release(void) ZIO_HIDDEN;
 
@@ -270,7 +273,7 @@ static inline bool zio_policy_hinted_off(uintptr_t tag)
 void zio_policy_init(void) ZIO_HIDDEN;
 bool zio_policy_allow(uintptr_t tag, uintptr_t dst, size_t n) ZIO_HIDDEN;
 uint16_t zio_policy_site_mark(uintptr_t tag) ZIO_HIDDEN;
-void zio_policy_overwritten(uint16_t mark) ZIO_HIDDEN;
+void zio_policy_overwritten(uint16_t mark, size_t pages) ZIO_HIDDEN;
 void zio_policy_copied(uintptr_t tag) ZIO_HIDDEN;
 void zio_policy_before_free(void) ZIO_HIDDEN;
 void zio_policy_sites(unsigned int *sites, unsigned int *disabled) ZIO_HIDDEN;

@@ -329,13 +329,14 @@ uint16_t zio_policy_site_mark(uintptr_t tag)
 }
 
 /**
- * zio_policy_overwritten() - a module read overwrote a page of a copy's source
- * @mark: the page's mark, zio_arena_unmark() hands it over
+ * zio_policy_overwritten() - a module read overwrote pages of a copy's source
+ * @mark: the pages' mark, zio_arena_unmark() hands it over
+ * @pages: how many
  */
-void zio_policy_overwritten(uint16_t mark)
+void zio_policy_overwritten(uint16_t mark, size_t pages)
 {
 	if (mark && mark <= ZIO_SITES)
-		__atomic_add_fetch(&sites[mark - 1].overwritten, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&sites[mark - 1].overwritten, pages, __ATOMIC_RELAXED);
 }
 
 /* Read the newest @cap records into records[]; 0 or -errno. */

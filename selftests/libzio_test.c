@@ -259,6 +259,7 @@ IOCHECK(overwrite, "overwrite", "65536")
 IOCHECK(plain_read, "plain_read", "65536")
 IOCHECK(file_vectors_atomic, "file_vectors_atomic", "65536")
 IOCHECK(vector_edges, "vector_edges", "65536")
+IOCHECK(marked_edges, "marked_edges", "4096")
 
 /* Without LD_PRELOAD, linked with -lzio: the explicit API works too. */
 TEST_F(lib, api_linked)

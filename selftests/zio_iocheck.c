@@ -286,6 +286,59 @@ TEST_F_TIMEOUT(check, plain_read, CHECK_TIMEOUT)
 	free(b);
 }
 
+/*
+ * Which pages a module copy left marked decides, page by page, which reads
+ * go to the module; the library keeps four pages' marks in a word. A copy
+ * of pages 3-9 of a large block (which starts on a 64-page boundary) covers
+ * the last page of one word, a whole word and the first two of the next.
+ * Reads then go to the module exactly where a marked page is, and a read
+ * unmarks what it reads. ZIO_THRESHOLD=4096: a page is large enough.
+ */
+TEST_F_TIMEOUT(check, marked_edges, CHECK_TIMEOUT)
+{
+	static const struct {
+		size_t page, pages;
+		bool marked;
+	} reads[] = {
+		{ 2, 1, false }, { 10, 1, false }, { 3, 1, true }, { 3, 1, false },
+		{ 9, 1, true }, { 4, 4, true }, { 8, 1, true }, { 2, 9, false },
+	};
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = 1 * MiB;
+	unsigned char *src = buffer(_metadata, n, 21), *dst = buffer(_metadata, n, 0);
+	unsigned char *in = mmap(NULL, 16 * pg, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct zio_lib_stats before = stats(_metadata);
+	int fd[2];
+
+	ASSERT_TRUE(in != MAP_FAILED);
+	ASSERT_TRUE(pipe(fd) == 0);
+	memcpy(dst + 3 * pg, src + 3 * pg, 7 * pg);
+	ASSERT_TRUE(stats(_metadata).bytes_deferred == before.bytes_deferred + 7 * pg);
+	ASSERT_TRUE(!memcmp(dst + 3 * pg, src + 3 * pg, 7 * pg));
+	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+		size_t len = reads[i].pages * pg;
+		unsigned char *at = dst + reads[i].page * pg;
+
+		before = stats(_metadata);
+		fill(in, len, 40 + i);
+		ASSERT_TRUE(write(fd[1], in, len) == (ssize_t)len);
+		ASSERT_TRUE(read(fd[0], at, len) == (ssize_t)len);
+		ASSERT_TRUE(same(at, len, 40 + i));
+		ASSERT_EQ(io_on && reads[i].marked, stats(_metadata).io_reads > before.io_reads)
+			TH_LOG("read %zu: %zu pages from page %zu", i, reads[i].pages,
+			       reads[i].page);
+	}
+	/* The pages no read reached hold what the program wrote. */
+	for (size_t i = 0; i < n; i++)
+		if (i < 2 * pg || i >= 11 * pg)
+			ASSERT_EQ((unsigned char)(i * 31 + (i >> 12)), dst[i]);
+	close(fd[0]);
+	close(fd[1]);
+	munmap(in, 16 * pg);
+	free(src);
+	free(dst);
+}
+
 /* Datagrams (ZIO_THRESHOLD=4096 makes them large enough): boundaries kept. */
 TEST_F_TIMEOUT(check, udp, CHECK_TIMEOUT)
 {
@@ -728,7 +781,7 @@ int main(int argc, char **argv)
 {
 	static const char *const need_arena[] = {
 		"pipe", "tcp", "readv_stream", "unix_stream", "udp", "files", "errors", "overwrite", "plain_read",
-		"file_vectors_atomic", "vector_edges", NULL
+		"file_vectors_atomic", "vector_edges", "marked_edges", NULL
 	};
 	const char *io = getenv("ZIO_IO");
 
