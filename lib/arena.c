@@ -44,7 +44,7 @@ void zio_arena_init(void)
 {
 	struct zio_arena *a = &zio_arena;
 	struct zio_info info = { 0 };
-	size_t len, words;
+	size_t len, chunk, words;
 	void *base;
 	int fd, hi, ret;
 
@@ -83,11 +83,15 @@ void zio_arena_init(void)
 
 	a->page_size = info.page_size;
 	a->page_shift = __builtin_ctzl(a->page_size);
-	/* A whole number of bitmap words (64 pages). */
-	len = info.space_limit & ~((a->page_size << 6) - 1);
-	if (len > (size_t)UINT32_MAX << a->page_shift)
-		len = (size_t)UINT32_MAX << a->page_shift;
-	for (base = MAP_FAILED; len >= ZIO_ARENA_MIN; len /= 2) {
+	/*
+	 * A whole number of bitmap words (64 pages), and so of words of
+	 * marks, whatever the limit and however often the size is halved.
+	 */
+	chunk = a->page_size << 6;
+	len = info.space_limit & ~(chunk - 1);
+	if (len > ((size_t)UINT32_MAX << a->page_shift & ~(chunk - 1)))
+		len = (size_t)UINT32_MAX << a->page_shift & ~(chunk - 1);
+	for (base = MAP_FAILED; len >= ZIO_ARENA_MIN; len = len / 2 & ~(chunk - 1)) {
 		base = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			    MAP_SHARED | MAP_NORESERVE, fd, 0);
 		if (base != MAP_FAILED)
@@ -221,7 +225,10 @@ static struct page_span pages_touched(uintptr_t addr, size_t len)
  */
 #define LANE_ONES	0x0001000100010001ULL	/* 1 in each lane */
 
-/* The lanes of mark word @w that pages [@first, @last] cover. */
+/*
+ * The lanes of mark word @w that pages [@first, @last] cover; @w is one of
+ * the words those pages are in.
+ */
 static uint64_t lanes_in(size_t w, size_t first, size_t last)
 {
 	size_t lo = w * ZIO_MARK_LANES, hi = lo + ZIO_MARK_LANES - 1;
@@ -250,7 +257,10 @@ static inline uint64_t swap_lanes(uint64_t *word, uint64_t mask, uint64_t val)
 	return old;
 }
 
-/* Mark lanes @mask of the word at @word with @val's; 1 if it was empty. */
+/*
+ * Mark lanes @mask of the word at @word with @val's; 1 if it was empty. No
+ * lane of @val is 0 (a mark never is), so the word is not empty after.
+ */
 static inline unsigned int mark_word(uint64_t *word, uint64_t mask, uint64_t val)
 {
 	if (!((__atomic_load_n(word, __ATOMIC_RELAXED) ^ val) & mask))
@@ -312,7 +322,7 @@ bool zio_arena_marked(uintptr_t addr, size_t len)
  * @addr: the range
  * @len: its length; every page it touches is cleared
  * @fn: NULL, or called with each mark cleared and its pages, once for each
- *	stretch of pages in a row that held it
+ *	run of pages with that mark (unmarked pages between do not end a run)
  */
 void zio_arena_unmark(uintptr_t addr, size_t len, void (*fn)(uint16_t mark, size_t pages))
 {
