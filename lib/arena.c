@@ -44,7 +44,7 @@ void zio_arena_init(void)
 {
 	struct zio_arena *a = &zio_arena;
 	struct zio_info info = { 0 };
-	size_t len, chunk, words;
+	size_t len, chunk, cap, words;
 	void *base;
 	int fd, hi, ret;
 
@@ -88,9 +88,10 @@ void zio_arena_init(void)
 	 * marks, whatever the limit and however often the size is halved.
 	 */
 	chunk = a->page_size << 6;
+	cap = (size_t)UINT32_MAX << a->page_shift & ~(chunk - 1);
 	len = info.space_limit & ~(chunk - 1);
-	if (len > ((size_t)UINT32_MAX << a->page_shift & ~(chunk - 1)))
-		len = (size_t)UINT32_MAX << a->page_shift & ~(chunk - 1);
+	if (len > cap)
+		len = cap;
 	for (base = MAP_FAILED; len >= ZIO_ARENA_MIN; len = len / 2 & ~(chunk - 1)) {
 		base = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			    MAP_SHARED | MAP_NORESERVE, fd, 0);
